@@ -1,0 +1,115 @@
+"""Join a part's segments, in plan order, into one MP4 with a chapter per scene.
+
+Video is stream-copied (no second encode); the segments' PCM audio is encoded
+to AAC once for the whole part, so joins add no drift (an AAC stream per
+segment would add ~30 ms of priming and padding at every join). Inputs are
+checked for identical stream parameters first, and a mux that reports
+non-monotonic timestamps is refused rather than shipped. The part is written
+under a temporary name in the output folder and renamed when complete.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+from .errors import MegacutError
+from .ffmpeg import run_ffmpeg
+from .sources import SourceInfo, probe_source
+
+AUDIO_BITRATE = "192k"
+TIMESTAMP_WARNINGS = ("Non-monotonic DTS", "Non-monotonous DTS", "non monotonically increasing dts")
+
+
+class AssemblyError(MegacutError):
+    """A part could not be joined; nothing was written at its final path."""
+
+
+@dataclass(frozen=True, slots=True)
+class PartInput:
+    """One segment to join: its file, its exact length, and the chapter title."""
+
+    path: Path
+    frames: int
+    title: str
+
+
+def stream_signature(info: SourceInfo) -> tuple:
+    """What must be identical across joined segments (codec, size, rate, pixel and audio format)."""
+    audio = info.audio_tracks[0] if info.audio_tracks else None
+    return (info.video_codec, info.width, info.height, info.pix_fmt, info.fps,
+            audio and (audio.codec, audio.sample_rate, audio.channels), len(info.audio_tracks))
+
+
+def check_compatible(inputs: list[PartInput], threads: int = 4) -> None:
+    """Refuse a join whose inputs differ in stream parameters (it would play back wrong)."""
+    with ThreadPoolExecutor(max(1, min(threads, len(inputs)))) as pool:
+        infos = list(pool.map(lambda item: probe_source(item.path), inputs))
+    reference = stream_signature(infos[0])
+    for item, info in zip(inputs[1:], infos[1:]):
+        if stream_signature(info) != reference:
+            raise AssemblyError(
+                f"segment {item.path.name} ({item.title}) has different stream parameters from the first "
+                f"segment ({stream_signature(info)} vs {reference}); re-render it with --force"
+            )
+
+
+def concat_list(inputs: list[PartInput], fps: Fraction) -> str:
+    """An ffconcat list; each file's exact duration keeps the video timeline frame-exact."""
+    lines = ["ffconcat version 1.0"]
+    for item in inputs:
+        quoted = str(item.path.resolve()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+        lines.append(f"duration {float(item.frames / fps):.6f}")
+    return "\n".join(lines) + "\n"
+
+
+def _escape_metadata(value: str) -> str:
+    for char in ("\\", "=", ";", "#"):
+        value = value.replace(char, "\\" + char)
+    return value.replace("\n", "\\\n")
+
+
+def chapters_metadata(inputs: list[PartInput], fps: Fraction, title: str) -> str:
+    """FFMETADATA with a chapter per scene, in exact milliseconds from frame counts."""
+    lines = [";FFMETADATA1", f"title={_escape_metadata(title)}"]
+    frames = 0
+    for item in inputs:
+        start_ms = round(frames / fps * 1000)
+        frames += item.frames
+        end_ms = round(frames / fps * 1000)
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={start_ms}", f"END={end_ms}",
+                  f"title={_escape_metadata(item.title)}"]
+    return "\n".join(lines) + "\n"
+
+
+def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None) -> Path:
+    """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure."""
+    if not inputs:
+        raise AssemblyError(f"{output.name}: no segment to join")
+    check_compatible(inputs)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
+    with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:
+        list_path = Path(scratch, "segments.ffconcat")
+        list_path.write_text(concat_list(inputs, fps), encoding="utf-8")
+        meta_path = Path(scratch, "chapters.txt")
+        meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
+        args = ["-f", "concat", "-safe", "0", "-i", str(list_path), "-f", "ffmetadata", "-i", str(meta_path),
+                "-map", "0:v", "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1",
+                "-c:v", "copy", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-movflags", "+faststart",
+                "-f", "mp4", "-y", str(temporary)]
+        try:
+            completed = run_ffmpeg(args, cancel=cancel)
+            bad = [line for line in completed.stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)]
+            if bad:
+                raise AssemblyError(f"{output.name}: joining produced broken timestamps ({bad[0].strip()}); "
+                                    "the part was not written")
+            os.replace(temporary, output)
+        finally:
+            temporary.unlink(missing_ok=True)
+    return output

@@ -1,0 +1,402 @@
+"""The ``megacut`` command: arguments, environment, logging, and errors turned into exit codes.
+
+Only this module prints and chooses exit codes: 0 all done, 1 some scenes or
+parts failed, 2 invalid input or usage (nothing rendered), 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import signal
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+from . import __version__
+from .errors import InputError, MegacutError, SourceError, UsageError
+from .settings import (
+    BACKENDS,
+    FIT_MODES,
+    Settings,
+    parse_chunk_duration,
+    parse_chunks,
+    parse_fps,
+    parse_non_negative_int,
+    parse_positive_int,
+    parse_resolution,
+    parse_size,
+    parse_transition,
+)
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
+ENV_PATHS = {"csv": "MEGA_CUT_CSV", "movies": "MEGA_CUT_MOVIE_FOLDER", "output": "MEGA_CUT_OUTPUT"}
+
+EXAMPLES = {
+    "main": """examples:
+  megacut demo                                   render sample scenes, generated on the spot
+  megacut plan --csv scenes.csv --movies ~/Movies
+  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+  megacut probe ~/Movies/Thor.mkv""",
+    "plan": """example:
+  megacut plan --csv scenes.csv --movies ~/Movies --chunk-duration 90m --chunks 1,3-5
+
+Reads the CSV, finds and probes every source, and prints one line per part and
+every problem with file:line. Renders nothing, writes nothing. Exit 0 when
+clean, 2 when a row or option needs fixing.""",
+    "process": """example:
+  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+
+Checks everything first (like `megacut plan`): if a row is wrong nothing is
+written and the exit code is 2, unless --skip-invalid. Ctrl+C once: running
+scenes finish and complete parts are joined; twice: stop at once. Rerun the same
+command to resume: finished scenes are reused. Exit 0 done, 1 some scenes or
+parts failed, 2 invalid input, 130 interrupted.""",
+    "demo": """example:
+  megacut demo --output megacut-demo
+
+Generates five small sample movies (nothing is downloaded) and renders the
+example scenes CSV from them into megacut-demo/parts, about a minute on two cores.""",
+    "probe": """example:
+  megacut probe ~/Movies/Thor.mkv ~/Movies/Shows
+
+Prints duration, resolution, frame rate, codecs and every audio track (index,
+language, title, channels) of each file; folders are searched recursively.""",
+}
+
+
+def _option(parse):
+    """Adapt one of megacut's value parsers to argparse (its message is kept as is)."""
+
+    def convert(text: str):
+        try:
+            return parse(text)
+        except UsageError as exc:
+            message = str(exc)
+            raise argparse.ArgumentTypeError(message.split(": ", 1)[1] if ": " in message else message)
+
+    convert.__name__ = parse.__name__
+    return convert
+
+
+def _add_paths(parser: argparse.ArgumentParser, *, output: bool) -> None:
+    group = parser.add_argument_group("inputs (also from MEGA_CUT_* variables or a .env file)")
+    group.add_argument("--csv", help="the scenes CSV [MEGA_CUT_CSV]")
+    group.add_argument("--movies", help="folder with the movies and episodes, searched recursively "
+                                        "[MEGA_CUT_MOVIE_FOLDER]")
+    if output:
+        group.add_argument("--output", help="folder for the parts and the report [MEGA_CUT_OUTPUT]")
+
+
+def _add_render_options(parser: argparse.ArgumentParser):
+    fmt = parser.add_argument_group("output format")
+    fmt.add_argument("--resolution", type=_option(parse_resolution), help="WxH or 720p/1080p (default: what "
+                     "covers most of the planned duration)")
+    fmt.add_argument("--fps", type=_option(parse_fps), help="frame rate, e.g. 25, 29.97, 24000/1001 "
+                     "(default: what covers most of the planned duration)")
+    fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
+    fmt.add_argument("--crf", type=_option(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
+                     help="x264 quality, lower is better (default: 20)")
+    fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
+    fmt.add_argument("--video-codec", default="libx264", help="ffmpeg video encoder (default: libx264)")
+    fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
+                     upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
+                     "with any worker count (default: 2)")
+    fmt.add_argument("--overlay-duration", type=float, default=3.0, metavar="SECONDS",
+                     help="how long the date overlay shows (default: 3)")
+    fmt.add_argument("--font", help="font file or name for overlays (default: Pillow's/OS default)")
+    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
+                     help="overlay font size in pixels (default: scaled to the output height)")
+    fmt.add_argument("--transition", type=_option(parse_transition), default=parse_transition("none"),
+                     help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
+    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg", help="renderer (default: ffmpeg)")
+    parts = parser.add_argument_group("parts")
+    parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
+                       help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
+    parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
+    run = parser.add_argument_group("execution")
+    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
+                     help="parallel render jobs (default: the CPUs available, fewer when memory is short)")
+    return run
+
+
+def _add_execution_options(run) -> None:
+    run.add_argument("--no-threading", action="store_true",
+                     help="run every job in this process, one at a time (for debugging; same output)")
+    run.add_argument("--executor", choices=("process", "thread"), default="process",
+                     help="worker processes (default) or threads")
+    run.add_argument("--retries", type=_option(lambda t: parse_non_negative_int("--retries", t)), default=2,
+                     help="retries of a failed scene (default: 2)")
+    run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
+                     default=4, help="opened sources kept per worker (default: 4)")
+    run.add_argument("--strict", action="store_true", help="do not write a part if any of its scenes failed")
+    run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
+    run.add_argument("--force", action="store_true", help="render everything again, ignoring the cache")
+    run.add_argument("--cache-dir", help="where rendered segments are kept (default: OUTPUT/.megacut-cache)")
+    run.add_argument("--memory-limit", type=_option(lambda t: parse_size("--memory-limit", t)),
+                     help="hold new jobs while megacut's processes use more than this, e.g. 8G")
+    run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress, only problems and the summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="megacut",
+        description="Turn a list of scenes into finished video, rendered in parallel.",
+        epilog=EXAMPLES["main"],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"megacut {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every ffmpeg command")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    plan = commands.add_parser("plan", help="check a scenes CSV and show the parts; renders nothing",
+                               epilog=EXAMPLES["plan"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_paths(plan, output=False)
+    _add_render_options(plan)
+
+    process = commands.add_parser("process", help="render the scenes CSV into parts",
+                                  epilog=EXAMPLES["process"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    _add_paths(process, output=True)
+    _add_execution_options(_add_render_options(process))
+
+    demo = commands.add_parser("demo", help="generate sample movies and render the example scenes",
+                               epilog=EXAMPLES["demo"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    demo.add_argument("--output", default="megacut-demo", help="folder for everything (default: megacut-demo)")
+    demo.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)))
+    demo.add_argument("--no-threading", action="store_true", help="render in this process, one job at a time")
+    demo.add_argument("-q", "--quiet", action="store_true")
+
+    probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
+                                epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    probe.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
+    probe.add_argument("--json", action="store_true", help="print JSON instead of text")
+    return parser
+
+
+def load_dotenv(path: Path = Path(".env")) -> dict[str, str]:
+    """``KEY=VALUE`` lines of a .env file (comments, ``export`` and quotes allowed)."""
+    values: dict[str, str] = {}
+    if not path.is_file():
+        return values
+    for raw in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, value = line.removeprefix("export ").split("=", 1)
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        values[key.strip()] = value
+    return values
+
+
+def resolve_paths(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Path]:
+    """Command-line paths, else environment variables, else the .env file; all required."""
+    dotenv = load_dotenv()
+    paths = {}
+    for name in names:
+        value = getattr(args, name, None) or os.environ.get(ENV_PATHS[name]) or dotenv.get(ENV_PATHS[name])
+        if not value:
+            raise UsageError(f"--{name} is required (or set {ENV_PATHS[name]} in the environment or .env)")
+        paths[name] = Path(value).expanduser()
+    return paths
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    return Settings(
+        resolution=args.resolution,
+        fps=args.fps,
+        fit=args.fit,
+        crf=args.crf,
+        preset=args.preset,
+        video_codec=args.video_codec,
+        encoder_threads=args.encoder_threads,
+        overlay_duration_s=args.overlay_duration,
+        font=args.font,
+        font_size=args.font_size,
+        transition=args.transition,
+        chunk_duration_s=args.chunk_duration,
+        chunks=args.chunks,
+        backend=args.backend,
+    )
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from .pipeline import prepare_plan
+    from .report import plan_table, plan_verdict
+
+    paths = resolve_paths(args, ("csv", "movies"))
+    if args.overlay_duration <= 0:
+        raise UsageError("--overlay-duration must be more than 0 seconds")
+    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
+    print(plan_table(plan))
+    print()
+    print(plan_verdict(plan))
+    return EXIT_INVALID if plan.errors else EXIT_OK
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args, ("csv", "movies", "output"))
+    return run_process(paths["csv"], paths["movies"], paths["output"], args)
+
+
+def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace) -> int:
+    from .pipeline import prepare_plan
+    from .report import plan_table, plan_verdict
+
+    if args.overlay_duration <= 0:
+        raise UsageError("--overlay-duration must be more than 0 seconds")
+    plan = prepare_plan(csv_path, movies, settings_from_args(args))
+    if args.dry_run or (plan.errors and not args.skip_invalid):
+        print(plan_table(plan))
+        print()
+        print(plan_verdict(plan) if args.dry_run or not plan.errors else
+              f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add --skip-invalid "
+              "to render the valid rows only.")
+        return EXIT_INVALID if plan.errors else EXIT_OK
+    for problem in plan.problems:
+        print(f"megacut: {problem}", file=sys.stderr)
+    return render(plan, output, args)
+
+
+def render(plan, output: Path, args: argparse.Namespace) -> int:
+    from .cache import write_json_atomic
+    from .engine import RunOptions, render_plan
+    from .monitor import workers_for_memory
+    from .progress import Progress
+    from .report import report_data, summary_text
+    from .scheduler import StopControl, default_workers
+
+    if not plan.selected_parts:
+        raise UsageError("nothing to render: the plan has no valid scene")
+    executor = "inline" if args.no_threading else getattr(args, "executor", "process")
+    workers = args.max_workers or workers_for_memory(default_workers())
+    cache_dir = getattr(args, "cache_dir", None)
+    options = RunOptions(output_dir=output, cache_dir=Path(cache_dir) if cache_dir else None, executor=executor,
+                         max_workers=workers, retries=getattr(args, "retries", 2),
+                         clip_cache=getattr(args, "clip_cache", 4), strict=getattr(args, "strict", False),
+                         force=getattr(args, "force", False), memory_limit_bytes=getattr(args, "memory_limit", None),
+                         quiet=args.quiet)
+    total_s = sum(p.duration_s for p in plan.selected_parts)
+    progress = Progress(total_s, quiet=args.quiet)
+    stop = StopControl()
+    progress.log(f"rendering {len(plan.selected_parts)} part(s), {total_s:.0f} s of output, "
+                 f"{plan.format}, {1 if executor == 'inline' else workers} worker(s)")
+    with _stop_on_signals(stop, progress):
+        try:
+            result = render_plan(plan, options, stop=stop, progress=progress)
+        finally:
+            progress.close()
+    report_path = output / "megacut-report.json"
+    write_json_atomic(report_path, report_data(result))
+    print(summary_text(result))
+    print(f"  report: {report_path}")
+    return result.exit_code
+
+
+class _stop_on_signals:
+    """First Ctrl+C: finish running scenes and join complete parts. Second, or SIGTERM: stop now."""
+
+    def __init__(self, stop, progress):
+        self.stop, self.progress = stop, progress
+        self.previous = {}
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.stop.request() == 1:
+            self.progress.log("stopping: running scenes will finish and complete parts will be joined; "
+                              "press Ctrl+C again to stop at once")
+        else:
+            self.progress.log("stopping now")
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stop.request()
+        self.stop.request()
+
+    def __enter__(self):
+        self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
+                         signal.SIGTERM: signal.signal(signal.SIGTERM, self._on_sigterm)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import example_csv_text, make_demo_movies
+
+    output = Path(args.output).expanduser()
+    movies = output / "movies"
+    print(f"megacut demo: generating sample movies in {movies} ...", flush=True)
+    make_demo_movies(movies)
+    csv_path = output / "scenes.example.csv"
+    output.mkdir(parents=True, exist_ok=True)
+    csv_path.write_text(example_csv_text(), encoding="utf-8")
+    demo_args = build_parser().parse_args(["process", "--chunk-duration", "40s", "--preset", "veryfast"])
+    for name in ("max_workers", "no_threading", "quiet"):
+        setattr(demo_args, name, getattr(args, name))
+    print(f"megacut demo: rendering {csv_path} (the same as: megacut process --csv {csv_path} --movies {movies} "
+          f"--output {output / 'parts'} --chunk-duration 40s --preset veryfast)", flush=True)
+    return run_process(csv_path, movies, output / "parts", demo_args)
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from .report import source_description
+    from .sources import VIDEO_EXTENSIONS, probe_sources
+
+    files: list[Path] = []
+    for raw in args.paths:
+        path = Path(raw).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
+        elif path.exists():
+            files.append(path)
+        else:
+            raise UsageError(f"{path}: no such file or folder")
+    if not files:
+        raise UsageError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in {', '.join(args.paths)}")
+    results = probe_sources(files)
+    failed = [r for r in results.values() if isinstance(r, SourceError)]
+    if args.json:
+        print(json.dumps([_probe_json(path, results[path]) for path in files], indent=2, default=str))
+    else:
+        for path in files:
+            result = results[path]
+            print(f"{path}\n  error: {result.message}" if isinstance(result, SourceError)
+                  else source_description(result))
+    return EXIT_INVALID if failed else EXIT_OK
+
+
+def _probe_json(path: Path, result) -> dict:
+    if isinstance(result, SourceError):
+        return {"path": str(path), "error": result.message}
+    data = asdict(result)
+    data["fps"] = float(result.fps)
+    return data
+
+
+COMMANDS = {"plan": cmd_plan, "process": cmd_process, "demo": cmd_demo, "probe": cmd_probe}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return EXIT_INVALID
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return COMMANDS[args.command](args)
+    except (InputError, UsageError) as exc:
+        print(f"megacut: error: {exc}", file=sys.stderr)
+        return EXIT_INVALID
+    except MegacutError as exc:
+        print(f"megacut: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("megacut: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED

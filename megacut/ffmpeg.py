@@ -1,0 +1,119 @@
+"""The one boundary with ffmpeg: finding the binary and running it safely.
+
+Every ffmpeg command megacut runs goes through :func:`run_ffmpeg`: stdin is
+closed (ffmpeg otherwise reads the terminal and stops background jobs), the
+child gets its own session so a terminal Ctrl+C reaches only megacut, which
+decides, and a child is never left running when the call returns or raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import time
+from functools import lru_cache
+
+from .errors import Cancelled, FFmpegError
+
+log = logging.getLogger(__name__)
+
+STDERR_TAIL_LINES = 12
+
+
+@lru_cache(maxsize=1)
+def ffmpeg_exe() -> str:
+    """Path of the ffmpeg binary: ``MEGACUT_FFMPEG`` if set, else imageio-ffmpeg's."""
+    override = os.environ.get("MEGACUT_FFMPEG")
+    if override:
+        return override
+    import imageio_ffmpeg
+
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def stderr_tail(stderr: str, lines: int = STDERR_TAIL_LINES) -> str:
+    """The last non-empty lines of an ffmpeg log, where its error message is."""
+    kept = [line for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+def kill_process_group(proc: subprocess.Popen) -> None:
+    """Stop ``proc`` and anything it started, at once, and reap it."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+    proc.wait()
+
+
+POLL_INTERVAL_S = 0.2  # how often a running ffmpeg checks the cancel event: latency vs. wakeups
+TERMINATE_GRACE_S = 3.0  # after SIGTERM, how long ffmpeg may take to exit before SIGKILL
+
+
+def run_ffmpeg(
+    args: list[str],
+    *,
+    timeout_s: float | None = None,
+    check: bool = True,
+    cancel=None,
+) -> subprocess.CompletedProcess:
+    """Run ``ffmpeg -nostdin -hide_banner ARGS`` and return its completed process.
+
+    stdout and stderr are captured as text. With ``check`` a non-zero exit raises
+    :class:`FFmpegError` carrying the last lines of stderr. A run longer than
+    ``timeout_s`` is killed (with its process group) and raises as well. When
+    ``cancel`` (an Event) is set, ffmpeg is terminated, then killed, and
+    :class:`Cancelled` is raised; the caller removes its partial output.
+    """
+    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
+    log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
+    proc = subprocess.Popen(
+        command,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        start_new_session=True,
+    )
+    deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    try:
+        while True:
+            try:
+                stdout, stderr = proc.communicate(timeout=POLL_INTERVAL_S)
+                break
+            except subprocess.TimeoutExpired:
+                if cancel is not None and cancel.is_set():
+                    stop_process(proc)
+                    raise Cancelled("cancelled")
+                if deadline is not None and time.monotonic() > deadline:
+                    kill_process_group(proc)
+                    raise FFmpegError(f"ffmpeg took longer than {timeout_s:g} s and was stopped", command=command)
+    except BaseException:
+        kill_process_group(proc)
+        raise
+    if check and proc.returncode != 0:
+        raise FFmpegError(
+            f"ffmpeg failed with exit code {proc.returncode}",
+            command=command,
+            stderr_tail=stderr_tail(stderr),
+        )
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM (ffmpeg exits cleanly), then SIGKILL to the group if it lingers."""
+    if proc.poll() is None:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            proc.terminate()
+        try:
+            proc.wait(timeout=TERMINATE_GRACE_S)
+        except subprocess.TimeoutExpired:
+            pass
+    kill_process_group(proc)

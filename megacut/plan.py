@@ -1,0 +1,389 @@
+"""From checked rows, probed sources and settings to a RenderPlan; pure, no I/O.
+
+The plan fixes everything rendering needs: the output format, each scene's
+exact source times, frame count and audio track, the parts and each scene's
+place in its part, and a key per scene that changes exactly when its rendered
+segment would. Rendering never decides order: it follows the plan.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from dataclasses import dataclass, replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Mapping
+
+from .scenes import Heading, Problem, SceneRow, SceneTable
+from .settings import Settings
+from .sources import AudioTrack, SourceInfo, choose_audio_track
+from .timecodes import TimecodeError, format_seconds, format_timestamp
+
+# Bump when a change to the renderers changes the segments they produce: every
+# cached segment rendered before is then re-rendered.
+RENDERER_VERSION = "1"
+AUDIO_SAMPLE_RATE = 48000
+AUDIO_CHANNELS = 2
+PART_NAME = "mega_cut_part_{n}.mp4"
+
+
+@dataclass(frozen=True, slots=True)
+class OutputFormat:
+    width: int
+    height: int
+    fps: Fraction
+    pix_fmt: str = "yuv420p"
+    sample_rate: int = AUDIO_SAMPLE_RATE
+    channels: int = AUDIO_CHANNELS
+
+    def frames_for(self, seconds: float) -> int:
+        return round(Fraction(seconds) * self.fps)
+
+    def seconds_for(self, frames: int) -> float:
+        return float(frames / self.fps)
+
+    def samples_for(self, frames: int) -> int:
+        """Audio samples matching ``frames`` of video (±half a sample, whatever the scene's position)."""
+        return round(frames * self.sample_rate / self.fps)
+
+    def __str__(self) -> str:
+        fps = f"{float(self.fps):.3f}".rstrip("0").rstrip(".")
+        return f"{self.width}x{self.height} @ {fps} fps"
+
+
+@dataclass(frozen=True, slots=True)
+class Scene:
+    """One valid scene, ready to render."""
+
+    index: int  # position among the CSV's scene rows
+    line: int
+    row: SceneRow
+    source: SourceInfo
+    start_s: float  # in the source's content time
+    end_s: float
+    frames: int  # output frames
+    duration_s: float  # frames / fps
+    audio: AudioTrack | None
+    overlay_lines: tuple[str, ...]  # empty: no overlay
+    part: int
+    offset_s: float  # where the scene starts in its part
+    fade_in_s: float
+    fade_out_s: float
+    warnings: tuple[str, ...]
+    key: str  # changes exactly when the rendered segment would
+
+    @property
+    def name(self) -> str:
+        return f"scene {self.index + 1} (line {self.line})"
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    number: int
+    scenes: tuple[Scene, ...]
+    selected: bool
+
+    @property
+    def frames(self) -> int:
+        return sum(s.frames for s in self.scenes)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(s.duration_s for s in self.scenes)
+
+    @property
+    def filename(self) -> str:
+        return PART_NAME.format(n=self.number)
+
+    @property
+    def sources(self) -> list[str]:
+        return list(dict.fromkeys(s.source.path.name for s in self.scenes))
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedRow:
+    """A scene row that cannot be rendered, with the reasons."""
+
+    index: int
+    line: int
+    movie: str
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    csv_path: Path
+    settings: Settings
+    format: OutputFormat
+    format_note: str
+    parts: tuple[Part, ...]
+    headings: tuple[Heading, ...]
+    problems: tuple[Problem, ...]
+    rejected: tuple[RejectedRow, ...]
+
+    @property
+    def errors(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Problem]:
+        return [p for p in self.problems if p.severity == "warning"]
+
+    @property
+    def scenes(self) -> list[Scene]:
+        return [s for part in self.parts for s in part.scenes]
+
+    @property
+    def selected_parts(self) -> list[Part]:
+        return [p for p in self.parts if p.selected]
+
+
+@dataclass(frozen=True, slots=True)
+class _Timed:
+    """A row whose source is known and whose times are checked; format not yet chosen."""
+
+    row: SceneRow
+    source: SourceInfo
+    start_s: float
+    end_s: float
+
+
+def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], settings: Settings) -> RenderPlan:
+    """Plan ``table`` given each row's source (keyed by line; a string is why it has none)."""
+    problems = list(table.problems)
+    reasons: dict[int, list[str]] = {}
+
+    def reject(row: SceneRow, message: str) -> None:
+        problems.append(Problem(message, str(table.path), row.line))
+        reasons.setdefault(row.line, []).append(message)
+
+    timed: list[_Timed] = []
+    for row in table.rows:
+        source = sources.get(row.line, "its source was not looked up")
+        if isinstance(source, str):
+            reject(row, source)
+            continue
+        result = _check_times(row, source)
+        if isinstance(result, str):
+            reject(row, result)
+        else:
+            timed.append(result)
+
+    fmt, format_note = choose_format(timed, settings)
+    valid: list[tuple[_Timed, int]] = []
+    for item in timed:
+        frames = fmt.frames_for(item.end_s - item.start_s)
+        if frames < 1:
+            reject(item.row, f"the scene lasts {item.end_s - item.start_s:.3f} s, shorter than one frame at "
+                             f"{float(fmt.fps):g} fps; widen it or remove the row")
+        else:
+            valid.append((item, frames))
+
+    part_numbers, part_problems = assign_parts([(t.row, frames / fmt.fps) for t, frames in valid], settings)
+    for row, message, severity in part_problems:
+        problems.append(Problem(message, str(table.path), row.line, severity))
+        if severity == "error":
+            reasons.setdefault(row.line, []).append(message)
+    scenes = []
+    for (item, frames), part in zip(valid, part_numbers):
+        if item.row.line in reasons:
+            continue
+        audio, audio_warnings = choose_audio_track(
+            item.source, title=item.row.audio_title or None, language=item.row.language or None
+        )
+        for warning in audio_warnings:
+            problems.append(Problem(warning, str(table.path), item.row.line, "warning"))
+        scenes.append((item, frames, part, audio, tuple(audio_warnings)))
+
+    parts = _make_parts(scenes, fmt, settings)
+    problems.extend(_check_chunk_selection(parts, settings))
+    rejected = tuple(
+        RejectedRow(index=r.index, line=r.line, movie=r.movie, reasons=tuple(reasons[r.line]))
+        for r in table.rows
+        if r.line in reasons
+    )
+    return RenderPlan(
+        csv_path=table.path,
+        settings=settings,
+        format=fmt,
+        format_note=format_note,
+        parts=parts,
+        headings=tuple(table.headings),
+        problems=tuple(sorted(problems, key=lambda p: (p.line or 0, p.severity != "error"))),
+        rejected=rejected,
+    )
+
+
+def _check_times(row: SceneRow, source: SourceInfo) -> _Timed | str:
+    """Source-relative checks: frame timecodes, end after start, within the source's length."""
+    try:
+        start_s = row.start.to_seconds(source.fps)
+        end_s = row.end.to_seconds(source.fps)
+    except TimecodeError as exc:
+        return f"bad time: {exc}"
+    name = source.path.name
+    length = format_timestamp(source.duration_s)
+    if end_s <= start_s:
+        return f"the end ({row.end.text}) is not after the start ({row.start.text})"
+    if start_s >= source.duration_s:
+        return f"the start ({row.start.text}) is past the end of {name}, which lasts {length}"
+    # Up to one source frame of slack: a time read off the last frame's display is still valid.
+    if end_s > source.duration_s + float(1 / source.fps):
+        return (f"the end ({row.end.text}) is past the end of {name}, which lasts {length}; "
+                f"use {length} or less")
+    return _Timed(row=row, source=source, start_s=start_s, end_s=min(end_s, source.duration_s))
+
+
+def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat, str]:
+    """Resolution and frame rate: the settings', else those covering most of the planned time."""
+    by_size: Counter = Counter()
+    by_fps: Counter = Counter()
+    for item in timed:
+        length = item.end_s - item.start_s
+        by_size[(item.source.width, item.source.height)] += length
+        by_fps[item.source.fps] += length
+    total = sum(by_size.values()) or 1.0
+    notes = []
+    if settings.resolution:
+        size = settings.resolution
+        notes.append("resolution from --resolution")
+    elif by_size:
+        size = max(by_size, key=lambda k: (by_size[k], k))
+        notes.append(f"{size[0]}x{size[1]} covers {by_size[size] / total:.0%} of the planned time")
+    else:
+        size = (1280, 720)
+    if settings.fps:
+        fps = settings.fps
+        notes.append("frame rate from --fps")
+    elif by_fps:
+        fps = max(by_fps, key=lambda k: (by_fps[k], k))
+        notes.append(f"{float(fps):g} fps covers {by_fps[fps] / total:.0%}")
+    else:
+        fps = Fraction(25)
+    width, height = (size[0] + 1) // 2 * 2, (size[1] + 1) // 2 * 2
+    return OutputFormat(width=width, height=height, fps=fps), "; ".join(notes)
+
+
+def assign_parts(rows: list[tuple[SceneRow, Fraction]], settings: Settings):
+    """Part number per row, and (row, message, severity) problems.
+
+    With a ``part`` column the rows say where they go (an empty cell continues
+    the part of the row above); otherwise scenes are packed in order into parts
+    of at most ``chunk_duration_s``, never splitting a scene.
+    """
+    problems = []
+    if any(row.part is not None for row, _ in rows):
+        numbers, current = [], None
+        for row, _ in rows:
+            current = row.part if row.part is not None else current
+            if current is None:
+                problems.append((row, "no part number, but other rows give one; give this row a part "
+                                      "(rows below it without one follow it)", "error"))
+            numbers.append(current)
+        return numbers, problems
+    numbers, part, filled = [], 1, Fraction(0)
+    limit = Fraction(settings.chunk_duration_s)
+    for row, duration in rows:
+        if filled and filled + duration > limit:
+            part, filled = part + 1, Fraction(0)
+        if duration > limit:
+            problems.append((row, f"the scene lasts {format_seconds(duration)}, longer than --chunk-duration "
+                                  f"{format_seconds(limit)}; it fills part {part} on its own", "warning"))
+        numbers.append(part)
+        filled += duration
+    return numbers, problems
+
+
+def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ...]:
+    grouped: dict[int, list] = {}
+    for entry in scenes:
+        grouped.setdefault(entry[2], []).append(entry)
+    selected = set(settings.chunks) if settings.chunks else None
+    parts = []
+    for number in sorted(grouped):
+        entries = grouped[number]
+        offset_frames = 0
+        made = []
+        for position, (item, frames, part, audio, warnings) in enumerate(entries):
+            fade = settings.transition.duration_s if settings.transition.kind == "fade" else 0.0
+            scene = Scene(
+                index=item.row.index,
+                line=item.row.line,
+                row=item.row,
+                source=item.source,
+                start_s=item.start_s,
+                end_s=item.end_s,
+                frames=frames,
+                duration_s=fmt.seconds_for(frames),
+                audio=audio,
+                overlay_lines=overlay_lines(item.row, item.source),
+                part=number,
+                offset_s=fmt.seconds_for(offset_frames),
+                fade_in_s=min(fade, fmt.seconds_for(frames) / 2) if position > 0 else 0.0,
+                fade_out_s=min(fade, fmt.seconds_for(frames) / 2) if position < len(entries) - 1 else 0.0,
+                warnings=warnings,
+                key="",
+            )
+            made.append(replace(scene, key=scene_key(scene, fmt, settings)))
+            offset_frames += frames
+        parts.append(Part(number=number, scenes=tuple(made), selected=selected is None or number in selected))
+    return tuple(parts)
+
+
+def _check_chunk_selection(parts: tuple[Part, ...], settings: Settings) -> list[Problem]:
+    if not settings.chunks:
+        return []
+    existing = {p.number for p in parts}
+    missing = [n for n in settings.chunks if n not in existing]
+    if not missing:
+        return []
+    have = ", ".join(str(n) for n in sorted(existing)) or "none"
+    listed = ", ".join(str(n) for n in missing)
+    return [Problem(f"--chunks asks for part {listed}, but the plan has parts: {have}")]
+
+
+_EPISODE = re.compile(r"^\s*(?:s(\d+)\s*e(\d+)|(\d+)\s*[x.]\s*(\d+))\s*$", re.IGNORECASE)
+
+
+def episode_code(text: str) -> str:
+    """``3.19``, ``3x19``, ``S03E19`` -> ``S03E19``; anything else is returned as written."""
+    match = _EPISODE.match(text)
+    if not match:
+        return text.strip()
+    season, episode = (int(g) for g in match.groups() if g is not None)
+    return f"S{season:02d}E{episode:02d}"
+
+
+def overlay_lines(row: SceneRow, source: SourceInfo) -> tuple[str, ...]:
+    """The overlay's text: the placement, then the movie or show, episode code and title."""
+    if not row.overlay:
+        return ()
+    name = row.movie or source.path.stem
+    second = " · ".join(x for x in (name, episode_code(row.season_episode), row.episode_title) if x)
+    return (row.overlay, second)
+
+
+def scene_key(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
+    """A stable digest of everything that determines the scene's rendered segment."""
+    source = scene.source
+    payload = {
+        "renderer": RENDERER_VERSION,
+        "backend": settings.backend,
+        "effect": settings.effect,
+        "source": [str(source.path), source.size_bytes, source.mtime_ns],
+        "start_s": repr(scene.start_s),
+        "frames": scene.frames,
+        "audio": scene.audio.index if scene.audio else None,
+        "overlay": list(scene.overlay_lines),
+        "overlay_style": [settings.font, settings.font_size, settings.overlay_duration_s]
+        if scene.overlay_lines else None,
+        "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
+        "fit": settings.fit,
+        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
+        "fade": [scene.fade_in_s, scene.fade_out_s],
+    }
+    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()[:32]

@@ -1,0 +1,60 @@
+"""Progress for the person at the terminal: a tqdm bar in output seconds, or plain log lines.
+
+Parent process only: workers never print. The bar counts seconds of finished
+output (cached scenes count at once), so its ETA is in real rendering terms.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from tqdm import tqdm
+
+
+def _mb(value: int) -> str:
+    return f"{value / 1e6:.0f} MB"
+
+
+class Progress:
+    def __init__(self, total_s: float, *, quiet: bool = False, stream=None, interactive: bool | None = None):
+        self.stream = stream or sys.stderr
+        self.quiet = quiet
+        self.interactive = self.stream.isatty() if interactive is None else interactive
+        self.total_s = total_s
+        self.done_s = 0.0
+        self.counts = {"done": 0, "failed": 0}
+        self.started = time.monotonic()
+        self.bar = None
+        if not quiet and self.interactive:
+            self.bar = tqdm(total=round(total_s, 1), unit="s", unit_scale=False, file=self.stream,
+                            desc="rendering", dynamic_ncols=True,
+                            bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s output "
+                                       "[{elapsed}<{remaining}] {postfix}")
+
+    def advance(self, seconds: float, *, failed: bool, running: int, rss_bytes: int, message: str) -> None:
+        self.done_s += seconds
+        self.counts["failed" if failed else "done"] += 1
+        if self.bar is not None:
+            self.bar.update(round(seconds, 3))
+            self.update(running=running, rss_bytes=rss_bytes)
+            if failed:
+                self.bar.write(message, file=self.stream)
+        elif not self.quiet or failed:
+            self.log(f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})")
+
+    def update(self, *, running: int, rss_bytes: int) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"jobs {self.counts['done']} done, {self.counts['failed']} failed, "
+                                     f"{running} running, mem {_mb(rss_bytes)}", refresh=True)
+
+    def log(self, message: str) -> None:
+        if self.bar is not None:
+            self.bar.write(message, file=self.stream)
+        elif not self.quiet:
+            print(f"megacut: {message}", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

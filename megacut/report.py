@@ -1,0 +1,170 @@
+"""What megacut tells the user: the plan table, probed sources, the run report (JSON) and the summary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .plan import RenderPlan
+from .sources import SourceInfo
+from .timecodes import format_seconds, format_timestamp
+
+MAX_SOURCES_SHOWN = 3
+
+
+def plan_table(plan: RenderPlan) -> str:
+    """One line per part, the headings, and every problem, as `megacut plan` prints them."""
+    s = plan.settings
+    lines = [
+        f"Output: {plan.format}, {s.video_codec} crf {s.crf} preset {s.preset}, fit {s.fit} "
+        f"({plan.format_note})" if plan.format_note else f"Output: {plan.format}",
+        "",
+        f"{'part':>4}  {'scenes':>6}  {'duration':>8}  sources",
+    ]
+    for part in plan.parts:
+        names = part.sources
+        shown = ", ".join(names[:MAX_SOURCES_SHOWN])
+        if len(names) > MAX_SOURCES_SHOWN:
+            shown += f" (+{len(names) - MAX_SOURCES_SHOWN} more)"
+        mark = "" if part.selected else "  (not selected by --chunks)"
+        lines.append(f"{part.number:>4}  {len(part.scenes):>6}  {format_seconds(part.duration_s):>8}  {shown}{mark}")
+    total_s = sum(p.duration_s for p in plan.parts)
+    lines.append(f"{'all':>4}  {len(plan.scenes):>6}  {format_seconds(total_s):>8}  "
+                 f"{len({sc.source.path for sc in plan.scenes})} sources")
+    if plan.headings:
+        lines += ["", "Headings:"]
+        lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
+    if plan.problems:
+        lines += ["", "Problems:"]
+        lines += [f"  {p}" for p in plan.problems]
+    return "\n".join(lines)
+
+
+def plan_verdict(plan: RenderPlan) -> str:
+    errors, warnings = len(plan.errors), len(plan.warnings)
+    if errors:
+        return (f"{errors} error(s), {warnings} warning(s): fix the lines above and plan again "
+                "(or render the valid rows only with `megacut process --skip-invalid`).")
+    return f"OK: {len(plan.parts)} part(s), {len(plan.scenes)} scene(s), {warnings} warning(s)."
+
+
+def source_description(info: SourceInfo) -> str:
+    """A few lines describing one probed source, for `megacut probe`."""
+    measured = " (measured: the container has no duration)" if info.duration_measured else ""
+    head = (f"{info.path}\n  {format_timestamp(info.duration_s)}{measured}, {info.width}x{info.height}, "
+            f"{float(info.fps):.3f} fps, {info.video_codec} {info.pix_fmt}")
+    extras = []
+    if info.start_s:
+        extras.append(f"starts at {info.start_s:.3f} s")
+    if info.rotation:
+        extras.append(f"rotated {info.rotation}°")
+    if extras:
+        head += " (" + ", ".join(extras) + ")"
+    lines = [head]
+    if not info.audio_tracks:
+        lines.append("  no audio (scenes from it get silence)")
+    for track in info.audio_tracks:
+        title = f' "{track.title}"' if track.title else ""
+        default = ", default" if track.default else ""
+        lines.append(f"  audio #{track.order + 1} (stream {track.index}): {track.language or 'und'}{title}, "
+                     f"{track.codec}, {track.channels} ch, {track.sample_rate} Hz{default}")
+    return "\n".join(lines)
+
+
+def report_data(result) -> dict:
+    """The run report (SPEC §7) as plain data; ``result`` is an engine.RunResult."""
+    plan = result.plan
+    rejected = [{"index": r.index, "line": r.line, "movie": r.movie, "source": None, "status": "skipped",
+                 "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
+    scenes = [_scene_data(result, r, offsets_by_index(result)) for r in result.scenes.values()]
+    return {
+        "megacut_version": _version(),
+        "csv": str(plan.csv_path),
+        "output": str(result.options.output_dir),
+        "exit_code": result.exit_code,
+        "interrupted": result.interrupted,
+        "format": {"width": plan.format.width, "height": plan.format.height, "fps": str(plan.format.fps),
+                   "pix_fmt": plan.format.pix_fmt, "audio": f"aac {plan.format.sample_rate} Hz stereo"},
+        "parts": [
+            {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
+             "duration_s": round(p.duration_s, 6), "scenes": p.scene_indices, "error": p.error}
+            for p in result.parts
+        ],
+        "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),
+        "headings": [{"line": h.line, "text": h.text, "before_scene": h.before_scene} for h in plan.headings],
+        "wall_s": round(result.wall_s, 3),
+        "cpu_s": round(result.cpu_s, 3),
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "workers": result.workers,
+        "settings": _settings_data(result),
+    }
+
+
+def offsets_by_index(result) -> dict[int, float]:
+    """Where each included scene starts in the part file actually written."""
+    offsets = {}
+    for part in result.parts:
+        at = 0.0
+        for index in part.scene_indices:
+            offsets[index] = at
+            at += result.scenes[index].scene.duration_s
+    return offsets
+
+
+def _scene_data(result, scene_result, offsets: dict[int, float]) -> dict:
+    scene = scene_result.scene
+    audio = scene.audio
+    return {
+        "index": scene.index, "line": scene.line, "movie": scene.row.movie, "source": str(scene.source.path),
+        "start_s": round(scene.start_s, 6), "end_s": round(scene.end_s, 6), "status": scene_result.status,
+        "error": scene_result.error, "warnings": list(scene.warnings), "part": scene.part,
+        "offset_s": round(offsets[scene.index], 6) if scene.index in offsets else None,
+        "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
+        "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
+        "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts, "key": scene.key,
+        "overlay": list(scene.overlay_lines),
+    }
+
+
+def _settings_data(result) -> dict:
+    from dataclasses import asdict
+
+    settings = asdict(result.plan.settings)
+    settings["fps"] = str(result.plan.settings.fps) if result.plan.settings.fps else None
+    settings["transition"] = str(result.plan.settings.transition)
+    options = asdict(result.options)
+    options = {k: str(v) if isinstance(v, Path) else v for k, v in options.items()}
+    return {**settings, **options, "workers": result.workers}
+
+
+def _version() -> str:
+    from . import __version__
+
+    return __version__
+
+
+def summary_text(result) -> str:
+    """The end-of-run summary printed by `megacut process`."""
+    counts = {}
+    for scene in result.scenes.values():
+        counts[scene.status] = counts.get(scene.status, 0) + 1
+    written = [p for p in result.parts if p.status in ("written", "incomplete", "current")]
+    output_s = sum(p.duration_s for p in written)
+    lines = ["", "Summary:"]
+    for part in result.parts:
+        if part.status == "skipped":
+            continue
+        where = f" -> {part.path}" if part.path else ""
+        note = f" ({part.error})" if part.error else ""
+        lines.append(f"  part {part.part.number}: {part.status}{where}{note}")
+    lines.append("  scenes: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "cached", "failed", "cancelled")
+                                          if counts.get(k) or k in ("ok", "failed")))
+    for scene in result.scenes.values():
+        if scene.status == "failed":
+            lines.append(f"  failed: {scene.scene.name} ({scene.scene.row.movie}): {scene.error}")
+    speed = output_s / result.wall_s if result.wall_s else 0.0
+    lines.append(f"  wall {result.wall_s:.1f} s, CPU {result.cpu_s:.1f} s, peak memory "
+                  f"{result.peak_rss_bytes / 1e6:.0f} MB, {result.workers} worker(s), "
+                  f"speed {speed:.2f}x real time")
+    if result.interrupted:
+        lines.append("  interrupted: run the same command again to resume; finished scenes are kept")
+    return "\n".join(lines)

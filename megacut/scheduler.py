@@ -1,0 +1,216 @@
+"""Run jobs on an executor: longest first, bounded submission, retries, two-stage stop.
+
+Data flow::
+
+    jobs (any order) ──sort by cost, longest first──▶ pending
+        │  submit while in flight < limit         (never thousands of queued futures)
+        ▼
+    executor: process pool | thread pool | inline (--no-threading)
+        │  concurrent.futures.wait(FIRST_COMPLETED, timeout=TICK_S)
+        ▼
+    Outcome per job ──▶ on_outcome(outcome), in the parent, as each one ends
+        ok | failed (after retries, with the reason) | cancelled | not started
+
+The scheduler talks to the executor through the ``concurrent.futures`` interface
+only (submit, wait, shutdown), so a distributed executor can replace the pool.
+A worker that dies (``BrokenProcessPool``) is a normal event: the pool is
+rebuilt and the jobs it held are retried. Stopping has two stages: ``drain``
+(no new job starts; running ones finish) and the shared cancel Event (running
+jobs stop at once; workers see it through their initializer).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from .errors import Cancelled, MegacutError
+from .worker import init_worker
+
+EXECUTOR_KINDS = ("process", "thread", "inline")
+# Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip
+# between a job ending and the next one being submitted, at no memory cost.
+IN_FLIGHT_PER_WORKER = 2
+TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
+
+
+def mp_context():
+    """spawn everywhere: no fork-inherited locks or threads (the memory sampler runs in the parent)."""
+    return multiprocessing.get_context("spawn")
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+class InlineExecutor(Executor):
+    """Runs each job in the calling thread at submit time (``--no-threading``: debuggers work)."""
+
+    def submit(self, fn, /, *args, **kwargs):
+        future: Future = Future()
+        future.set_running_or_notify_cancel()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as exc:  # handed to the caller through the future, as executors do
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            future.set_exception(exc)
+        return future
+
+
+@dataclass
+class Outcome:
+    job: Any
+    status: str  # ok | failed | cancelled | not-started
+    result: Any = None
+    error: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class StopControl:
+    """Two-stage stop shared by the signal handlers and the scheduler."""
+
+    cancel: Any = field(default_factory=lambda: mp_context().Event())  # stage 2: stop running jobs now
+    drain: threading.Event = field(default_factory=threading.Event)  # stage 1: start nothing new
+
+    @property
+    def stopping(self) -> bool:
+        return self.drain.is_set() or self.cancel.is_set()
+
+    def request(self) -> int:
+        """One more stop request (a Ctrl+C): returns the stage now in force."""
+        if not self.drain.is_set():
+            self.drain.set()
+            return 1
+        self.cancel.set()
+        return 2
+
+
+@dataclass
+class _RunState:
+    pending: list
+    attempts: dict = field(default_factory=dict)  # id(job) -> times submitted
+    failures: dict = field(default_factory=dict)  # id(job) -> failures charged to the job itself
+    suspects: set = field(default_factory=set)  # ids of jobs that were in flight when a worker died
+    isolated_running: bool = False
+    outcomes: list = field(default_factory=list)
+
+
+class Scheduler:
+    def __init__(self, *, kind: str = "process", workers: int | None = None, retries: int = 2,
+                 clip_cache: int = 4, stop: StopControl | None = None,
+                 admit: Callable[[], bool] | None = None):
+        if kind not in EXECUTOR_KINDS:
+            raise ValueError(f"executor kind must be one of {EXECUTOR_KINDS}")
+        self.kind = kind
+        self.workers = 1 if kind == "inline" else (workers or default_workers())
+        self.retries = retries
+        self.clip_cache = clip_cache
+        self.stop = stop or StopControl()
+        self.admit = admit or (lambda: True)  # memory backpressure: False holds new submissions
+        self.running: dict[Future, tuple[Any, int]] = {}
+
+    def _make_executor(self) -> Executor:
+        if self.kind == "process":
+            return ProcessPoolExecutor(self.workers, mp_context=mp_context(), initializer=init_worker,
+                                       initargs=(self.stop.cancel, self.clip_cache))
+        init_worker(self.stop.cancel, self.clip_cache, in_worker_process=False)
+        if self.kind == "thread":
+            return ThreadPoolExecutor(self.workers, thread_name_prefix="megacut-job")
+        return InlineExecutor()
+
+    def run(self, jobs: list, fn: Callable, on_outcome: Callable[[Outcome], None],
+            cost: Callable[[Any], float] = lambda job: getattr(job, "cost", 0)) -> list[Outcome]:
+        """Run ``fn(job)`` for every job; call ``on_outcome`` as each ends; return all outcomes."""
+        state = _RunState(sorted(jobs, key=cost))  # pop() from the end takes the longest first
+        limit = self.workers * IN_FLIGHT_PER_WORKER if self.kind != "inline" else 1
+        executor = self._make_executor()
+
+        def finish(outcome: Outcome) -> None:
+            state.outcomes.append(outcome)
+            on_outcome(outcome)
+
+        def retry_or_fail(job: Any, reason: str) -> None:
+            if state.failures.get(id(job), 0) <= self.retries and not self.stop.stopping:
+                state.pending.append(job)  # next to run
+            elif self.stop.cancel.is_set():
+                finish(Outcome(job, "cancelled", error=reason, attempts=state.attempts[id(job)]))
+            else:
+                finish(Outcome(job, "failed", error=reason, attempts=state.attempts[id(job)]))
+
+        try:
+            while state.pending or self.running:
+                self._submit_ready(executor, fn, state, limit)
+                if self.stop.stopping and not self.running:
+                    break
+                if not self.running:
+                    time.sleep(TICK_S)  # held back by backpressure
+                    continue
+                done, _ = wait(list(self.running), timeout=TICK_S, return_when=FIRST_COMPLETED)
+                broken = False
+                for future in done:
+                    job, alone = self.running.pop(future)
+                    state.isolated_running = state.isolated_running and not alone
+                    try:
+                        result = future.result()
+                    except Cancelled as exc:
+                        finish(Outcome(job, "cancelled", error=str(exc), attempts=state.attempts[id(job)]))
+                    except BrokenProcessPool:
+                        broken = True
+                        self._charge_break(job, alone, state, retry_or_fail)
+                    except Exception as exc:  # a failed job is a result with its reason, never the run's end
+                        state.failures[id(job)] = state.failures.get(id(job), 0) + 1
+                        reason = str(exc) if isinstance(exc, MegacutError) else f"{type(exc).__name__}: {exc}"
+                        retry_or_fail(job, reason)
+                    else:
+                        finish(Outcome(job, "ok", result=result, attempts=state.attempts[id(job)]))
+                if broken:
+                    for future, (job, alone) in list(self.running.items()):
+                        self.running.pop(future)
+                        self._charge_break(job, alone, state, retry_or_fail)
+                    state.isolated_running = False
+                    executor.shutdown(wait=True, cancel_futures=True)
+                    executor = self._make_executor()
+        finally:
+            self._shutdown(executor)
+        for job in reversed(state.pending):
+            finish(Outcome(job, "not-started", attempts=state.attempts.get(id(job), 0)))
+        return state.outcomes
+
+    def _submit_ready(self, executor: Executor, fn: Callable, state: "_RunState", limit: int) -> None:
+        """Fill the executor up to ``limit``; a job under suspicion runs alone."""
+        while state.pending and len(self.running) < limit and not self.stop.stopping and self.admit():
+            if state.isolated_running:
+                return
+            job = state.pending[-1]
+            isolate = id(job) in state.suspects
+            if isolate and self.running:
+                return  # wait for the others to end, then run it alone
+            state.pending.pop()
+            state.attempts[id(job)] = state.attempts.get(id(job), 0) + 1
+            self.running[executor.submit(fn, job)] = (job, isolate)
+            state.isolated_running = isolate
+
+    def _charge_break(self, job: Any, ran_alone: bool, state: "_RunState", retry_or_fail) -> None:
+        """A worker died: a job that ran alone is to blame; jobs that shared the pool run alone next."""
+        if ran_alone:
+            state.failures[id(job)] = state.failures.get(id(job), 0) + 1
+        state.suspects.add(id(job))
+        retry_or_fail(job, "its worker process died (killed, crashed or out of memory)")
+
+    def _shutdown(self, executor: Executor) -> None:
+        if self.running and not self.stop.cancel.is_set():
+            # leaving with jobs still running (an error in on_outcome, say): stop them
+            self.stop.cancel.set()
+        executor.shutdown(wait=True, cancel_futures=True)
+        self.running.clear()

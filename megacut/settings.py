@@ -1,0 +1,156 @@
+"""Settings that decide what a rendered segment looks like, and parsers for option values.
+
+:class:`Settings` holds everything that changes rendered output (so it feeds the
+scene cache keys); how the work is executed (workers, executor, retries) lives
+with the scheduler instead, so changing it never invalidates a rendered segment.
+Parsers raise :class:`UsageError` with a message naming the option.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .errors import UsageError
+from .timecodes import TimecodeError, parse_duration
+
+FIT_MODES = ("pad", "crop")
+BACKENDS = ("ffmpeg",)  # the moviepy backend joins with the sections work
+NTSC_BASES = (24, 30, 48, 60, 120)
+RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
+                    "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    kind: str = "none"  # "none" or "fade"
+    duration_s: float = 0.0
+
+    def __str__(self) -> str:
+        return "none" if self.kind == "none" else f"fade:{self.duration_s:g}"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything that decides the rendered output (every field feeds the cache keys)."""
+
+    resolution: tuple[int, int] | None = None  # None: what covers most of the planned duration
+    fps: Fraction | None = None  # None: same rule
+    fit: str = "pad"
+    crf: int = 20
+    preset: str = "medium"
+    video_codec: str = "libx264"
+    encoder_threads: int = 2  # per job, fixed so output never depends on the worker count
+    overlay_duration_s: float = 3.0
+    font: str | None = None
+    font_size: int | None = None  # None: scaled to the output height
+    transition: Transition = Transition()
+    chunk_duration_s: float = 7200.0
+    chunks: tuple[int, ...] | None = None  # None: every part
+    backend: str = "ffmpeg"
+    effect: str | None = None  # "module:function", moviepy backend only
+
+
+def snap_fps(value: float) -> Fraction:
+    """A frame rate as an exact fraction; NTSC rates (29.97, 23.976...) become N*1000/1001."""
+    for base in NTSC_BASES:
+        ntsc = Fraction(base * 1000, 1001)
+        if abs(value - float(ntsc)) < 0.006:
+            return ntsc
+    return Fraction(value).limit_denominator(1001)
+
+
+def parse_fps(text: str) -> Fraction:
+    raw = text.strip()
+    try:
+        value = Fraction(raw) if "/" in raw else snap_fps(float(raw))
+    except (ValueError, ZeroDivisionError):
+        raise UsageError(f"--fps: '{text}' is not a frame rate; write e.g. 25, 29.97 or 30000/1001") from None
+    if not (1 <= value <= 240):
+        raise UsageError(f"--fps: {text} is out of range; use a rate from 1 to 240")
+    return value
+
+
+def parse_resolution(text: str) -> tuple[int, int]:
+    raw = text.strip().lower()
+    if raw in RESOLUTION_NAMES:
+        return RESOLUTION_NAMES[raw]
+    match = re.fullmatch(r"(\d+)\s*[x×]\s*(\d+)", raw)
+    if not match:
+        raise UsageError(f"--resolution: '{text}' is not WIDTHxHEIGHT; write e.g. 1920x1080 or 720p")
+    width, height = int(match[1]), int(match[2])
+    if not (16 <= width <= 8192 and 16 <= height <= 8192) or width % 2 or height % 2:
+        raise UsageError(f"--resolution: {width}x{height} must be even numbers from 16 to 8192 (yuv420p)")
+    return width, height
+
+
+def parse_chunks(text: str) -> tuple[int, ...]:
+    """``1,3-5,7`` -> (1, 3, 4, 5, 7)."""
+    numbers: set[int] = set()
+    for item in text.split(","):
+        item = item.strip()
+        match = re.fullmatch(r"(\d+)(?:\s*-\s*(\d+))?", item)
+        if not match:
+            raise UsageError(f"--chunks: '{item or text}' is not a part number or range; write e.g. 1,3-5,7")
+        first, last = int(match[1]), int(match[2] or match[1])
+        if first < 1 or last < first:
+            raise UsageError(f"--chunks: '{item}' is not a valid range; parts are numbered from 1, low-high")
+        numbers.update(range(first, last + 1))
+    return tuple(sorted(numbers))
+
+
+def parse_chunk_duration(text: str) -> float:
+    try:
+        seconds = parse_duration(text)
+    except TimecodeError as exc:
+        raise UsageError(f"--chunk-duration: {exc}") from None
+    if seconds < 1:
+        raise UsageError(f"--chunk-duration: '{text}' is shorter than a second; parts are usually ~2h")
+    return seconds
+
+
+def parse_transition(text: str) -> Transition:
+    raw = text.strip().lower()
+    if raw == "none":
+        return Transition()
+    match = re.fullmatch(r"fade(?::(\d+(?:\.\d+)?))?", raw)
+    if not match:
+        raise UsageError(f"--transition: '{text}' is not none, fade or fade:SECONDS")
+    seconds = float(match[1]) if match[1] else 0.5
+    if not 0 < seconds <= 10:
+        raise UsageError("--transition: the fade must last more than 0 and at most 10 seconds")
+    return Transition("fade", seconds)
+
+
+def parse_positive_int(option: str, text: str, *, upper: int = 1024) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a whole number") from None
+    if not 1 <= value <= upper:
+        raise UsageError(f"{option}: {value} is out of range; use 1 to {upper}")
+    return value
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
+               "t": 1024**4, "tb": 1024**4}
+
+
+def parse_size(option: str, text: str) -> int:
+    """``4G``, ``500MB``, ``1073741824`` -> bytes."""
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([a-zA-Z]*)", text.strip())
+    unit = match[2].lower() if match else None
+    if not match or unit not in _SIZE_UNITS or float(match[1]) <= 0:
+        raise UsageError(f"{option}: '{text}' is not a size; write e.g. 4G or 500M")
+    return int(float(match[1]) * _SIZE_UNITS[unit])
+
+
+def parse_non_negative_int(option: str, text: str, *, upper: int = 100) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a whole number") from None
+    if not 0 <= value <= upper:
+        raise UsageError(f"{option}: {value} is out of range; use 0 to {upper}")
+    return value

@@ -1,0 +1,92 @@
+"""What runs inside each worker: the initializer, the per-process source LRU, and the job entry.
+
+A worker never prints and never decides to stop on its own: it ignores SIGINT
+(the terminal sends it to the whole process group; only the parent decides) and
+watches the shared cancel Event, which the parent sets on a second Ctrl+C.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections import OrderedDict
+from typing import Any, Callable
+
+from .render.jobs import JobResult, SceneJob
+
+_cancel_event = None
+_clip_cache: "ClipCache | None" = None
+
+
+class ClipCache:
+    """A bounded LRU of opened sources (clips, readers); what it evicts is closed.
+
+    Keeps the number of open files and reader processes per worker bounded,
+    whatever the number of scenes.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = max(1, capacity)
+        self._items: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any, opener: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = opener()
+        with self._lock:
+            self._items[key] = value
+            self._items.move_to_end(key)
+            evicted = []
+            while len(self._items) > self.capacity:
+                evicted.append(self._items.popitem(last=False)[1])
+        for item in evicted:
+            _close(item)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            items, self._items = list(self._items.values()), OrderedDict()
+        for item in items:
+            _close(item)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+def _close(item: Any) -> None:
+    close = getattr(item, "close", None)
+    if callable(close):
+        close()
+
+
+def init_worker(cancel_event, clip_cache_size: int, *, in_worker_process: bool = True) -> None:
+    """Executor initializer: remember the shared Event and make this process's LRU."""
+    global _cancel_event, _clip_cache
+    if in_worker_process:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _cancel_event = cancel_event
+    if _clip_cache is None or _clip_cache.capacity != clip_cache_size:
+        _clip_cache = ClipCache(clip_cache_size)
+
+
+def clip_cache() -> ClipCache:
+    global _clip_cache
+    if _clip_cache is None:
+        _clip_cache = ClipCache(4)
+    return _clip_cache
+
+
+def run_job(job: SceneJob) -> JobResult:
+    """The function the scheduler submits: render one job in this process."""
+    if _cancel_event is not None and _cancel_event.is_set():
+        from .errors import Cancelled
+
+        raise Cancelled("cancelled before it started")
+    if isinstance(job, SceneJob):
+        from .render.scene_ffmpeg import render_scene_ffmpeg
+
+        return render_scene_ffmpeg(job, cancel=_cancel_event)
+    raise TypeError(f"unknown job type {type(job).__name__}")

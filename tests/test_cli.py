@@ -1,0 +1,183 @@
+"""The command line as a user meets it: exit codes, messages with file:line, nothing written."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from megacut.cli import main
+
+
+def run_cli(args, capsys, cwd=None):
+    old = os.getcwd()
+    if cwd:
+        os.chdir(cwd)
+    try:
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:  # argparse usage errors
+            code = exc.code
+    finally:
+        os.chdir(old)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def write_csv(tmp_path, text, name="scenes.csv"):
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def files_in(folder):
+    return sorted(p.relative_to(folder) for p in folder.rglob("*"))
+
+
+def test_clean_plan_prints_parts_and_headings(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end,overlay,season_episode\nPhase One,,,,\n"
+                              "Thor: The Dark World,0:01,0:04,2013,\nAgents,0:00,0:02,,3x19\nSmall,1,2,,\n")
+    code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies, "--chunk-duration", "4s"], capsys)
+    assert code == 0, out + err
+    assert "Output: 320x180 @ 25 fps" in out
+    assert "   1       1   0:00:03  Thor The Dark World.mkv" in out
+    assert "   2       2   0:00:03  Agents S03E19.mkv, Small.mp4" in out
+    assert "line 2: Phase One" in out
+    assert "OK: 2 part(s), 3 scene(s)" in out
+
+
+ROW_ERRORS = [
+    ("Thor The Dark World,abc,0:05", "bad start time: 'abc' is not a time"),
+    ("Thor The Dark World,-1,0:05", "bad start time: '-1' is negative"),
+    ("Thor The Dark World,0:01,inf", "bad end time: 'inf' is not a time"),
+    ("Thor The Dark World,0:05,0:02", "the end (0:02) is not after the start (0:05)"),
+    ("Thor The Dark World,1.00,1.01", "shorter than one frame at 25 fps"),
+    ("Thor The Dark World,0:05,0:30", "the end (0:30) is past the end of Thor The Dark World.mkv, which lasts"),
+    ("Thor The Dark World,0:30,0:40", "the start (0:30) is past the end of Thor The Dark World.mkv"),
+    ("Loki,0:01,0:02", "Loki"),
+    ("Twin,0:01,0:02", "a/Twin.mp4"),
+    ("../outside.mkv,0:01,0:02", "leaves the movies folder"),
+    ("/etc/passwd,0:01,0:02", "movies folder"),
+    ("Broken,0:01,0:02", "cannot use this source"),
+    ("Thor The Dark World,00:00:01:30,00:00:02:00", "frame 30 does not exist at 25.000 fps"),
+]
+
+
+@pytest.mark.parametrize("row, message", ROW_ERRORS)
+def test_bad_rows_exit_2_with_file_line_and_reason(tmp_path, movies, capsys, row, message):
+    csv = write_csv(tmp_path, f"movie,start,end\nSmall,0,1\n{row}\n")
+    before = files_in(tmp_path)
+    code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    assert code == 2
+    error_lines = [line for line in out.splitlines() if f"{csv}:3: error:" in line]
+    assert len(error_lines) == 1 and message in error_lines[0], out
+    assert "Traceback" not in out + err
+    assert files_in(tmp_path) == before  # nothing written
+
+
+def test_ambiguous_movie_lists_the_candidates(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end\nTwin,0:01,0:02\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    assert code == 2 and "a/Twin.mp4" in out and "b/Twin.mp4" in out
+
+
+def test_bad_part_number_and_unknown_chunk(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end,part\nSmall,0,1,x\nSmall,1,2,1\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    assert code == 2 and f"{csv}:2: error: part must be a whole number from 1 up (found 'x')" in out
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies, "--chunks", "1,3"], capsys)
+    assert code == 2 and "--chunks asks for part 3, but the plan has parts: 1" in out
+
+
+FILE_ERRORS = [
+    (b"", "the CSV is empty"),
+    (b"movie,start,end\n", "has a header but no scene rows"),
+    (b"movie,start\nSmall,1\n", "missing required column 'end'"),
+    (b"movie,start,end\nL\xe9on,0,1\n", ":2: byte 0xe9 at column 2 is not UTF-8"),
+    (b'movie,start,end\n"Small,0,1\n', ":2: unbalanced double quote"),
+]
+
+
+@pytest.mark.parametrize("content, message", FILE_ERRORS)
+def test_unreadable_csv_files_exit_2(tmp_path, movies, capsys, content, message):
+    csv = tmp_path / "scenes.csv"
+    csv.write_bytes(content)
+    code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    assert code == 2
+    assert err.startswith(f"megacut: error: {csv}") and message in err, err
+    assert "Traceback" not in err
+
+
+OPTION_ERRORS = [
+    (["--chunks", "3-1"], "argument --chunks: '3-1' is not a valid range"),
+    (["--chunks", "a"], "argument --chunks: 'a' is not a part number or range"),
+    (["--chunk-duration", "0"], "argument --chunk-duration: '0' must be longer than zero"),
+    (["--chunk-duration", "soon"], "argument --chunk-duration: 'soon' is not a duration"),
+    (["--max-workers", "0"], "argument --max-workers: 0 is out of range; use 1 to 256"),
+    (["--max-workers", "many"], "argument --max-workers: 'many' is not a whole number"),
+    (["--resolution", "1281x720"], "must be even numbers"),
+    (["--fps", "fast"], "argument --fps: 'fast' is not a frame rate"),
+    (["--transition", "wipe"], "argument --transition: 'wipe' is not none, fade or fade:SECONDS"),
+]
+
+
+@pytest.mark.parametrize("options, message", OPTION_ERRORS)
+def test_bad_options_exit_2(tmp_path, movies, capsys, options, message):
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies, *options], capsys)
+    assert code == 2 and message in err, err
+
+
+def test_missing_paths(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    code, _, err = run_cli(["plan", "--csv", tmp_path / "nope.csv", "--movies", movies], capsys)
+    assert code == 2 and "nope.csv: CSV file not found" in err
+    code, _, err = run_cli(["plan", "--csv", csv, "--movies", tmp_path / "nothing"], capsys)
+    assert code == 2 and "movies folder not found" in err
+    code, _, err = run_cli(["plan", "--csv", csv], capsys, cwd=tmp_path)
+    assert code == 2 and "--movies is required (or set MEGA_CUT_MOVIE_FOLDER" in err
+
+
+def test_invalid_input_to_process_writes_nothing(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\nLoki,0,1\n")
+    output = tmp_path / "out"
+    code, out, _ = run_cli(["process", "--csv", csv, "--movies", movies, "--output", output], capsys)
+    assert code == 2 and f"{csv}:3: error:" in out and "nothing was rendered" in out
+    assert not output.exists()
+
+
+def test_paths_from_environment_and_dotenv(tmp_path, movies, capsys, monkeypatch):
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    (tmp_path / ".env").write_text(f'# paths\nMEGA_CUT_CSV="{csv}"\nexport MEGA_CUT_MOVIE_FOLDER={movies}\n')
+    monkeypatch.delenv("MEGA_CUT_CSV", raising=False)
+    monkeypatch.delenv("MEGA_CUT_MOVIE_FOLDER", raising=False)
+    code, out, _ = run_cli(["plan"], capsys, cwd=tmp_path)
+    assert code == 0 and "OK: 1 part(s)" in out
+    monkeypatch.setenv("MEGA_CUT_CSV", str(tmp_path / "from-env.csv"))  # the environment wins over .env
+    code, _, err = run_cli(["plan"], capsys, cwd=tmp_path)
+    assert code == 2 and "from-env.csv: CSV file not found" in err
+
+
+def test_probe_lists_tracks_and_fails_on_unreadable(movies, capsys):
+    code, out, _ = run_cli(["probe", movies / "Thor The Dark World.mkv"], capsys)
+    assert code == 0
+    assert "320x180, 25.000 fps, h264 yuv420p" in out
+    assert 'audio #1 (stream 1): eng "Main"' in out and 'audio #2 (stream 2): fre "VF"' in out
+    code, out, _ = run_cli(["probe", movies / "Small.mp4", movies / "Broken.mkv"], capsys)
+    assert code == 2 and "no audio" in out and "Broken.mkv\n  error:" in out
+
+
+def test_help_shows_examples_and_module_entry_point_works():
+    result = subprocess.run([sys.executable, "-m", "megacut", "plan", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "example:\n  megacut plan --csv scenes.csv" in result.stdout
+    result = subprocess.run([sys.executable, "-m", "megacut", "--help"], capture_output=True, text=True)
+    assert "megacut demo" in result.stdout and "megacut process --csv" in result.stdout
+
+
+def test_example_csv_plans_cleanly_and_matches_the_packaged_copy():
+    from pathlib import Path
+
+    from megacut.demo import example_csv_text
+    top = Path(__file__).resolve().parent.parent / "scenes.example.csv"
+    assert top.read_text(encoding="utf-8") == example_csv_text()

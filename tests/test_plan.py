@@ -1,0 +1,174 @@
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from megacut.plan import build_plan, episode_code
+from megacut.scenes import load_scenes
+from megacut.settings import Settings, Transition
+from megacut.sources import AudioTrack, SourceInfo
+
+
+def source(name, *, duration_s=3600.0, size=(1920, 1080), fps=Fraction(24000, 1001), tracks=None, mtime_ns=1):
+    if tracks is None:
+        tracks = (AudioTrack(index=1, order=0, codec="aac", language="eng", title="Main", channels=2,
+                             sample_rate=48000, default=True),
+                  AudioTrack(index=2, order=1, codec="ac3", language="fre", title="VF", channels=6,
+                             sample_rate=48000, default=False))
+    return SourceInfo(path=Path("/movies") / name, size_bytes=1000, mtime_ns=mtime_ns, container="matroska,webm",
+                      duration_s=duration_s, start_s=0.0, duration_measured=False, video_index=0,
+                      video_codec="h264", pix_fmt="yuv420p", width=size[0], height=size[1], rotation=0, fps=fps,
+                      audio_tracks=tuple(tracks))
+
+
+def plan_for(tmp_path, body, sources_by_movie, settings=Settings(), header="movie,start,end,overlay,part"):
+    path = tmp_path / "scenes.csv"
+    path.write_text(f"{header}\n{body}", encoding="utf-8")
+    table = load_scenes(path)
+    lookup = {}
+    for row in table.rows:
+        found = sources_by_movie.get(row.movie, f"movie '{row.movie}' not found")
+        lookup[row.line] = found
+    return build_plan(table, lookup, settings)
+
+
+def messages(plan, tmp_path):
+    return [str(p).replace(f"{tmp_path}/", "") for p in plan.problems]
+
+
+THOR = source("Thor.mkv")
+SMALL = source("Small.mp4", size=(640, 360), fps=Fraction(25), duration_s=600)
+
+
+def test_format_covers_most_of_the_planned_time_and_can_be_overridden(tmp_path):
+    body = "Thor,0:00,0:10\nSmall,0:00,0:30\n"
+    plan = plan_for(tmp_path, body, {"Thor": THOR, "Small": SMALL})
+    assert (plan.format.width, plan.format.height, plan.format.fps) == (640, 360, Fraction(25))
+    assert "75%" in plan.format_note
+    plan = plan_for(tmp_path, body, {"Thor": THOR, "Small": SMALL},
+                    Settings(resolution=(1280, 720), fps=Fraction(30000, 1001)))
+    assert (plan.format.width, plan.format.height, plan.format.fps) == (1280, 720, Fraction(30000, 1001))
+
+
+def test_scenes_are_packed_into_parts_without_splitting(tmp_path):
+    body = "".join(f"Small,{i * 60},{i * 60 + 50}\n" for i in range(7))  # seven 50 s scenes
+    plan = plan_for(tmp_path, body, {"Small": SMALL}, Settings(chunk_duration_s=120))
+    assert [len(p.scenes) for p in plan.parts] == [2, 2, 2, 1]
+    assert [p.filename for p in plan.parts][:2] == ["mega_cut_part_1.mp4", "mega_cut_part_2.mp4"]
+    assert all(p.duration_s <= 120 for p in plan.parts)
+    part = plan.parts[0]
+    assert [s.offset_s for s in part.scenes] == [0.0, 50.0]
+    assert [s.frames for s in part.scenes] == [1250, 1250]
+    assert [s.index for s in plan.scenes] == list(range(7))
+
+
+def test_a_scene_longer_than_a_part_gets_its_own_part_with_a_warning(tmp_path):
+    plan = plan_for(tmp_path, "Small,0,10\nSmall,10,300\nSmall,300,310\n", {"Small": SMALL},
+                    Settings(chunk_duration_s=60))
+    assert [len(p.scenes) for p in plan.parts] == [1, 1, 1]
+    assert not plan.errors
+    assert "longer than --chunk-duration 0:01:00" in messages(plan, tmp_path)[0]
+
+
+def test_part_column_decides_parts_and_blank_cells_follow_the_row_above(tmp_path):
+    body = "Small,0,10,,1\nSmall,10,20,,\nSmall,20,30,,3\nSmall,30,40,,\n"
+    plan = plan_for(tmp_path, body, {"Small": SMALL}, Settings(chunk_duration_s=5))
+    assert [(p.number, [s.line for s in p.scenes]) for p in plan.parts] == [(1, [2, 3]), (3, [4, 5])]
+
+
+def test_part_column_missing_on_the_first_rows_is_an_error(tmp_path):
+    plan = plan_for(tmp_path, "Small,0,10,,\nSmall,10,20,,2\n", {"Small": SMALL})
+    assert messages(plan, tmp_path) == [
+        "scenes.csv:2: error: no part number, but other rows give one; give this row a part "
+        "(rows below it without one follow it)"]
+    assert [s.line for s in plan.scenes] == [3]
+
+
+def test_chunk_selection_marks_parts_and_rejects_unknown_parts(tmp_path):
+    body = "".join(f"Small,{i * 10},{i * 10 + 10}\n" for i in range(4))
+    plan = plan_for(tmp_path, body, {"Small": SMALL}, Settings(chunk_duration_s=10, chunks=(2, 4)))
+    assert [p.number for p in plan.selected_parts] == [2, 4] and not plan.errors
+    plan = plan_for(tmp_path, body, {"Small": SMALL}, Settings(chunk_duration_s=10, chunks=(2, 9)))
+    assert messages(plan, tmp_path) == ["error: --chunks asks for part 9, but the plan has parts: 1, 2, 3, 4"]
+
+
+@pytest.mark.parametrize(
+    "row, message",
+    [
+        ("Small,9:59,10:05", "the end (10:05) is past the end of Small.mp4, which lasts 0:10:00.000; use "
+                             "0:10:00.000 or less"),
+        ("Small,10:00,10:05", "the start (10:00) is past the end of Small.mp4, which lasts 0:10:00.000"),
+        ("Small,0:00:10:30,0:00:11:00", "bad time: '0:00:10:30': frame 30 does not exist at 25.000 fps "
+                                         "(frames run 00 to 24)"),
+        ("Small,0:00:10:05,0:00:10:05", "the end (0:00:10:05) is not after the start (0:00:10:05)"),
+        ("Small,1.00,1.01", "the scene lasts 0.010 s, shorter than one frame at 25 fps; widen it or remove "
+                              "the row"),
+        ("Nobody,0,1", "movie 'Nobody' not found"),
+    ],
+)
+def test_rows_checked_against_their_source(tmp_path, row, message):
+    plan = plan_for(tmp_path, f"{row}\nSmall,0,1\n", {"Small": SMALL}, header="movie,start,end")
+    assert messages(plan, tmp_path) == [f"scenes.csv:2: error: {message}"]
+    assert [r.line for r in plan.rejected] == [2]
+    assert [s.line for s in plan.scenes] == [3]
+
+
+def test_an_end_within_one_frame_of_the_source_end_is_clamped(tmp_path):
+    plan = plan_for(tmp_path, "Small,9:59,10:00.02\n", {"Small": SMALL}, header="movie,start,end")
+    assert not plan.problems
+    assert plan.scenes[0].end_s == 600.0 and plan.scenes[0].frames == 25
+
+
+def test_frame_timecodes_use_the_source_rate(tmp_path):
+    plan = plan_for(tmp_path, "Thor,00:00:01:00,00:00:02:12\n", {"Thor": THOR}, header="movie,start,end")
+    scene = plan.scenes[0]
+    assert scene.start_s == pytest.approx(24 * 1001 / 24000)
+    assert scene.end_s == pytest.approx(60 * 1001 / 24000)
+
+
+def test_audio_track_choice_and_fallback_warning(tmp_path):
+    body = "Thor,0,10,fr,\nThor,10,20,,Commentary\nThor,20,30,,\n"
+    plan = plan_for(tmp_path, body, {"Thor": THOR}, header="movie,start,end,language,audio_title")
+    assert [s.audio.index for s in plan.scenes] == [2, 1, 1]
+    assert not plan.errors
+    warnings = messages(plan, tmp_path)
+    assert len(warnings) == 1 and warnings[0].startswith("scenes.csv:3: warning:") and "Commentary" in warnings[0]
+    assert plan.scenes[1].warnings
+
+
+def test_overlay_text(tmp_path):
+    plan = plan_for(tmp_path, "Thor,0,10,May 2013,3x19,The Dark\nThor,10,20,,,\n", {"Thor": THOR},
+                    header="movie,start,end,overlay,season_episode,episode_title")
+    assert plan.scenes[0].overlay_lines == ("May 2013", "Thor · S03E19 · The Dark")
+    assert plan.scenes[1].overlay_lines == ()
+    assert episode_code("3.10") == "S03E10" and episode_code("s1e2") == "S01E02"
+
+
+def test_fades_only_at_joins_inside_a_part(tmp_path):
+    body = "Small,0,10\nSmall,10,20\nSmall,20,30\n"
+    plan = plan_for(tmp_path, body, {"Small": SMALL}, Settings(transition=Transition("fade", 0.5)),
+                    header="movie,start,end")
+    assert [(s.fade_in_s, s.fade_out_s) for s in plan.scenes] == [(0, 0.5), (0.5, 0.5), (0.5, 0)]
+
+
+def keys(tmp_path, body, settings=Settings(), sources=None):
+    plan = plan_for(tmp_path, body, sources or {"Thor": THOR}, settings)
+    return [s.key for s in plan.scenes]
+
+
+def test_scene_keys_change_exactly_when_the_segment_would(tmp_path):
+    base = "Thor,0,10,1942\nThor,10,20,1943\nThor,20,30,\n"
+    first = keys(tmp_path, base)
+    assert len(set(first)) == 3
+    assert keys(tmp_path, base) == first  # stable
+    edited = keys(tmp_path, base.replace("1943", "1944"))
+    assert [a == b for a, b in zip(first, edited)] == [True, False, True]
+    assert keys(tmp_path, base.replace("20,30", "20,31"))[:2] == first[:2]
+    assert set(keys(tmp_path, base, Settings(crf=18))).isdisjoint(first)
+    styled = keys(tmp_path, base, Settings(font_size=40))
+    assert styled[2] == first[2] and styled[0] != first[0]  # overlay style only matters with an overlay
+    touched = keys(tmp_path, base, sources={"Thor": replace(THOR, mtime_ns=2)})
+    assert set(touched).isdisjoint(first)
+    # an added scene elsewhere does not change the others (resume and incremental renders rely on it)
+    assert keys(tmp_path, "Thor,50,60,\n" + base)[1:] == first

@@ -1,0 +1,133 @@
+import threading
+import time
+
+import pytest
+
+from fake_jobs import FakeJob, run_fake
+from megacut.scheduler import InlineExecutor, Scheduler, StopControl
+from megacut.worker import ClipCache
+
+KINDS = ["process", "thread", "inline"]
+
+
+def run(jobs, **kwargs):
+    seen = []
+    scheduler = Scheduler(**kwargs)
+    outcomes = scheduler.run(jobs, run_fake, seen.append)
+    assert [o.job for o in outcomes] == [o.job for o in seen]  # every outcome reported as it ended
+    return {o.job.name: o for o in outcomes}, seen
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_every_job_runs_and_failures_are_retried_then_reported(kind, tmp_path):
+    jobs = [FakeJob("ok1", state_dir=str(tmp_path)), FakeJob("flaky", fail_times=1, state_dir=str(tmp_path)),
+            FakeJob("bad", fail_times=9, state_dir=str(tmp_path)), FakeJob("ok2", state_dir=str(tmp_path))]
+    outcomes, _ = run(jobs, kind=kind, workers=2, retries=2)
+    assert {n: o.status for n, o in outcomes.items()} == {"ok1": "ok", "flaky": "ok", "bad": "failed", "ok2": "ok"}
+    assert outcomes["flaky"].attempts == 2 and outcomes["bad"].attempts == 3
+    assert "bad failed on attempt 3" in outcomes["bad"].error and "last line of ffmpeg" in outcomes["bad"].error
+    assert outcomes["ok1"].result == "ok1 done"
+
+
+def test_longest_jobs_start_first_inline(tmp_path):
+    jobs = [FakeJob(f"j{c}", cost=c) for c in (1, 5, 3, 4, 2)]
+    _, seen = run(jobs, kind="inline")
+    assert [o.job.name for o in seen] == ["j5", "j4", "j3", "j2", "j1"]
+
+
+def test_a_worker_that_dies_is_replaced_and_its_job_retried(tmp_path):
+    jobs = [FakeJob("dies-once", die_times=1, state_dir=str(tmp_path), sleep_s=0.1)] + [
+        FakeJob(f"ok{i}", state_dir=str(tmp_path), sleep_s=0.1) for i in range(4)]
+    outcomes, _ = run(jobs, kind="process", workers=2, retries=2)
+    assert all(o.status == "ok" for o in outcomes.values()), outcomes
+    assert outcomes["dies-once"].attempts == 2
+
+
+def test_a_job_that_always_kills_its_worker_fails_after_retries(tmp_path):
+    jobs = [FakeJob("always-dies", die_times=99, state_dir=str(tmp_path)), FakeJob("ok", state_dir=str(tmp_path))]
+    outcomes, _ = run(jobs, kind="process", workers=1, retries=1)
+    assert outcomes["always-dies"].status == "failed" and "worker process died" in outcomes["always-dies"].error
+    assert outcomes["ok"].status == "ok"
+
+
+def test_submission_is_bounded(tmp_path):
+    scheduler = Scheduler(kind="thread", workers=2)
+    peak = []
+
+    def job_fn(job):
+        peak.append(len(scheduler.running))
+        time.sleep(0.01)
+
+    scheduler.run([FakeJob(f"j{i}") for i in range(200)], job_fn, lambda o: None)
+    assert max(peak) <= 4
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+def test_drain_lets_running_jobs_finish_and_starts_no_more(kind, tmp_path):
+    stop = StopControl()
+    jobs = [FakeJob(f"j{i}", sleep_s=0.4, state_dir=str(tmp_path)) for i in range(8)]
+    threading.Timer(0.8 if kind == "process" else 0.2, stop.request).start()
+    outcomes, _ = run(jobs, kind=kind, workers=2, stop=stop)
+    statuses = [o.status for o in outcomes.values()]
+    assert "ok" in statuses and "not-started" in statuses
+    assert set(statuses) <= {"ok", "not-started"}  # nothing running was cut short
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
+def test_second_stop_cancels_running_jobs(kind, tmp_path):
+    stop = StopControl()
+    jobs = [FakeJob("hangs", cost=10, hang=True, state_dir=str(tmp_path))] + [FakeJob(f"j{i}", sleep_s=5) for i in range(3)]
+
+    def press_twice():
+        stop.request()
+        stop.request()
+
+    threading.Timer(1.0, press_twice).start()
+    started = time.monotonic()
+    outcomes, _ = run(jobs, kind=kind, workers=1, stop=stop)
+    assert outcomes["hangs"].status == "cancelled"
+    assert time.monotonic() - started < 15
+
+
+def test_backpressure_holds_submissions_until_admitted():
+    admitted = threading.Event()
+    threading.Timer(0.5, admitted.set).start()
+    started = time.monotonic()
+    scheduler = Scheduler(kind="thread", workers=2, admit=admitted.is_set)
+    outcomes = scheduler.run([FakeJob("a")], run_fake, lambda o: None)
+    assert outcomes[0].status == "ok" and time.monotonic() - started >= 0.45
+
+
+def test_inline_executor_returns_results_and_exceptions():
+    executor = InlineExecutor()
+    assert executor.submit(lambda: 5).result() == 5
+    with pytest.raises(ZeroDivisionError):
+        executor.submit(lambda: 1 / 0).result()
+
+
+class Closable:
+    def __init__(self, name, closed):
+        self.name, self.closed = name, closed
+
+    def close(self):
+        self.closed.append(self.name)
+
+
+def test_clip_cache_is_bounded_and_closes_what_it_evicts():
+    closed = []
+    cache = ClipCache(2)
+    opened = []
+
+    def opener(name):
+        def make():
+            opened.append(name)
+            return Closable(name, closed)
+        return make
+
+    for name in ["a", "b", "a", "c", "d", "a"]:
+        cache.get(name, opener(name))
+    assert len(cache) == 2
+    assert opened == ["a", "b", "c", "d", "a"]  # "a" was reused once, then evicted and reopened
+    assert closed == ["b", "a", "c"]
+    cache.clear()
+    assert sorted(closed) == ["a", "a", "b", "c", "d"]
