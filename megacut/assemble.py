@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from .errors import MegacutError
 from .ffmpeg import run_ffmpeg
-from .sources import SourceInfo, probe_source
+from .mov import read_tracks
 
 AUDIO_BITRATE = "192k"
 TIMESTAMP_WARNINGS = ("Non-monotonic DTS", "Non-monotonous DTS", "non monotonically increasing dts")
@@ -38,23 +37,25 @@ class PartInput:
     title: str
 
 
-def stream_signature(info: SourceInfo) -> tuple:
-    """What must be identical across joined segments (codec, size, rate, pixel and audio format)."""
-    audio = info.audio_tracks[0] if info.audio_tracks else None
-    return (info.video_codec, info.width, info.height, info.pix_fmt, info.fps,
-            audio and (audio.codec, audio.sample_rate, audio.channels), len(info.audio_tracks))
+def stream_signature(path: Path) -> tuple:
+    """What must be identical across joined segments: codecs, picture size, time scales, audio format."""
+    try:
+        tracks = read_tracks(path)
+    except (OSError, ValueError) as exc:
+        raise AssemblyError(f"segment {path.name} cannot be read ({exc}); re-render it with --force") from None
+    return tuple(sorted((t.handler, t.codec, t.timescale, t.width, t.height, t.channels, t.sample_rate)
+                        for t in tracks))
 
 
-def check_compatible(inputs: list[PartInput], threads: int = 4) -> None:
+def check_compatible(inputs: list[PartInput]) -> None:
     """Refuse a join whose inputs differ in stream parameters (it would play back wrong)."""
-    with ThreadPoolExecutor(max(1, min(threads, len(inputs)))) as pool:
-        infos = list(pool.map(lambda item: probe_source(item.path), inputs))
-    reference = stream_signature(infos[0])
-    for item, info in zip(inputs[1:], infos[1:]):
-        if stream_signature(info) != reference:
+    reference = stream_signature(inputs[0].path)
+    for item in inputs[1:]:
+        signature = stream_signature(item.path)
+        if signature != reference:
             raise AssemblyError(
                 f"segment {item.path.name} ({item.title}) has different stream parameters from the first "
-                f"segment ({stream_signature(info)} vs {reference}); re-render it with --force"
+                f"segment ({signature} vs {reference}); re-render it with --force"
             )
 
 

@@ -11,15 +11,11 @@ from __future__ import annotations
 
 import json
 import os
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .errors import SourceError
 from .plan import OutputFormat, Part, Scene
 from .render.jobs import SEGMENT_SUFFIX
-from .sources import probe_source
-
-CHECK_THREADS = 4  # probing is subprocess-bound: a few threads hide the latency
+from .render.scene_ffmpeg import segment_problem
 
 
 def write_json_atomic(path: Path, data) -> None:
@@ -51,29 +47,17 @@ class SegmentCache:
         return self.work / scene.key
 
     def is_valid(self, scene: Scene, fmt: OutputFormat) -> bool:
-        """The cached segment exists, decodes, and has the plan's streams and length."""
+        """The cached segment exists, is complete, and has the plan's picture, audio and length.
+
+        Its name (the key) already encodes every setting it was rendered with;
+        reading its track table catches a truncated, damaged or foreign file.
+        """
         path = self.segment_path(scene)
-        if not path.is_file():
-            return False
-        try:
-            info = probe_source(path)
-        except SourceError:
-            return False
-        audio = info.audio_tracks[0] if len(info.audio_tracks) == 1 else None
-        return (
-            (info.width, info.height, info.pix_fmt, info.fps) == (fmt.width, fmt.height, fmt.pix_fmt, fmt.fps)
-            and audio is not None
-            and (audio.codec, audio.sample_rate, audio.channels) == ("pcm_s16le", fmt.sample_rate, fmt.channels)
-            and abs(info.duration_s - scene.duration_s) <= float(1 / fmt.fps) / 2 + 0.001
-        )
+        return path.is_file() and segment_problem(path, scene.frames, fmt) is None
 
     def valid_scenes(self, scenes: list[Scene], fmt: OutputFormat) -> set[str]:
         """Keys of the scenes whose cached segment can be reused."""
-        if not scenes:
-            return set()
-        with ThreadPoolExecutor(CHECK_THREADS) as pool:
-            checks = list(pool.map(lambda s: self.is_valid(s, fmt), scenes))
-        return {scene.key for scene, ok in zip(scenes, checks) if ok}
+        return {scene.key for scene in scenes if self.is_valid(scene, fmt)}
 
     def _manifest_path(self, part: Part) -> Path:
         return self.parts / f"{Path(part.filename).stem}.json"

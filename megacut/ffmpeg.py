@@ -15,6 +15,8 @@ import subprocess
 import time
 from functools import lru_cache
 
+import psutil
+
 from .errors import Cancelled, FFmpegError
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,9 @@ def kill_process_group(proc: subprocess.Popen) -> None:
 
 POLL_INTERVAL_S = 0.2  # how often a running ffmpeg checks the cancel event: latency vs. wakeups
 TERMINATE_GRACE_S = 3.0  # after SIGTERM, how long ffmpeg may take to exit before SIGKILL
+# An ffmpeg that uses no CPU for this long is stuck (a deadlock, a dead network drive): it is killed
+# and the job retried. Working ffmpeg always burns CPU; reading slow storage still shows a little.
+DEFAULT_STALL_TIMEOUT_S = 60.0
 
 
 def run_ffmpeg(
@@ -59,14 +64,16 @@ def run_ffmpeg(
     timeout_s: float | None = None,
     check: bool = True,
     cancel=None,
+    stall_timeout_s: float | None = DEFAULT_STALL_TIMEOUT_S,
 ) -> subprocess.CompletedProcess:
     """Run ``ffmpeg -nostdin -hide_banner ARGS`` and return its completed process.
 
     stdout and stderr are captured as text. With ``check`` a non-zero exit raises
     :class:`FFmpegError` carrying the last lines of stderr. A run longer than
-    ``timeout_s`` is killed (with its process group) and raises as well. When
-    ``cancel`` (an Event) is set, ffmpeg is terminated, then killed, and
-    :class:`Cancelled` is raised; the caller removes its partial output.
+    ``timeout_s``, or that uses no CPU for ``stall_timeout_s``, is killed (with
+    its process group) and raises as well. When ``cancel`` (an Event) is set,
+    ffmpeg is terminated, then killed, and :class:`Cancelled` is raised; the
+    caller removes its partial output.
     """
     command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
     log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
@@ -81,6 +88,7 @@ def run_ffmpeg(
         start_new_session=True,
     )
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
+    stall = _StallWatch(proc.pid, stall_timeout_s)
     try:
         while True:
             try:
@@ -93,6 +101,10 @@ def run_ffmpeg(
                 if deadline is not None and time.monotonic() > deadline:
                     kill_process_group(proc)
                     raise FFmpegError(f"ffmpeg took longer than {timeout_s:g} s and was stopped", command=command)
+                if stall.stuck():
+                    kill_process_group(proc)
+                    raise FFmpegError(f"ffmpeg made no progress (used no CPU) for {stall_timeout_s:g} s and was "
+                                      "stopped", command=command)
     except BaseException:
         kill_process_group(proc)
         raise
@@ -103,6 +115,33 @@ def run_ffmpeg(
             stderr_tail=stderr_tail(stderr),
         )
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr)
+
+
+class _StallWatch:
+    """Notices an ffmpeg whose CPU time stops growing."""
+
+    def __init__(self, pid: int, timeout_s: float | None):
+        self.timeout_s = timeout_s
+        self.last_cpu_s = -1.0
+        self.since = time.monotonic()
+        try:
+            self.process = psutil.Process(pid) if timeout_s else None
+        except psutil.Error:
+            self.process = None
+
+    def stuck(self) -> bool:
+        if self.process is None:
+            return False
+        try:
+            times = self.process.cpu_times()
+        except psutil.Error:
+            return False  # it has just exited: communicate() collects it
+        cpu_s = times.user + times.system
+        now = time.monotonic()
+        if cpu_s > self.last_cpu_s:
+            self.last_cpu_s, self.since = cpu_s, now
+            return False
+        return now - self.since > self.timeout_s
 
 
 def stop_process(proc: subprocess.Popen) -> None:

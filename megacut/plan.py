@@ -40,10 +40,10 @@ class OutputFormat:
     channels: int = AUDIO_CHANNELS
 
     def frames_for(self, seconds: float) -> int:
-        return round(Fraction(seconds) * self.fps)
+        return round(seconds * self.fps.numerator / self.fps.denominator)
 
     def seconds_for(self, frames: int) -> float:
-        return float(frames / self.fps)
+        return frames * self.fps.denominator / self.fps.numerator
 
     def samples_for(self, frames: int) -> int:
         """Audio samples matching ``frames`` of video (±half a sample, whatever the scene's position)."""
@@ -182,7 +182,7 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         else:
             valid.append((item, frames))
 
-    part_numbers, part_problems = assign_parts([(t.row, frames / fmt.fps) for t, frames in valid], settings)
+    part_numbers, part_problems = assign_parts([(t.row, frames) for t, frames in valid], fmt, settings)
     for row, message, severity in part_problems:
         problems.append(Problem(message, str(table.path), row.line, severity))
         if severity == "error":
@@ -267,12 +267,13 @@ def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat
     return OutputFormat(width=width, height=height, fps=fps), "; ".join(notes)
 
 
-def assign_parts(rows: list[tuple[SceneRow, Fraction]], settings: Settings):
-    """Part number per row, and (row, message, severity) problems.
+def assign_parts(rows: list[tuple[SceneRow, int]], fmt: OutputFormat, settings: Settings):
+    """Part number per (row, frames), and (row, message, severity) problems.
 
     With a ``part`` column the rows say where they go (an empty cell continues
     the part of the row above); otherwise scenes are packed in order into parts
-    of at most ``chunk_duration_s``, never splitting a scene.
+    of at most ``chunk_duration_s``, never splitting a scene. Packing counts
+    whole frames, so it is exact.
     """
     problems = []
     if any(row.part is not None for row, _ in rows):
@@ -284,16 +285,17 @@ def assign_parts(rows: list[tuple[SceneRow, Fraction]], settings: Settings):
                                       "(rows below it without one follow it)", "error"))
             numbers.append(current)
         return numbers, problems
-    numbers, part, filled = [], 1, Fraction(0)
-    limit = Fraction(settings.chunk_duration_s)
-    for row, duration in rows:
-        if filled and filled + duration > limit:
-            part, filled = part + 1, Fraction(0)
-        if duration > limit:
-            problems.append((row, f"the scene lasts {format_seconds(duration)}, longer than --chunk-duration "
-                                  f"{format_seconds(limit)}; it fills part {part} on its own", "warning"))
+    numbers, part, filled = [], 1, 0
+    limit = int(settings.chunk_duration_s * fmt.fps.numerator // fmt.fps.denominator)
+    for row, frames in rows:
+        if filled and filled + frames > limit:
+            part, filled = part + 1, 0
+        if frames > limit:
+            problems.append((row, f"the scene lasts {format_seconds(fmt.seconds_for(frames))}, longer than "
+                                  f"--chunk-duration {format_seconds(settings.chunk_duration_s)}; it fills part "
+                                  f"{part} on its own", "warning"))
         numbers.append(part)
-        filled += duration
+        filled += frames
     return numbers, problems
 
 

@@ -300,7 +300,7 @@ def _parse_streams(lines: list[str]) -> list[_Stream]:
     return sorted(collector.streams.values(), key=lambda s: s.index)
 
 
-def parse_input_dump(stderr: str) -> _Dump | None:
+def _parse_input_dump(stderr: str) -> _Dump | None:
     """Parse the description of input #0 that ``ffmpeg -i`` prints; None when there is none."""
     lines = stderr.replace("\r", "\n").splitlines()
     start = next((i for i, line in enumerate(lines) if _INPUT_RE.match(line)), None)
@@ -478,7 +478,7 @@ def _run_ffmpeg_dump(path: Path, extra: tuple[str, ...] = ()) -> tuple[_Dump | N
         proc = run_ffmpeg([*extra, "-i", f"file:{path}"], check=False, timeout_s=PROBE_TIMEOUT_S)
     except FFmpegError as exc:
         raise SourceError(path, f"ffmpeg could not describe it: {exc}") from None
-    return parse_input_dump(proc.stderr), proc.stderr
+    return _parse_input_dump(proc.stderr), proc.stderr
 
 
 def _probe_dump(path: Path) -> _Dump:

@@ -33,7 +33,7 @@ class Timecode:
     """A parsed scene time: plain seconds, or an SMPTE frame timecode."""
 
     text: str
-    seconds: Fraction | None = None
+    seconds: float | None = None
     hms: tuple[int, int, int] | None = None  # for frame timecodes
     frame: int | None = None
     drop_frame: bool = False
@@ -45,7 +45,7 @@ class Timecode:
     def to_seconds(self, fps: Fraction | None = None) -> float:
         """Seconds from the start of the source; frame timecodes need ``fps``."""
         if self.seconds is not None:
-            return float(self.seconds)
+            return self.seconds
         if fps is None or fps <= 0:
             raise TimecodeError(f"'{self.text}' counts frames, but the source's frame rate is unknown")
         nominal = round(fps)
@@ -58,7 +58,7 @@ class Timecode:
         frame_number = ((h * 60 + m) * 60 + s) * nominal + self.frame
         if self.drop_frame:
             frame_number -= _dropped_frames(h * 60 + m, nominal)
-        return float(Fraction(frame_number) / Fraction(fps))
+        return frame_number * fps.denominator / fps.numerator
 
 
 def _dropped_frames(total_minutes: int, nominal: int) -> int:
@@ -91,8 +91,8 @@ def parse_timecode(text: str) -> Timecode:
     if clock["sep"] == "," and clock["h"] is None:
         raise TimecodeError(f"'{raw}': a comma before the fraction is only for HH:MM:SS,fff; use a dot")
     _check_clock(raw, m, s, minutes_bounded=clock["h"] is not None, seconds_bounded=clock["m"] is not None)
-    fraction = Fraction(int(clock["frac"]), 10 ** len(clock["frac"])) if clock["frac"] else Fraction(0)
-    return Timecode(raw, seconds=Fraction(h * 3600 + m * 60 + s) + fraction)
+    fraction = int(clock["frac"]) / 10 ** len(clock["frac"]) if clock["frac"] else 0.0
+    return Timecode(raw, seconds=h * 3600 + m * 60 + s + fraction)
 
 
 def _check_clock(raw: str, m: int, s: int, *, minutes_bounded: bool, seconds_bounded: bool = True) -> None:

@@ -20,10 +20,7 @@ from megacut.sources import (
     snap_fps,
 )
 
-try:
-    from tests import media
-except ImportError:  # tests/ is not a package: pytest puts it on sys.path
-    import media
+import media  # tests/media.py: tests/ is on sys.path (no __init__.py), as in conftest.py
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(

@@ -1,0 +1,249 @@
+"""The ffmpeg scene renderer: one ffmpeg run per scene turns a source range into a normalised segment.
+
+A segment has exactly ``scene.frames`` video frames in the output format
+(final codec, square pixels, yuv420p, fixed encoder threads) and exactly
+``format.samples_for(frames)`` samples of 48 kHz stereo PCM, both starting at
+0, so segments join by stream copy without drift (notes/ffmpeg-guide.md §0-§3).
+
+Seeking: ``-ss`` before ``-i`` counts from the file's start time (content
+time, as ``SourceInfo.start_s`` defines it) and, when transcoding, decodes
+from the keyframe before and drops frames that *start* before the seek point,
+including the frame on screen at that instant when the time falls inside a
+frame (as times read off a player do). So the seek goes a little earlier
+(``START_LEAD_S``; ``PREROLL_S`` for containers with no seek index, which can
+land after the last keyframe before the start), the graph shifts timestamps
+back by the same amount, and ``fps=...:round=up`` gives each output frame the
+source frame on screen at its instant: the scene starts on the requested frame.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from fractions import Fraction
+from pathlib import Path
+
+from ..errors import FFmpegError
+from ..ffmpeg import run_ffmpeg
+from ..mov import read_tracks
+from ..overlay import overlay_timing, render_overlay_png
+from ..plan import OutputFormat, Scene
+from ..settings import Settings
+from .jobs import JobResult, SceneJob
+
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
+INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
+START_LEAD_S = 0.5  # decode from this much before the start: longer than a frame of any common rate
+# A frame starting this little after the start counts as on screen at it: absorbs timestamp rounding
+# (Matroska stores milliseconds), far below a frame (8 ms at 120 fps).
+START_SLACK_S = 0.003
+# Demuxers that seek by timestamp search, not to a keyframe: seek earlier and decode a pre-roll.
+INDEXLESS_CONTAINERS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v")
+PREROLL_S = 12.0  # longer than x264's default GOP (250 frames) at 23.976 fps
+CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
+
+
+def video_timescale(fps: Fraction) -> int:
+    """A MOV time scale in which one frame is a whole number of ticks (about 90 kHz):
+    90000 at 25 and 29.97 fps, 96000 at 23.976, so frame times never round."""
+    return fps.numerator * -(-90000 // fps.numerator)
+
+
+def _rate(fps: Fraction) -> str:
+    """A frame rate for ffmpeg, exact: 25 or 30000/1001."""
+    fps = Fraction(fps)
+    return str(fps.numerator) if fps.denominator == 1 else f"{fps.numerator}/{fps.denominator}"
+
+
+def _num(value: float | Fraction) -> str:
+    """Seconds for ffmpeg, in decimal with microsecond precision."""
+    text = f"{float(value):.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def seek_plan(scene: Scene) -> tuple[float, float]:
+    """(input seek time, shift): the graph moves timestamps back by ``shift`` so 0 is the scene start."""
+    family = scene.source.container.split(",")
+    lead_s = PREROLL_S if any(n in INDEXLESS_CONTAINERS for n in family) else START_LEAD_S
+    preroll_s = min(scene.start_s, lead_s)
+    return scene.start_s - preroll_s, preroll_s + START_SLACK_S
+
+
+def fit_filters(fmt: OutputFormat, fit: str) -> str:
+    """Square pixels and fit into W x H: scale to fit and pad (``pad``), or scale to cover and crop."""
+    width, height = fmt.width, fmt.height
+    ratio = f"{width}/{height}"
+    wide = f"gte(dar,{ratio})"  # the source is wider than the output
+    fitted_w, fitted_h = f"trunc({height}*dar/2+0.5)*2", f"trunc({width}/dar/2+0.5)*2"
+    if fit == "crop":
+        scale = f"scale=w='if({wide},{fitted_w},{width})':h='if({wide},{height},{fitted_h})'"
+        return f"{scale},crop={width}:{height}"
+    scale = f"scale=w='if({wide},{width},{fitted_w})':h='if({wide},{fitted_h},{height})'"
+    return f"{scale},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+
+
+def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
+    """(video, audio) fade filters: through black, the last frame fully black after a fade-out."""
+    duration_s = Fraction(scene.frames) / fmt.fps
+    video, audio = [], []
+    if scene.fade_in_s > 0:
+        video.append(f"fade=t=in:st=0:d={_num(scene.fade_in_s)}")
+        audio.append(f"afade=t=in:st=0:d={_num(scene.fade_in_s)}")
+    if scene.fade_out_s > 0:
+        last_frame_s = duration_s - 1 / fmt.fps
+        start_s = max(0.0, float(last_frame_s) - scene.fade_out_s)
+        video.append(f"fade=t=out:st={_num(start_s)}:d={_num(scene.fade_out_s)}")
+        audio_start_s = max(0.0, float(duration_s) - scene.fade_out_s)
+        audio.append(f"afade=t=out:st={_num(audio_start_s)}:d={_num(scene.fade_out_s)}")
+    return video, audio
+
+
+def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
+    """Filter graph from the source's video (and the overlay image, input 1) to ``[v]``."""
+    scene, fmt = job.scene, job.format
+    duration_s = Fraction(scene.frames) / fmt.fps
+    steps = [f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
+             fit_filters(fmt, job.settings.fit), "setsar=1",
+              f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={scene.frames}"]
+    steps += scene_fades(scene, fmt)[0]
+    source = f"[0:{scene.source.video_index}]"
+    timing = overlay_timing(float(duration_s), job.settings) if with_overlay else None
+    if timing is None:
+        return source + ",".join(steps + [f"format={fmt.pix_fmt}"]) + "[v]"
+    # The image is read as one frame and repeated inside the graph: its input ends at once, rather
+    # than at the same instant as the scene, which made ffmpeg 9 hang now and then.
+    shown_frames = max(1, round(timing.duration_s * fmt.fps))
+    image = (f"[1:v]format=rgba,loop=loop={shown_frames - 1}:size=1:start=0,"
+             f"setpts=N/({_rate(fmt.fps)})/TB,"
+             f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
+             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
+    composite = f"[base][ov]overlay=x=0:y=0:eof_action=pass,format={fmt.pix_fmt}[v]"
+    return f"{source}{','.join(steps)}[base];{image};{composite}"
+
+
+def audio_graph(job: SceneJob, preroll_s: float) -> str:
+    """Filter graph from the chosen audio track (or silence) to ``[a]`` with exactly M samples."""
+    scene, fmt = job.scene, job.format
+    samples = fmt.samples_for(scene.frames)
+    layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
+    to_format = f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
+    if scene.audio is None:
+        return f"anullsrc=r={fmt.sample_rate}:cl={layout},{to_format},atrim=end_sample={samples}[a]"
+    steps = [f"asetpts=PTS-{_num(preroll_s)}/TB", f"aresample={fmt.sample_rate}:async=1:first_pts=0", to_format]
+    steps += scene_fades(scene, fmt)[1]
+    steps += [f"apad=whole_len={samples}", f"atrim=end_sample={samples}"]
+    return f"[0:{scene.audio.index}]" + ",".join(steps) + "[a]"
+
+
+def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str]:
+    """Encoder options. The thread count is fixed and x264 made CPU-independent, so the same
+    job gives the same bitstream on any machine (notes/ffmpeg-guide.md §3)."""
+    codec, threads = settings.video_codec, str(settings.encoder_threads)
+    args = ["-c:v", codec]
+    if codec == "libx264":
+        args += ["-preset", settings.preset, "-crf", str(settings.crf)]
+        args += ["-profile:v", "high"] if pix_fmt == "yuv420p" else []
+        args += ["-pix_fmt", pix_fmt, "-x264-params", "cpu-independent=1"]
+    elif codec == "libx265":
+        args += ["-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
+                 "-tag:v", "hvc1", "-x265-params", f"pools={threads}:log-level=error"]
+    return args + ["-threads", threads]
+
+
+def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
+    """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
+    scene, fmt = job.scene, job.format
+    seek_s, preroll_s = seek_plan(scene)
+    duration_s = Fraction(scene.frames) / fmt.fps
+    read_s = preroll_s + float(duration_s) + INPUT_MARGIN_S
+    args = ["-y", "-loglevel", "error", "-ss", _num(seek_s), "-t", _num(read_s),
+            "-i", f"file:{scene.source.path}"]
+    timing = overlay_timing(float(duration_s), job.settings) if overlay_png else None
+    if timing is not None:
+        args += ["-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps),
+                 "-i", f"file:{overlay_png}"]
+    graph = f"{video_graph(job, preroll_s, timing is not None)};{audio_graph(job, preroll_s)}"
+    # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
+    # is complete, cutting the audio short.
+    args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
+    args += video_encoder_args(job.settings, fmt.pix_fmt)
+    args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
+             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
+    return args
+
+
+# ----------------------------------------------------------------- checking
+
+
+def check_segment(path: Path, job: SceneJob) -> None:
+    """Raise FFmpegError unless the segment holds exactly the planned frames and audio samples."""
+    problem = segment_problem(path, job.scene.frames, job.format)
+    if problem:
+        raise FFmpegError(f"{job.name}: ffmpeg reported success but {problem}")
+
+
+def segment_problem(path: Path, frames: int, fmt: OutputFormat) -> str | None:
+    """Why ``path`` is not a complete segment of ``frames`` frames in ``fmt``, or None when it is."""
+    samples = fmt.samples_for(frames)
+    try:
+        tracks = read_tracks(path)
+    except (OSError, ValueError) as exc:
+        return f"the segment cannot be read ({exc})"
+    video = [t for t in tracks if t.handler == "vide"]
+    audio = [t for t in tracks if t.handler == "soun"]
+    if len(video) != 1 or len(audio) != 1:
+        return f"the segment has {len(video)} video and {len(audio)} audio tracks; expected one of each"
+    v, a = video[0], audio[0]
+    if (v.width, v.height) != (fmt.width, fmt.height) or (a.sample_rate, a.channels) != (fmt.sample_rate,
+                                                                                        fmt.channels):
+        return (f"the segment is {v.width}x{v.height} with {a.channels} ch at {a.sample_rate} Hz; expected "
+                f"{fmt.width}x{fmt.height} with {fmt.channels} ch at {fmt.sample_rate} Hz")
+    if v.samples != frames or a.duration != samples or a.timescale != fmt.sample_rate:
+        return (f"the segment has {v.samples} video frames and {a.duration} audio samples; "
+                f"expected {frames} and {samples}")
+    return None
+
+
+# ---------------------------------------------------------------- running
+
+
+def _children_cpu_s() -> float:
+    if resource is None:
+        return 0.0
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def partial_path(segment_path: Path) -> Path:
+    """The temporary name a segment is written under, in the same folder."""
+    return segment_path.with_name(f".{segment_path.stem}.{os.getpid()}.partial{segment_path.suffix or '.mov'}")
+
+
+def render_scene_ffmpeg(job: SceneJob, cancel=None) -> JobResult:
+    """Render one scene to ``job.segment_path`` (complete or absent, never partial).
+
+    Raises FFmpegError (with ffmpeg's last lines) on failure and Cancelled when
+    ``cancel`` is set; the temporary file and ``job.work_dir`` are removed either way.
+    """
+    started_s, cpu_before_s = time.monotonic(), _children_cpu_s()
+    temp = partial_path(job.segment_path)
+    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        overlay = None
+        if job.scene.overlay_lines and overlay_timing(job.scene.frames / float(job.format.fps), job.settings):
+            overlay = render_overlay_png(job.scene.overlay_lines, job.format.width, job.format.height,
+                                         job.settings, job.work_dir / "overlay.png")
+        run_ffmpeg(build_scene_args(job, overlay, temp), cancel=cancel)
+        check_segment(temp, job)
+        os.replace(temp, job.segment_path)
+    finally:
+        temp.unlink(missing_ok=True)
+        shutil.rmtree(job.work_dir, ignore_errors=True)
+    return JobResult(key=job.scene.key, segment_path=job.segment_path,
+                     render_s=time.monotonic() - started_s, cpu_s=_children_cpu_s() - cpu_before_s)

@@ -1,0 +1,191 @@
+"""Rendering whole plans: order, sync across joins, determinism, failures, reruns."""
+
+import hashlib
+import json
+import random
+from fractions import Fraction
+
+import numpy as np
+import psutil
+import pytest
+
+from framecode import decode_audio, decode_frames, make_framecode_video, read_indices
+from megacut import prepare_plan
+from megacut.cli import main
+from megacut.engine import RunOptions, render_plan
+from megacut.mov import read_tracks
+from megacut.settings import Settings
+
+NTSC = Fraction(30000, 1001)
+FAST = dict(preset="ultrafast", encoder_threads=1)
+BEEP_EVERY = 10  # beeps start on source frames 0, 10, 20, ...
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory):
+    root = tmp_path_factory.mktemp("engine-movies")
+    make_framecode_video(root / "Beeps.mp4", frames=900, fps=NTSC, size=(160, 120),
+                         beep_frames=range(0, 900, BEEP_EVERY), video_args=("-preset", "ultrafast", "-g", "120"))
+    make_framecode_video(root / "Other.mkv", frames=300, fps=25, size=(192, 108),
+                         audio_tracks=({"freq": 300},))
+    return root
+
+
+def write_csv(tmp_path, rows, header="movie,start,end,overlay"):
+    path = tmp_path / "scenes.csv"
+    path.write_text(header + "\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def frame_time(frame, fps=NTSC):
+    """A time that falls inside source frame ``frame`` (a quarter frame after it starts)."""
+    return f"{(frame + 0.25) / float(fps):.6f}"
+
+
+def render(tmp_path, csv, movies, settings=Settings(**FAST), **options):
+    plan = prepare_plan(csv, movies, settings)
+    assert not plan.errors, plan.errors
+    output = options.pop("output", tmp_path / "out")
+    result = render_plan(plan, RunOptions(output_dir=output, quiet=True, **options))
+    return plan, result
+
+
+def part_frames(path, tmp_path, width=160, height=120):
+    return decode_frames(path, width, height, tmp_path)
+
+
+def ffmpeg_processes():
+    return [p for p in psutil.process_iter(["name", "cmdline"])
+            if "ffmpeg" in (p.info["name"] or "") or any("ffmpeg-" in c for c in (p.info["cmdline"] or []))]
+
+
+def test_parts_hold_the_scenes_in_csv_order_with_the_right_frames(tmp_path, movies):
+    ranges = [(600, 630), (90, 110), (300, 345), (0, 12), (450, 480)]  # source frames, CSV order
+    rows = [f"Beeps,{frame_time(a)},{frame_time(b)}," for a, b in ranges]
+    csv = write_csv(tmp_path, rows)
+    plan, result = render(tmp_path, csv, movies, Settings(chunk_duration_s=2.0, **FAST), max_workers=2)
+    assert result.exit_code == 0
+    # 2 s hold 59 frames at 29.97: 30+20 | 45+12 | 30
+    assert [[s.index for s in p.scenes] for p in plan.parts] == [[0, 1], [2, 3], [4]]
+    seen = []
+    for part in result.parts:
+        assert part.status == "written" and part.path.name == f"mega_cut_part_{part.part.number}.mp4"
+        seen += read_indices(part_frames(part.path, tmp_path))
+    expected = [i for a, b in ranges for i in range(a, b)]
+    assert seen == expected
+    assert not list((tmp_path / "out").glob(".*partial*"))
+    assert not ffmpeg_processes()
+
+
+def beep_onsets(samples, threshold=3000, gap=2000):
+    loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > threshold)
+    return [int(x) for i, x in enumerate(loud) if i == 0 or x - loud[i - 1] > gap]
+
+
+def test_fifty_five_joined_scenes_keep_audio_and_video_within_a_frame(tmp_path, movies):
+    rng = random.Random(7)
+    rows = []
+    for _ in range(55):
+        start = rng.randrange(0, 84) * BEEP_EVERY + rng.choice((3, 4, 5, 6))  # a beep lies inside
+        # a scene ending on a beep frame would carry the beep's first 8 ms without its frame
+        length = rng.choice([n for n in range(12, 19) if (start + n) % BEEP_EVERY])
+        rows.append(f"Beeps,{frame_time(start)},{frame_time(start + length)},")
+    csv = write_csv(tmp_path, rows)
+    plan, result = render(tmp_path, csv, movies, max_workers=2)
+    assert result.exit_code == 0 and len(plan.parts) == 1
+    path = result.parts[0].path
+    indices = read_indices(part_frames(path, tmp_path))
+    assert len(indices) == sum(s.frames for s in plan.scenes) and -1 not in indices
+    # every frame showing a beep frame must be heard at its own time
+    video_beeps = [position for position, index in enumerate(indices) if index % BEEP_EVERY == 0]
+    audio = decode_audio(path, tmp_path)
+    onsets = beep_onsets(audio)
+    assert len(onsets) == len(video_beeps) >= 55
+    errors_s = [onset / 48000 - position / float(NTSC) for onset, position in zip(onsets, video_beeps)]
+    assert max(abs(e) for e in errors_s) < 1 / float(NTSC), errors_s
+    # the whole part's audio lasts as long as its video (AAC adds at most one 1024-sample frame)
+    video_s = len(indices) / float(NTSC)
+    assert abs(len(audio) / 48000 - video_s) < 1024 / 48000 + 0.001
+
+
+def decoded_digest(path, tmp_path):
+    frames = part_frames(path, tmp_path)
+    return hashlib.sha256(frames.tobytes()).hexdigest(), len(frames)
+
+
+def test_no_threading_one_and_two_workers_give_identical_frames(tmp_path, movies):
+    rows = [f"Beeps,{frame_time(a)},{frame_time(a + 20)},Year {a}" for a in (10, 200, 400)]
+    rows.append("Other,1,2,")
+    csv = write_csv(tmp_path, rows)
+    digests = []
+    for name, options in [("inline", dict(executor="inline")), ("one", dict(max_workers=1)),
+                          ("two", dict(max_workers=2)), ("threads", dict(executor="thread", max_workers=2))]:
+        _, result = render(tmp_path, csv, movies, output=tmp_path / name, **options)
+        assert result.exit_code == 0
+        digests.append(decoded_digest(result.parts[0].path, tmp_path))
+    assert len(set(digests)) == 1, digests
+
+
+def test_a_failed_scene_is_reported_and_its_part_assembled_without_it(tmp_path, movies):
+    source = tmp_path / "movies"
+    source.mkdir()
+    for name in ("Beeps.mp4", "Other.mkv"):
+        (source / name).write_bytes((movies / name).read_bytes())
+    csv = write_csv(tmp_path, ["Beeps,1,2,", "Other,1,2,", "Beeps,3,4,"])
+    plan = prepare_plan(csv, source, Settings(**FAST))
+    (source / "Other.mkv").unlink()  # the drive went away after planning
+    result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", quiet=True, retries=1, max_workers=2))
+    assert result.exit_code == 1
+    failed = result.scenes[1]
+    assert failed.status == "failed" and failed.attempts == 2 and "Other.mkv" in failed.error
+    part = result.parts[0]
+    assert part.status == "incomplete" and part.scene_indices == [0, 2]
+    frames = part_frames(part.path, tmp_path)
+    assert len(frames) == plan.scenes[0].frames + plan.scenes[2].frames
+    strict = render_plan(plan, RunOptions(output_dir=tmp_path / "strict", quiet=True, retries=0, strict=True))
+    assert strict.parts[0].status == "failed" and not (tmp_path / "strict" / "mega_cut_part_1.mp4").exists()
+    assert not ffmpeg_processes()
+
+
+def test_rerun_reuses_segments_and_an_edit_rerenders_one_scene(tmp_path, movies):
+    rows = [f"Beeps,{frame_time(a)},{frame_time(a + 15)},Year {a}" for a in (30, 130, 230, 330)]
+    csv = write_csv(tmp_path, rows)
+    _, first = render(tmp_path, csv, movies, Settings(chunk_duration_s=1.1, **FAST), max_workers=2)
+    assert [p.status for p in first.parts] == ["written", "written"]
+    _, again = render(tmp_path, csv, movies, Settings(chunk_duration_s=1.1, **FAST), max_workers=2)
+    assert [p.status for p in again.parts] == ["current", "current"]
+    assert {s.status for s in again.scenes.values()} == {"cached"}
+    csv.write_text(csv.read_text().replace("Year 230", "Year 231"))
+    _, edited = render(tmp_path, csv, movies, Settings(chunk_duration_s=1.1, **FAST), max_workers=2)
+    assert [s.status for _, s in sorted(edited.scenes.items())] == ["cached", "cached", "ok", "cached"]
+    assert [p.status for p in edited.parts] == ["current", "written"]
+
+
+def test_a_damaged_cached_segment_is_rendered_again(tmp_path, movies):
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(40)},{frame_time(60)},"])
+    plan, first = render(tmp_path, csv, movies)
+    segment = next((tmp_path / "out" / ".megacut-cache" / "segments").glob("*.mov"))
+    segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])  # truncated, moov lost
+    (tmp_path / "out" / "mega_cut_part_1.mp4").unlink()
+    _, second = render(tmp_path, csv, movies)
+    assert second.scenes[0].status == "ok"
+    assert [t.samples for t in read_tracks(segment) if t.handler == "vide"] == [plan.scenes[0].frames]
+
+
+def test_process_command_writes_parts_report_and_exit_code(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, ["Beeps,1,2,Year 1", "Nowhere,1,2,", "Other,0:01,0:02,"])
+    output = tmp_path / "out"
+    args = ["process", "--csv", str(csv), "--movies", str(movies), "--output", str(output), "--preset",
+            "ultrafast", "--max-workers", "2", "-q"]
+    assert main(args) == 2 and not output.exists()
+    assert main(args + ["--skip-invalid"]) == 0
+    report = json.loads((output / "megacut-report.json").read_text())
+    assert [(s["index"], s["line"], s["status"]) for s in report["scenes"]] == [
+        (0, 2, "ok"), (1, 3, "skipped"), (2, 4, "ok")]
+    assert "not found" in report["scenes"][1]["error"]
+    assert report["parts"][0]["scenes"] == [0, 2] and report["parts"][0]["status"] == "written"
+    assert report["scenes"][2]["offset_s"] == pytest.approx(report["scenes"][0]["duration_s"])
+    assert report["scenes"][0]["audio_track"]["index"] == 1
+    assert report["peak_rss_bytes"] > 0 and report["wall_s"] > 0 and report["settings"]["crf"] == 20
+    out = capsys.readouterr().out
+    assert "part 1: written" in out and "scenes: 2 ok" in out

@@ -1,0 +1,53 @@
+"""The ffmpeg boundary: errors carry ffmpeg's words, and no ffmpeg outlives a call."""
+
+import os
+import threading
+import time
+
+import psutil
+import pytest
+
+from megacut.errors import Cancelled, FFmpegError
+from megacut.ffmpeg import run_ffmpeg, stderr_tail
+
+
+def ffmpeg_children():
+    return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+
+
+def test_failure_carries_the_last_lines_of_stderr(tmp_path):
+    with pytest.raises(FFmpegError) as caught:
+        run_ffmpeg(["-i", str(tmp_path / "missing.mkv"), "-f", "null", "-"])
+    assert "missing.mkv" in caught.value.stderr_tail and "No such file" in str(caught.value)
+    assert not ffmpeg_children()
+
+
+def test_cancel_stops_a_running_ffmpeg_at_once():
+    cancel = threading.Event()
+    threading.Timer(0.5, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        run_ffmpeg(["-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f", "null", "-"], cancel=cancel)
+    assert time.monotonic() - started < 5
+    assert not ffmpeg_children()
+
+
+def test_a_stuck_ffmpeg_is_killed(tmp_path):
+    fifo = tmp_path / "never-written"
+    os.mkfifo(fifo)  # ffmpeg blocks opening it: no CPU, no progress
+    started = time.monotonic()
+    with pytest.raises(FFmpegError, match="made no progress"):
+        run_ffmpeg(["-i", str(fifo), "-f", "null", "-"], stall_timeout_s=1.0)
+    assert time.monotonic() - started < 10
+    assert not ffmpeg_children()
+
+
+def test_overall_timeout():
+    with pytest.raises(FFmpegError, match="longer than 0.5 s"):
+        run_ffmpeg(["-re", "-f", "lavfi", "-i", "testsrc2", "-f", "null", "-"], timeout_s=0.5)
+    assert not ffmpeg_children()
+
+
+def test_stderr_tail_keeps_the_last_non_empty_lines():
+    assert stderr_tail("a\n\nb\rc\n" + "x\n" * 20, lines=3) == "x\nx\nx"
+    assert stderr_tail("first\nlast error\n\n") == "first\nlast error"
