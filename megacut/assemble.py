@@ -93,6 +93,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
     check_compatible(inputs)
+    video_tag = ["-tag:v", "hvc1"] if any(t.codec in ("hvc1", "hev1") for t in read_tracks(inputs[0].path)) else []
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:
@@ -102,7 +103,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
         args = ["-f", "concat", "-safe", "0", "-i", str(list_path), "-f", "ffmetadata", "-i", str(meta_path),
                 "-map", "0:v", "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-movflags", "+faststart",
+                "-c:v", "copy", *video_tag, "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-movflags", "+faststart",
                 "-f", "mp4", "-y", str(temporary)]
         try:
             completed = run_ffmpeg(args, cancel=cancel)

@@ -29,6 +29,7 @@ from .settings import (
     parse_resolution,
     parse_size,
     parse_transition,
+    parse_video_codec,
 )
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -100,7 +101,8 @@ def _add_render_options(parser: argparse.ArgumentParser):
     fmt.add_argument("--crf", type=_option(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
                      help="x264 quality, lower is better (default: 20)")
     fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
-    fmt.add_argument("--video-codec", default="libx264", help="ffmpeg video encoder (default: libx264)")
+    fmt.add_argument("--video-codec", type=_option(parse_video_codec), default="libx264",
+                     help="ffmpeg H.264/HEVC encoder: libx264 (default), libx265, h264_nvenc...")
     fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
                      "with any worker count (default: 2)")

@@ -6,11 +6,12 @@ stays pure. Each distinct source is probed once, in parallel.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from .errors import SourceError, SourceLookupError, UsageError
 from .plan import RenderPlan, build_plan
-from .scenes import load_scenes
+from .scenes import Problem, load_scenes
 from .settings import Settings
 from .sources import MovieIndex, SourceInfo, probe_sources
 
@@ -22,6 +23,10 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
     missing movies folder; row problems are collected in the plan.
     """
     settings = settings or Settings()
+    if settings.font:
+        from .overlay import primary_font
+
+        primary_font(settings)  # a --font that cannot be loaded is a usage error now, not in every job
     movies = Path(movies_dir)
     if not movies.is_dir():
         raise UsageError(f"movies folder not found: {movies}; check --movies (or MEGA_CUT_MOVIE_FOLDER)")
@@ -45,4 +50,24 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
             continue
         info = probed[path]
         sources[line] = f"cannot use this source: {info}" if isinstance(info, SourceError) else info
-    return build_plan(table, sources, settings)
+    plan = build_plan(table, sources, settings)
+    return replace(plan, problems=plan.problems + tuple(overlay_font_warnings(plan)))
+
+
+def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
+    """Warn about overlay characters that no installed font can draw (they would show as boxes)."""
+    from .overlay import uncovered_chars
+
+    warnings = []
+    missing_by_text: dict[str, str] = {}
+    for scene in plan.scenes:
+        for text in scene.overlay_lines:
+            if text not in missing_by_text:
+                missing_by_text[text] = uncovered_chars(text, plan.settings)
+            if missing_by_text[text]:
+                warnings.append(Problem(
+                    f"no installed font can draw {missing_by_text[text]!r} in the overlay: they would show as "
+                    "boxes; install a font that has them (e.g. Noto Sans CJK) or pass --font FILE",
+                    str(plan.csv_path), scene.line, "warning"))
+                break
+    return warnings

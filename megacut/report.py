@@ -147,8 +147,6 @@ def summary_text(result) -> str:
     counts = {}
     for scene in result.scenes.values():
         counts[scene.status] = counts.get(scene.status, 0) + 1
-    written = [p for p in result.parts if p.status in ("written", "incomplete", "current")]
-    output_s = sum(p.duration_s for p in written)
     lines = ["", "Summary:"]
     for part in result.parts:
         if part.status == "skipped":
@@ -161,10 +159,11 @@ def summary_text(result) -> str:
     for scene in result.scenes.values():
         if scene.status == "failed":
             lines.append(f"  failed: {scene.scene.name} ({scene.scene.row.movie}): {scene.error}")
-    speed = output_s / result.wall_s if result.wall_s else 0.0
+    rendered_s = sum(r.scene.duration_s for r in result.scenes.values() if r.status == "ok")
+    speed = f", {rendered_s / result.wall_s:.2f}x real time" if rendered_s and result.wall_s else ""
     lines.append(f"  wall {result.wall_s:.1f} s, CPU {result.cpu_s:.1f} s, peak memory "
-                  f"{result.peak_rss_bytes / 1e6:.0f} MB, {result.workers} worker(s), "
-                  f"speed {speed:.2f}x real time")
+                 f"{result.peak_rss_bytes / 1e6:.0f} MB, {result.workers} worker(s); rendered "
+                 f"{rendered_s:.0f} s of scenes{speed}")
     if result.interrupted:
         lines.append("  interrupted: run the same command again to resume; finished scenes are kept")
     return "\n".join(lines)

@@ -151,8 +151,12 @@ class Scheduler:
         try:
             while state.pending or self.running:
                 self._submit_ready(executor, fn, state, limit)
-                if self.stop.stopping and not self.running:
-                    break
+                if self.stop.stopping:
+                    for future in [f for f in self.running if f.cancel()]:  # queued, not started: withdraw
+                        job, _ = self.running.pop(future)
+                        finish(Outcome(job, "not-started", attempts=state.attempts[id(job)]))
+                    if not self.running:
+                        break
                 if not self.running:
                     time.sleep(TICK_S)  # held back by backpressure
                     continue

@@ -13,11 +13,10 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .errors import UsageError
-from .timecodes import TimecodeError, parse_duration
+from .timecodes import TimecodeError, parse_duration, snap_fps
 
 FIT_MODES = ("pad", "crop")
 BACKENDS = ("ffmpeg",)  # the moviepy backend joins with the sections work
-NTSC_BASES = (24, 30, 48, 60, 120)
 RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
                     "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
 
@@ -52,19 +51,10 @@ class Settings:
     effect: str | None = None  # "module:function", moviepy backend only
 
 
-def snap_fps(value: float) -> Fraction:
-    """A frame rate as an exact fraction; NTSC rates (29.97, 23.976...) become N*1000/1001."""
-    for base in NTSC_BASES:
-        ntsc = Fraction(base * 1000, 1001)
-        if abs(value - float(ntsc)) < 0.006:
-            return ntsc
-    return Fraction(value).limit_denominator(1001)
-
-
 def parse_fps(text: str) -> Fraction:
     raw = text.strip()
     try:
-        value = Fraction(raw) if "/" in raw else snap_fps(float(raw))
+        value = Fraction(raw) if "/" in raw else snap_fps(raw)
     except (ValueError, ZeroDivisionError):
         raise UsageError(f"--fps: '{text}' is not a frame rate; write e.g. 25, 29.97 or 30000/1001") from None
     if not (1 <= value <= 240):
@@ -154,3 +144,17 @@ def parse_non_negative_int(option: str, text: str, *, upper: int = 100) -> int:
     if not 0 <= value <= upper:
         raise UsageError(f"{option}: {value} is out of range; use 0 to {upper}")
     return value
+
+
+# Encoders whose output both the MOV segments and the MP4 parts can hold (VP9 and AV1 cannot go in MOV).
+VIDEO_CODEC_FAMILIES = {"h264": ("libx264", "libopenh264", "h264_"), "hevc": ("libx265", "hevc_"),
+                        "mpeg4": ("mpeg4", "libxvid")}
+
+
+def parse_video_codec(text: str) -> str:
+    codec = text.strip()
+    if any(codec == p or (p.endswith("_") and codec.startswith(p))
+           for prefixes in VIDEO_CODEC_FAMILIES.values() for p in prefixes):
+        return codec
+    raise UsageError(f"--video-codec: '{text}' is not supported; megacut joins H.264, HEVC or MPEG-4 video "
+                     "(libx264, the default; libx265; h264_nvenc and other hardware H.264/HEVC encoders)")

@@ -29,6 +29,7 @@ from typing import Iterable
 
 from .errors import FFmpegError, SourceError, SourceLookupError
 from .ffmpeg import run_ffmpeg
+from .timecodes import snap_fps
 
 VIDEO_EXTENSIONS = (".mkv", ".mp4", ".m4v", ".mov", ".avi", ".webm", ".ts", ".mpg")
 
@@ -344,21 +345,6 @@ def layout_channels(layout: str) -> int:
     if match := re.fullmatch(r"ambisonic (\d+)", base):
         return (int(match.group(1)) + 1) ** 2
     return 0
-
-
-def snap_fps(text: str) -> Fraction:
-    """Frame rate from ffmpeg's printed value ("29.97", "25", "90k"), NTSC rates made exact."""
-    scale = 1000 if text.endswith("k") else 1
-    value = Fraction(text.rstrip("k")) * scale
-    if value <= 0:
-        return Fraction(0)
-    nearest = round(value)
-    if abs(value - nearest) < Fraction(6, 1000):
-        return Fraction(nearest)
-    ntsc = round(value * Fraction(1001, 1000))
-    if ntsc and abs(value - Fraction(ntsc * 1000, 1001)) < Fraction(6, 1000):
-        return Fraction(ntsc * 1000, 1001)
-    return value
 
 
 def _stream_fps(fields: list[str]) -> Fraction:

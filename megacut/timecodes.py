@@ -1,4 +1,4 @@
-"""Timecodes and durations as users write them, turned into seconds.
+"""Timecodes, durations and frame rates as users and ffmpeg write them, turned into numbers.
 
 Scene times accept ``SS``, ``SS.fff``, ``MM:SS(.fff)``, ``HH:MM:SS(.fff)``,
 ``HH:MM:SS,fff`` (SRT style) and ``HH:MM:SS:FF`` (SMPTE frames at the source's
@@ -135,3 +135,18 @@ def format_timestamp(seconds: float) -> str:
     """``H:MM:SS.mmm``: a precise time for messages about a position in a source."""
     millis = int(round(seconds * 1000))
     return f"{millis // 3600000}:{millis % 3600000 // 60000:02d}:{millis % 60000 // 1000:02d}.{millis % 1000:03d}"
+
+
+def snap_fps(text: str) -> Fraction:
+    """Frame rate from ffmpeg's printed value ("29.97", "25", "90k"), NTSC rates made exact."""
+    scale = 1000 if text.endswith("k") else 1
+    value = Fraction(text.rstrip("k")) * scale
+    if value <= 0:
+        return Fraction(0)
+    nearest = round(value)
+    if abs(value - nearest) < Fraction(6, 1000):
+        return Fraction(nearest)
+    ntsc = round(value * Fraction(1001, 1000))
+    if ntsc and abs(value - Fraction(ntsc * 1000, 1001)) < Fraction(6, 1000):
+        return Fraction(ntsc * 1000, 1001)
+    return value

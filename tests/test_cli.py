@@ -119,6 +119,8 @@ OPTION_ERRORS = [
     (["--resolution", "1281x720"], "must be even numbers"),
     (["--fps", "fast"], "argument --fps: 'fast' is not a frame rate"),
     (["--transition", "wipe"], "argument --transition: 'wipe' is not none, fade or fade:SECONDS"),
+    (["--video-codec", "libvpx-vp9"], "argument --video-codec: 'libvpx-vp9' is not supported; megacut joins H.264"),
+    (["--font", "/no/such/font.ttf"], "--font: '/no/such/font.ttf' is neither a font file nor the name"),
 ]
 
 
@@ -127,6 +129,20 @@ def test_bad_options_exit_2(tmp_path, movies, capsys, options, message):
     csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
     code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies, *options], capsys)
     assert code == 2 and message in err, err
+
+
+def test_overlay_characters_no_font_can_draw_are_a_warning(tmp_path, movies, capsys):
+    from megacut.overlay import uncovered_chars
+    from megacut.settings import Settings
+
+    text = "1942 — 終わり"  # Japanese: only a CJK font draws it
+    csv = write_csv(tmp_path, f"movie,start,end,overlay\nSmall,0,1,{text}\nSmall,1,2,1943\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    missing = uncovered_chars(text, Settings())
+    if not missing:
+        pytest.skip("this machine has a font covering the test characters")
+    assert code == 0
+    assert f"{csv}:2: warning: no installed font can draw" in out and f"{csv}:3: warning" not in out
 
 
 def test_missing_paths(tmp_path, movies, capsys):

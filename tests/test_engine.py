@@ -189,3 +189,13 @@ def test_process_command_writes_parts_report_and_exit_code(tmp_path, movies, cap
     assert report["peak_rss_bytes"] > 0 and report["wall_s"] > 0 and report["settings"]["crf"] == 20
     out = capsys.readouterr().out
     assert "part 1: written" in out and "scenes: 2 ok" in out
+
+
+def test_hevc_parts_join_and_are_tagged_for_players(tmp_path, movies):
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(a)},{frame_time(a + 10)}," for a in (50, 250)])
+    plan, result = render(tmp_path, csv, movies, Settings(video_codec="libx265", preset="ultrafast",
+                                                          encoder_threads=1), max_workers=2)
+    assert result.exit_code == 0
+    video = [t for t in read_tracks(result.parts[0].path) if t.handler == "vide"]
+    assert video[0].codec == "hvc1" and video[0].samples == 20
+    assert read_indices(part_frames(result.parts[0].path, tmp_path)) == list(range(50, 60)) + list(range(250, 260))
