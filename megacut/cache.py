@@ -9,9 +9,20 @@ from, so a part whose scenes did not change is not joined again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 from pathlib import Path
+
+import psutil
+
+try:
+    import fcntl
+except ImportError:  # Windows: runs are not locked against each other
+    fcntl = None
+
+from .errors import UsageError
 
 from .plan import OutputFormat, Part, Scene
 from .render.jobs import SEGMENT_SUFFIX
@@ -39,6 +50,47 @@ class SegmentCache:
     def prepare(self) -> None:
         for folder in (self.segments, self.parts, self.work):
             folder.mkdir(parents=True, exist_ok=True)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the cache for this run; a second run on the same cache is refused.
+
+        The lock is an flock, which the system releases when its holder dies, so
+        anything left in the cache when the lock is free is a killed run's:
+        its ffmpeg processes are stopped and its partial files removed.
+        """
+        self.prepare()
+        handle = open(self.root / "lock", "a+", encoding="utf-8")
+        try:
+            if fcntl is not None:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise UsageError(f"another megacut run (pid {holder}) is using {self.root}; wait for it to "
+                                     "finish, or give this run another --output or --cache-dir") from None
+            handle.seek(0)
+            handle.truncate()
+            handle.write(str(os.getpid()))
+            handle.flush()
+            self.clean_stale()
+            yield self
+        finally:
+            handle.close()
+
+    def clean_stale(self) -> None:
+        """Stop ffmpeg processes a killed run left writing into this cache, and remove partial files."""
+        marker = str(self.root)
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info["cmdline"] or []
+            if proc.pid != os.getpid() and any(marker in arg and ".partial" in arg for arg in cmdline):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
+        for partial in self.segments.glob(".*.partial*"):
+            partial.unlink(missing_ok=True)
+        for leftover in self.work.iterdir():
+            shutil.rmtree(leftover, ignore_errors=True)
 
     def segment_path(self, scene: Scene) -> Path:
         return self.segments / f"{scene.key}{SEGMENT_SUFFIX}"

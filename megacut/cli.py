@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
+from .disk import DiskSpaceError
 from .errors import InputError, MegacutError, SourceError, UsageError
 from .settings import (
     BACKENDS,
@@ -393,7 +394,7 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return COMMANDS[args.command](args)
-    except (InputError, UsageError) as exc:
+    except (InputError, UsageError, DiskSpaceError) as exc:
         print(f"megacut: error: {exc}", file=sys.stderr)
         return EXIT_INVALID
     except MegacutError as exc:

@@ -17,6 +17,7 @@ from typing import Callable
 
 from .assemble import AssemblyError, PartInput, assemble_part
 from .cache import SegmentCache
+from .disk import check_free_space, estimate_bytes
 from .errors import Cancelled, MegacutError
 from .monitor import MemoryMonitor
 from .plan import Part, RenderPlan, Scene
@@ -198,8 +199,19 @@ def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | No
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(plan, options, stop, on_event=progress.log if progress else None)
-    run.cache.prepare()
+    with run.cache.lock():
+        for partial in options.output_dir.glob(".mega_cut_part_*.partial.*"):  # a killed run's join
+            partial.unlink(missing_ok=True)
+        return _render(run, plan, options, stop, progress, started, cpu_started)
+
+
+def _render(run: _Run, plan: RenderPlan, options: RunOptions, stop: StopControl, progress: Progress | None,
+            started: float, cpu_started: float) -> RunResult:
     jobs = run.classify()
+    to_join = [p for p in plan.parts if run.parts.get(p.number) is None]
+    segment_bytes, part_bytes = estimate_bytes(sum(j.scene.frames for j in jobs), sum(p.frames for p in to_join),
+                                               plan.format)
+    check_free_space(run.cache.root, segment_bytes, options.output_dir, part_bytes)
     workers = 1 if options.executor == "inline" else (options.max_workers or None)
     with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
         scheduler = Scheduler(kind=options.executor, workers=workers, retries=options.retries,

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import subprocess
+import threading
 import time
 from functools import lru_cache
 
@@ -22,6 +23,18 @@ from .errors import Cancelled, FFmpegError
 log = logging.getLogger(__name__)
 
 STDERR_TAIL_LINES = 12
+
+
+_active: set[subprocess.Popen] = set()  # ffmpeg processes this process started and has not reaped
+_active_lock = threading.Lock()
+
+
+def kill_all_active() -> None:
+    """Last resort (the process is going away): kill every ffmpeg this process started."""
+    with _active_lock:
+        running = list(_active)
+    for proc in running:
+        kill_process_group(proc)
 
 
 @lru_cache(maxsize=1)
@@ -87,6 +100,8 @@ def run_ffmpeg(
         errors="replace",
         start_new_session=True,
     )
+    with _active_lock:
+        _active.add(proc)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     stall = _StallWatch(proc.pid, stall_timeout_s)
     try:
@@ -108,6 +123,9 @@ def run_ffmpeg(
     except BaseException:
         kill_process_group(proc)
         raise
+    finally:
+        with _active_lock:
+            _active.discard(proc)
     if check and proc.returncode != 0:
         raise FFmpegError(
             f"ffmpeg failed with exit code {proc.returncode}",

@@ -157,9 +157,6 @@ class Scheduler:
                         finish(Outcome(job, "not-started", attempts=state.attempts[id(job)]))
                     if not self.running:
                         break
-                if not self.running:
-                    time.sleep(TICK_S)  # held back by backpressure
-                    continue
                 done, _ = wait(list(self.running), timeout=TICK_S, return_when=FIRST_COMPLETED)
                 broken = False
                 for future in done:
@@ -193,7 +190,10 @@ class Scheduler:
 
     def _submit_ready(self, executor: Executor, fn: Callable, state: "_RunState", limit: int) -> None:
         """Fill the executor up to ``limit``; a job under suspicion runs alone."""
-        while state.pending and len(self.running) < limit and not self.stop.stopping and self.admit():
+        # Backpressure holds extra jobs while memory is short, never the only one: with nothing running,
+        # waiting could not free anything.
+        while (state.pending and len(self.running) < limit and not self.stop.stopping
+               and (not self.running or self.admit())):
             if state.isolated_running:
                 return
             job = state.pending[-1]

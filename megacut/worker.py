@@ -7,11 +7,14 @@ watches the shared cancel Event, which the parent sets on a second Ctrl+C.
 
 from __future__ import annotations
 
+import os
 import signal
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable
 
+from .ffmpeg import kill_all_active
 from .render.jobs import JobResult, SceneJob
 
 _cancel_event = None
@@ -62,11 +65,25 @@ def _close(item: Any) -> None:
         close()
 
 
+PARENT_CHECK_S = 0.5  # how soon a worker notices that megacut's main process is gone
+
+
+def _exit_with_parent(parent_pid: int) -> None:
+    """If the main process dies (SIGKILL, crash), stop this worker's ffmpeg and exit: no orphans."""
+    while True:
+        time.sleep(PARENT_CHECK_S)
+        if os.getppid() != parent_pid:
+            kill_all_active()
+            os._exit(1)
+
+
 def init_worker(cancel_event, clip_cache_size: int, *, in_worker_process: bool = True) -> None:
     """Executor initializer: remember the shared Event and make this process's LRU."""
     global _cancel_event, _clip_cache
     if in_worker_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="megacut-parent-watch",
+                         daemon=True).start()
     _cancel_event = cancel_event
     if _clip_cache is None or _clip_cache.capacity != clip_cache_size:
         _clip_cache = ClipCache(clip_cache_size)

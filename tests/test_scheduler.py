@@ -89,13 +89,23 @@ def test_second_stop_cancels_running_jobs(kind, tmp_path):
     assert time.monotonic() - started < 15
 
 
-def test_backpressure_holds_submissions_until_admitted():
+def test_backpressure_holds_extra_jobs_until_admitted_but_never_the_only_one():
     admitted = threading.Event()
-    threading.Timer(0.5, admitted.set).start()
-    started = time.monotonic()
+    threading.Timer(1.0, admitted.set).start()
     scheduler = Scheduler(kind="thread", workers=2, admit=admitted.is_set)
-    outcomes = scheduler.run([FakeJob("a")], run_fake, lambda o: None)
-    assert outcomes[0].status == "ok" and time.monotonic() - started >= 0.45
+    concurrency = []
+
+    def job_fn(job):
+        concurrency.append((time.monotonic(), len(scheduler.running)))
+        time.sleep(0.3)
+
+    started = time.monotonic()
+    outcomes = scheduler.run([FakeJob(f"j{i}") for i in range(6)], job_fn, lambda o: None)
+    assert all(o.status == "ok" for o in outcomes)
+    before = [n for t, n in concurrency if t - started < 0.9]
+    after = [n for t, n in concurrency if t - started > 1.1]
+    assert before and max(before) == 1  # one job at a time while memory is short
+    assert after and max(after) >= 2  # full speed once it recovers
 
 
 def test_inline_executor_returns_results_and_exceptions():

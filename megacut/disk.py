@@ -1,0 +1,65 @@
+"""Will the render fit on disk? An estimate of what segments and parts need, per file system.
+
+The estimate is deliberately generous (x264 at usual quality stays well below
+``VIDEO_BITS_PER_PIXEL`` on film), so a run that passes does not stop halfway
+for want of space; a disk that fills anyway fails the affected jobs cleanly.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from .errors import MegacutError
+from .plan import OutputFormat
+
+VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
+PCM_BYTES_PER_SAMPLE = 4  # s16 stereo in segments
+AAC_BITS_PER_S = 192_000
+HEADROOM_BYTES = 200 * 1024 * 1024
+
+
+class DiskSpaceError(MegacutError):
+    """Not enough free space for the render; nothing was rendered."""
+
+
+def video_bytes(frames: int, fmt: OutputFormat) -> int:
+    return int(frames * fmt.width * fmt.height * VIDEO_BITS_PER_PIXEL / 8)
+
+
+def estimate_bytes(segment_frames: int, part_frames: int, fmt: OutputFormat) -> tuple[int, int]:
+    """(bytes for the segments to render, bytes for the parts to join)."""
+    segments = video_bytes(segment_frames, fmt) + fmt.samples_for(segment_frames) * PCM_BYTES_PER_SAMPLE
+    parts = video_bytes(part_frames, fmt) + int(part_frames / fmt.fps * AAC_BITS_PER_S / 8)
+    return segments, parts
+
+
+def _device(path: Path) -> int:
+    return os.stat(_existing(path)).st_dev
+
+
+def check_free_space(cache_dir: Path, segment_bytes: int, output_dir: Path, part_bytes: int) -> None:
+    """Raise DiskSpaceError when the cache's or the output's file system is too full."""
+    needs: dict[int, tuple[Path, int]] = {}
+    for folder, amount in ((cache_dir, segment_bytes), (output_dir, part_bytes)):
+        device = _device(folder)
+        previous = needs.get(device, (folder, 0))
+        needs[device] = (previous[0], previous[1] + amount)
+    for folder, amount in needs.values():
+        free = shutil.disk_usage(_existing(folder)).free
+        if amount + HEADROOM_BYTES > free:
+            raise DiskSpaceError(
+                f"not enough free space in {folder}: this render needs about {_gb(amount + HEADROOM_BYTES)}, "
+                f"{_gb(free)} is free; free some space, render fewer parts (--chunks), or put the segment "
+                "cache on another disk (--cache-dir)")
+
+
+def _existing(path: Path) -> Path:
+    while not path.exists():
+        path = path.parent
+    return path
+
+
+def _gb(amount: int) -> str:
+    return f"{amount / 1e9:.1f} GB" if amount >= 1e8 else f"{amount / 1e6:.0f} MB"

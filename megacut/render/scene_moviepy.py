@@ -1,0 +1,436 @@
+"""The moviepy scene renderer: the ffmpeg renderer's scene, its frames drawn by moviepy clips.
+
+This is the reference renderer and the one that runs a user's frame effect
+(``--effect module:function``). It meets the same segment contract as
+``scene_ffmpeg`` (exactly N frames, exactly M samples of 48 kHz stereo PCM,
+the same encoder options and time scales), so its segments join with the
+ffmpeg renderer's by stream copy.
+
+Video: the source is a ``VideoFileClip`` from the worker's clip LRU, read
+already scaled to the fitted size (moviepy's ``target_resolution`` makes its
+reader's ffmpeg scale), ``subclipped`` at the scene start; output frame k
+shows the source frame on screen at ``start_s + k/fps`` (plus the ffmpeg
+renderer's 3 ms slack), the last source frame repeating past the end. Then
+pad/crop, fades through black, the overlay image with its fades, the effect.
+
+Frames go to one ffmpeg run (through ``run_ffmpeg``) over a named pipe in
+``work_dir``; the same run reads the chosen audio track from the source with
+the ffmpeg renderer's own audio graph, so the audio is sample-identical to
+that renderer's and in sync by construction. Released moviepy (2.2.1) cannot
+choose an audio track, and its ``write_videofile`` writes the frame rate as
+``%.02f`` (29.97 is not 30000/1001) and runs ffmpeg outside ``run_ffmpeg``
+(no cancel, no stall watch, no process session), so neither is used.
+"""
+
+from __future__ import annotations
+
+import errno
+import importlib
+import os
+import shutil
+import sys
+import threading
+import time
+import warnings
+from fractions import Fraction
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from ..errors import Cancelled, FFmpegError, UsageError
+from ..ffmpeg import run_ffmpeg
+from ..overlay import overlay_timing, render_overlay_image
+from ..plan import OutputFormat
+from ..settings import Settings
+from .jobs import JobResult, SceneJob
+from .scene_ffmpeg import (INPUT_MARGIN_S, START_SLACK_S, _num, _rate, audio_graph, check_segment,
+                           partial_path, seek_plan, video_encoder_args, video_timescale)
+
+if TYPE_CHECKING:
+    from moviepy import VideoClip
+
+    from ..worker import ClipCache
+
+PIPE_BUFFER_BYTES = 1 << 20  # Python-side buffer and (Linux) kernel pipe size for the frame feed
+FIFO_POLL_S = 0.01  # how often to retry opening the pipe while ffmpeg starts
+F_SETPIPE_SZ = 1031  # Linux fcntl: set a pipe's capacity
+
+
+# ------------------------------------------------------------------ effects
+
+
+@lru_cache(maxsize=16)
+def load_effect(spec: str) -> Callable:
+    """The function named by ``--effect module:function``; UsageError naming the effect if unusable.
+
+    The module is imported by name (``sys.path``; the working folder is tried
+    too, so ``my_effects.py`` beside the CSV works with the console script).
+    """
+    module_name, _, attribute = (part.strip() for part in spec.partition(":"))
+    if not module_name or not attribute:
+        raise UsageError(f"--effect: '{spec}' is not module:function; write e.g. my_effects:invert "
+                         "(a function taking (frame, t) and returning the frame)")
+    module = _import_effect_module(spec, module_name)
+    target = module
+    for name in attribute.split("."):
+        if not hasattr(target, name):
+            raise UsageError(f"--effect {spec}: module '{module_name}' has no '{attribute}'")
+        target = getattr(target, name)
+    if not callable(target):
+        raise UsageError(f"--effect {spec}: '{attribute}' is a {type(target).__name__}, not a function")
+    return target
+
+
+def _import_effect_module(spec: str, module_name: str):
+    try:
+        return importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        cwd = os.getcwd()
+        if exc.name != module_name.split(".")[0] or cwd in sys.path:
+            raise UsageError(f"--effect {spec}: cannot import '{module_name}' ({exc})") from None
+        sys.path.append(cwd)
+        return _import_effect_module(spec, module_name)
+    except Exception as exc:  # the user's module failed while importing: say so, whatever it raised
+        raise UsageError(f"--effect {spec}: importing '{module_name}' failed: {type(exc).__name__}: {exc}") from None
+
+
+def checked_effect(spec: str) -> Callable[[np.ndarray, float], np.ndarray]:
+    """The effect wrapped so a failure or a wrong result is a UsageError naming it."""
+    effect = load_effect(spec)
+
+    def apply(frame: np.ndarray, t: float) -> np.ndarray:
+        if not frame.flags.writeable:  # frames read by moviepy are read-only; effects may work in place
+            frame = frame.copy()
+        try:
+            result = effect(frame, t)
+        except Exception as exc:
+            raise UsageError(f"--effect {spec} failed at t={t:.3f} s: {type(exc).__name__}: {exc}") from exc
+        if not isinstance(result, np.ndarray) or result.shape != frame.shape or result.dtype != np.uint8:
+            got = (f"a {'x'.join(map(str, result.shape))} {result.dtype} array" if isinstance(result, np.ndarray)
+                   else f"a {type(result).__name__}")
+            raise UsageError(f"--effect {spec} returned {got}; it must return a "
+                             f"{'x'.join(map(str, frame.shape))} uint8 array like the frame it is given")
+        return result
+
+    return apply
+
+
+# -------------------------------------------------------------------- video
+
+
+def _even(value: float) -> int:
+    return int(value / 2 + 0.5) * 2  # ffmpeg's trunc(x/2+0.5)*2, as in scene_ffmpeg.fit_filters
+
+
+def fitted_size(width: int, height: int, fmt: OutputFormat, fit: str) -> tuple[int, int]:
+    """Size of a width x height (display) picture scaled to fit (``pad``) or cover (``crop``) the frame;
+    the same numbers as the ffmpeg renderer's scale expressions."""
+    dar = width / height
+    wide = dar >= fmt.width / fmt.height
+    if (fit == "crop") != wide:  # pad a wide picture, or crop a tall one: full width
+        return fmt.width, _even(fmt.width / dar)
+    return _even(fmt.height * dar), fmt.height
+
+
+def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Centre ``frame`` in width x height: crop what is larger, pad with black what is smaller.
+    Offsets are rounded down to even pixels, as ffmpeg's crop and pad do for yuv420p."""
+    h, w = frame.shape[:2]
+    if w > width:
+        x = ((w - width) // 2) & ~1
+        frame = frame[:, x:x + width]
+    if h > height:
+        y = ((h - height) // 2) & ~1
+        frame = frame[y:y + height]
+    h, w = frame.shape[:2]
+    if (w, h) == (width, height):
+        return frame
+    out = np.zeros((height, width, 3), dtype=np.uint8)
+    x, y = ((width - w) // 2) & ~1, ((height - h) // 2) & ~1
+    out[y:y + h, x:x + w] = frame
+    return out
+
+
+def open_source(clips: "ClipCache", job: SceneJob) -> "VideoClip":
+    """The source as a VideoFileClip (no audio) read at the fitted size, shared through the LRU."""
+    from moviepy import VideoFileClip
+
+    info, fmt = job.scene.source, job.format
+    size = fitted_size(info.width, info.height, fmt, job.settings.fit)
+    key = ("moviepy", str(info.path), info.size_bytes, info.mtime_ns, size)
+    return clips.get(key, lambda: VideoFileClip(str(info.path), audio=False, target_resolution=size))
+
+
+def fade_factor(t: float, job: SceneJob) -> float:
+    """Brightness at scene time ``t`` under the scene's fades: the ffmpeg renderer's timing."""
+    scene, fmt = job.scene, job.format
+    factor = 1.0
+    if scene.fade_in_s > 0:
+        factor = min(factor, t / scene.fade_in_s)
+    if scene.fade_out_s > 0:
+        last_frame_s = float(Fraction(scene.frames - 1) / fmt.fps)
+        start_s = max(0.0, last_frame_s - scene.fade_out_s)
+        factor = min(factor, (start_s + scene.fade_out_s - t) / scene.fade_out_s)
+    return min(1.0, max(0.0, factor))
+
+
+def overlay_layer(job: SceneJob):
+    """(ImageClip with its fades, x, y): the overlay's box from the Pillow image, or None."""
+    from moviepy import ImageClip, vfx
+
+    fmt = job.format
+    timing = overlay_timing(job.scene.frames / float(fmt.fps), job.settings)
+    if not job.scene.overlay_lines or timing is None:
+        return None
+    image = render_overlay_image(job.scene.overlay_lines, fmt.width, fmt.height, job.settings)
+    box = image.getbbox()
+    if box is None:
+        return None
+    layer = ImageClip(np.asarray(image.crop(box)), transparent=True, duration=timing.duration_s)
+    layer = layer.with_effects([vfx.CrossFadeIn(timing.fade_in_s), vfx.CrossFadeOut(timing.fade_out_s)])
+    return layer, box[0], box[1]
+
+
+def with_overlay(clip: "VideoClip", layer: "VideoClip", x: int, y: int) -> "VideoClip":
+    """``clip`` with ``layer`` (and its faded mask) blended at (x, y) while it lasts.
+
+    Blends only the layer's box: CompositeVideoClip would convert whole frames
+    to Pillow images and back on every frame (notes/ffmpeg-guide.md §6).
+    """
+    w, h = layer.size
+
+    def blend(get_frame, t):
+        frame = get_frame(t)
+        if t >= layer.duration:
+            return frame
+        alpha = layer.mask.get_frame(t)[..., None]
+        if not alpha.any():
+            return frame
+        out = frame.copy()
+        region = out[y:y + h, x:x + w].astype(np.float32)
+        out[y:y + h, x:x + w] = (region + (layer.get_frame(t) - region) * alpha + 0.5).astype(np.uint8)
+        return out
+
+    return clip.transform(blend)
+
+
+def scene_clip(job: SceneJob, source: "VideoClip") -> "VideoClip":
+    """The scene as a moviepy clip of exactly the scene's duration, frames W x H x 3 uint8."""
+    scene, fmt = job.scene, job.format
+    info = scene.source
+    last_s = max(0.0, info.duration_s - float(1 / info.fps) - scene.start_s)  # the last frame, from the start
+    clip = source.subclipped(scene.start_s)
+    clip = clip.time_transform(lambda t: min(t + START_SLACK_S, last_s))
+    clip = clip.with_duration(float(Fraction(scene.frames) / fmt.fps))
+    clip = clip.image_transform(lambda frame: fit_frame(frame, fmt.width, fmt.height))
+    if scene.fade_in_s > 0 or scene.fade_out_s > 0:
+        clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(t, job)))
+    layer = overlay_layer(job)
+    if layer is not None:
+        clip = with_overlay(clip, *layer)
+    if job.settings.effect:
+        effect = checked_effect(job.settings.effect)
+        clip = clip.transform(lambda get_frame, t: effect(get_frame(t), t))
+    return clip
+
+
+def _darken(frame: np.ndarray, factor: float) -> np.ndarray:
+    if factor >= 1.0:
+        return frame
+    return (frame.astype(np.float32) * factor + 0.5).astype(np.uint8)
+
+
+# ------------------------------------------------------------------ writing
+
+
+def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs: list[str], audio_filter: str,
+                output: Path) -> list[str]:
+    """ffmpeg arguments: raw RGB frames from ``feed`` plus audio (``audio_filter`` ends in ``[a]``) into a
+    segment with the ffmpeg renderer's encoder, pixel format and time scales."""
+    video_input = audio_inputs.count("-i")
+    args = ["-y", "-loglevel", "error", *audio_inputs, "-f", "rawvideo", "-pix_fmt", "rgb24",
+            "-video_size", f"{fmt.width}x{fmt.height}", "-framerate", _rate(fmt.fps), "-i", f"file:{feed}"]
+    graph = f"[{video_input}:v]setsar=1,format={fmt.pix_fmt}[v];{audio_filter}"
+    args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
+    args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
+             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
+    return args
+
+
+def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: OutputFormat, settings: Settings,
+                  audio_inputs: list[str], audio_filter: str, output: Path, work_dir: Path, cancel=None) -> None:
+    """Encode ``frame_at(0..frames-1)`` (H x W x 3 uint8) and the audio into ``output`` with one ffmpeg run.
+
+    Frames stream through a named pipe; where there are none (Windows) they go
+    through a raw file in ``work_dir`` first. Checks ``cancel`` between frames.
+    """
+    if hasattr(os, "mkfifo"):
+        feed = work_dir / "frames.fifo"
+        os.mkfifo(feed)
+        args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output)
+        _stream_frames(frame_at, frames, fmt, feed, args, cancel)
+        return
+    feed = work_dir / "frames.rgb"
+    with open(feed, "wb") as handle:
+        for k in range(frames):
+            _check_cancel(cancel)
+            handle.write(_frame_bytes(frame_at(k), fmt))
+    run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output), cancel=cancel)
+
+
+class _EitherEvent:
+    """Set when any of the events is: the user's cancel, or this job's own abort."""
+
+    def __init__(self, *events):
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+class _FFmpegRun(threading.Thread):
+    """``run_ffmpeg`` in a thread, its exception kept for the caller."""
+
+    def __init__(self, args: list[str], stop):
+        super().__init__(name="megacut-ffmpeg-feed", daemon=True)
+        self.args, self.stop, self.error = args, stop, None
+
+    def run(self) -> None:
+        try:
+            run_ffmpeg(self.args, cancel=self.stop)
+        except BaseException as exc:  # handed to the caller by raise_error()
+            self.error = exc
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def _stream_frames(frame_at, frames: int, fmt: OutputFormat, fifo: Path, args: list[str], cancel) -> None:
+    abort = threading.Event()
+    runner = _FFmpegRun(args, _EitherEvent(cancel, abort))
+    runner.start()
+    pipe = None
+    try:
+        pipe = _open_fifo(fifo, runner, cancel)
+        for k in range(frames):
+            _check_cancel(cancel)
+            pipe.write(_frame_bytes(frame_at(k), fmt))
+        pipe, closing = None, pipe
+        closing.close()  # end of input: ffmpeg finishes the file
+    except BrokenPipeError:
+        runner.join()
+        runner.raise_error()
+        raise FFmpegError("ffmpeg stopped reading frames before the last one") from None
+    except BaseException:
+        abort.set()  # run_ffmpeg kills ffmpeg within its poll interval
+        raise
+    finally:
+        if pipe is not None:
+            _close_quietly(pipe)
+        runner.join()
+    runner.raise_error()
+
+
+def _open_fifo(path: Path, runner: _FFmpegRun, cancel):
+    """Open the pipe for writing once ffmpeg has opened it for reading (never blocks forever)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+        if not runner.is_alive():
+            runner.join()
+            runner.raise_error()
+            raise FFmpegError("ffmpeg ended without reading the frames")
+        _check_cancel(cancel)
+        time.sleep(FIFO_POLL_S)
+    os.set_blocking(fd, True)
+    if sys.platform.startswith("linux"):
+        try:
+            import fcntl
+
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BUFFER_BYTES)
+        except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
+            pass
+    return open(fd, "wb", buffering=PIPE_BUFFER_BYTES)
+
+
+def _close_quietly(pipe) -> None:
+    try:
+        pipe.close()
+    except OSError:  # ffmpeg is gone already; the file is discarded anyway
+        pass
+
+
+def _check_cancel(cancel) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+
+
+def _frame_bytes(frame: np.ndarray, fmt: OutputFormat) -> memoryview:
+    if frame.shape != (fmt.height, fmt.width, 3) or frame.dtype != np.uint8:
+        raise ValueError(f"a frame is {frame.shape} {frame.dtype}; expected ({fmt.height}, {fmt.width}, 3) uint8")
+    return memoryview(np.ascontiguousarray(frame)).cast("B")
+
+
+# ---------------------------------------------------------------- the job
+
+
+def scene_audio(job: SceneJob) -> tuple[list[str], str]:
+    """(ffmpeg inputs, filter graph to ``[a]``): the chosen track exactly as the ffmpeg renderer cuts it."""
+    seek_s, preroll_s = seek_plan(job.scene)
+    if job.scene.audio is None:
+        return [], audio_graph(job, preroll_s)
+    read_s = preroll_s + float(Fraction(job.scene.frames) / job.format.fps) + INPUT_MARGIN_S
+    inputs = ["-ss", _num(seek_s), "-t", _num(read_s), "-vn", "-sn", "-dn", "-i", f"file:{job.scene.source.path}"]
+    return inputs, audio_graph(job, preroll_s)
+
+
+def _cpu_s() -> float:
+    """This process's CPU time (all threads) plus that of its finished children."""
+    own = time.process_time()
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return own + usage.ru_utime + usage.ru_stime
+    except ImportError:  # Windows
+        return own
+
+
+def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" = None) -> JobResult:
+    """Render one scene through moviepy clips to ``job.segment_path`` (complete or absent, never partial).
+
+    ``clips`` is the worker's LRU of opened sources (None: a private one, closed
+    at the end). Raises UsageError for a bad effect, FFmpegError, Cancelled; the
+    temporary file and ``job.work_dir`` are removed either way.
+    """
+    from ..worker import ClipCache
+
+    started_s, cpu_before_s = time.monotonic(), _cpu_s()
+    temp = partial_path(job.segment_path)
+    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    cache = clips if clips is not None else ClipCache(1)
+    fps = job.format.fps
+    try:
+        with warnings.catch_warnings():  # moviepy warns (prints) on reads past the end; workers never print
+            warnings.simplefilter("ignore")
+            clip = scene_clip(job, open_source(cache, job))
+            inputs, graph = scene_audio(job)
+            write_segment(lambda k: clip.get_frame(float(Fraction(k) / fps)), job.scene.frames, job.format,
+                          job.settings, inputs, graph, temp, job.work_dir, cancel)
+        check_segment(temp, job)
+        os.replace(temp, job.segment_path)
+    finally:
+        temp.unlink(missing_ok=True)
+        shutil.rmtree(job.work_dir, ignore_errors=True)
+        if clips is None:
+            cache.clear()
+    return JobResult(key=job.scene.key, segment_path=job.segment_path,
+                     render_s=time.monotonic() - started_s, cpu_s=_cpu_s() - cpu_before_s)
