@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import megacut.sources as sources
+import megacut.probe as probe
 from megacut import prepare_plan
 from megacut.ffmpeg import run_ffmpeg
 
@@ -57,13 +57,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     probes = []
-    original = sources.probe_source
+    original = probe.probe_source
 
     def counting_probe(path):
         probes.append(Path(path))
         return original(path)
 
-    sources.probe_source = counting_probe
+    probe.probe_source = counting_probe
     with tempfile.TemporaryDirectory(prefix="megacut-plan-bench-") as tmp:
         folder = Path(tmp)
         names = make_sources(folder / "movies", args.sources)

@@ -348,7 +348,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from .report import source_description
-    from .sources import VIDEO_EXTENSIONS, probe_sources
+    from .probe import probe_sources
+    from .sources import VIDEO_EXTENSIONS
 
     files: list[Path] = []
     for raw in args.paths:

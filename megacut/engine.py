@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from .assemble import AssemblyError, PartInput, assemble_part
+from .assemble import PartInput, assemble_part
 from .cache import SegmentCache
 from .disk import check_free_space, estimate_bytes
 from .errors import Cancelled, MegacutError
@@ -193,8 +193,13 @@ class _Run:
 
 
 def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | None = None,
-                progress: Progress | None = None) -> RunResult:
-    """Render every selected part of ``plan`` into ``options.output_dir``."""
+                progress: Progress | None = None,
+                on_scene: Callable[[SceneResult], None] | None = None) -> RunResult:
+    """Render every selected part of ``plan`` into ``options.output_dir``.
+
+    ``on_scene`` is called in this process with each scene's result as it ends;
+    ``progress`` draws the terminal bar; ``stop`` lets a caller stop the run.
+    """
     started, cpu_started = time.monotonic(), _cpu_s()
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
@@ -202,11 +207,11 @@ def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | No
     with run.cache.lock():
         for partial in options.output_dir.glob(".mega_cut_part_*.partial.*"):  # a killed run's join
             partial.unlink(missing_ok=True)
-        return _render(run, plan, options, stop, progress, started, cpu_started)
+        return _render(run, plan, options, stop, progress, on_scene, started, cpu_started)
 
 
 def _render(run: _Run, plan: RenderPlan, options: RunOptions, stop: StopControl, progress: Progress | None,
-            started: float, cpu_started: float) -> RunResult:
+            on_scene, started: float, cpu_started: float) -> RunResult:
     jobs = run.classify()
     to_join = [p for p in plan.parts if run.parts.get(p.number) is None]
     segment_bytes, part_bytes = estimate_bytes(sum(j.scene.frames for j in jobs), sum(p.frames for p in to_join),
@@ -219,6 +224,8 @@ def _render(run: _Run, plan: RenderPlan, options: RunOptions, stop: StopControl,
 
         def on_outcome(outcome: Outcome) -> None:
             run.scene_ended(outcome)
+            if on_scene:
+                on_scene(run.scenes[outcome.job.scene.index])
             if progress:
                 scene = outcome.job.scene
                 took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
@@ -227,10 +234,9 @@ def _render(run: _Run, plan: RenderPlan, options: RunOptions, stop: StopControl,
                                  running=len(scheduler.running), rss_bytes=memory.current_rss_bytes,
                                  message=f"{scene.name} {outcome.status}{took}{reason}")
 
-        if progress:
-            cached_s = sum(r.scene.duration_s for r in run.scenes.values() if r.status == "cached")
-            progress.advance(cached_s, failed=False, running=0, rss_bytes=memory.current_rss_bytes,
-                             message=f"{len(plan.scenes) - len(jobs)} scene(s) reused") if cached_s else None
+        reused = [r.scene for r in run.scenes.values() if r.status == "cached"]
+        if progress and reused:
+            progress.reused(sum(s.duration_s for s in reused), len(reused))
         try:
             scheduler.run(jobs, run_job, on_outcome)
         finally:

@@ -1,4 +1,4 @@
-"""The stages chained: read the CSV, find and probe the sources, build the plan.
+"""The stages chained: read the CSV, find and probe the sources, build the plan, render it.
 
 This is the only place planning touches the disk; :mod:`megacut.plan` itself
 stays pure. Each distinct source is probed once, in parallel.
@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import SourceError, SourceLookupError, UsageError
+from .errors import InputError, SourceError, SourceLookupError, UsageError
 from .plan import RenderPlan, build_plan
 from .scenes import Problem, load_scenes
 from .settings import Settings
-from .sources import MovieIndex, SourceInfo, probe_sources
+from .probe import SourceInfo, probe_sources
+from .sources import MovieIndex
 
 
 def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Settings | None = None) -> RenderPlan:
@@ -71,3 +72,20 @@ def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
                     str(plan.csv_path), scene.line, "warning"))
                 break
     return warnings
+
+
+def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path, settings: Settings | None = None,
+            options=None, *, on_scene=None):
+    """Plan and render in one call; raises InputError when a row is invalid (nothing is rendered).
+
+    ``options`` is an :class:`megacut.engine.RunOptions` (its output_dir is replaced
+    by ``output_dir``). Returns the engine's RunResult; its ``exit_code`` says how it went.
+    """
+    from .engine import RunOptions, render_plan
+
+    plan = prepare_plan(csv_path, movies_dir, settings)
+    if plan.errors:
+        raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
+                         "\n".join(str(p) for p in plan.errors))
+    options = replace(options, output_dir=Path(output_dir)) if options else RunOptions(output_dir=Path(output_dir))
+    return render_plan(plan, options, on_scene=on_scene)

@@ -19,7 +19,8 @@ from typing import Mapping
 
 from .scenes import Heading, Problem, SceneRow, SceneTable
 from .settings import Settings
-from .sources import AudioTrack, SourceInfo, choose_audio_track
+from .probe import AudioTrack, SourceInfo
+from .sources import choose_audio_track
 from .timecodes import TimecodeError, format_seconds, format_timestamp
 
 # Bump when a change to the renderers changes the segments they produce: every

@@ -41,17 +41,25 @@ class Progress:
             if failed:
                 self.bar.write(message, file=self.stream)
         elif not self.quiet or failed:
-            self.log(f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})")
+            self.log(f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})", always=failed)
+
+    def reused(self, seconds: float, count: int) -> None:
+        """Scenes whose segments were already rendered: counted at once."""
+        self.done_s += seconds
+        if self.bar is not None:
+            self.bar.update(round(seconds, 3))
+        self.log(f"{count} scene(s) reused from the cache ({seconds:.0f} s of output)")
 
     def update(self, *, running: int, rss_bytes: int) -> None:
         if self.bar is not None:
             self.bar.set_postfix_str(f"jobs {self.counts['done']} done, {self.counts['failed']} failed, "
                                      f"{running} running, mem {_mb(rss_bytes)}", refresh=True)
 
-    def log(self, message: str) -> None:
+    def log(self, message: str, *, always: bool = False) -> None:
+        """A line for the user; ``always`` for problems, which --quiet does not hide."""
         if self.bar is not None:
             self.bar.write(message, file=self.stream)
-        elif not self.quiet:
+        elif always or not self.quiet:
             print(f"megacut: {message}", file=self.stream, flush=True)
 
     def close(self) -> None:

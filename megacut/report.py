@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from .plan import RenderPlan
-from .sources import SourceInfo
+from .probe import SourceInfo
 from .timecodes import format_seconds, format_timestamp
 
 MAX_SOURCES_SHOWN = 3

@@ -54,9 +54,10 @@ def part_frames(path, tmp_path, width=160, height=120):
     return decode_frames(path, width, height, tmp_path)
 
 
-def ffmpeg_processes():
+def ffmpeg_processes(folder):
+    """ffmpeg processes working on files under ``folder`` (other runs on the machine do not count)."""
     return [p for p in psutil.process_iter(["name", "cmdline"])
-            if "ffmpeg" in (p.info["name"] or "") or any("ffmpeg-" in c for c in (p.info["cmdline"] or []))]
+            if "ffmpeg" in (p.info["name"] or "") and any(str(folder) in c for c in (p.info["cmdline"] or []))]
 
 
 def test_parts_hold_the_scenes_in_csv_order_with_the_right_frames(tmp_path, movies):
@@ -74,7 +75,7 @@ def test_parts_hold_the_scenes_in_csv_order_with_the_right_frames(tmp_path, movi
     expected = [i for a, b in ranges for i in range(a, b)]
     assert seen == expected
     assert not list((tmp_path / "out").glob(".*partial*"))
-    assert not ffmpeg_processes()
+    assert not ffmpeg_processes(tmp_path)
 
 
 def beep_onsets(samples, threshold=3000, gap=2000):
@@ -144,7 +145,7 @@ def test_a_failed_scene_is_reported_and_its_part_assembled_without_it(tmp_path, 
     assert len(frames) == plan.scenes[0].frames + plan.scenes[2].frames
     strict = render_plan(plan, RunOptions(output_dir=tmp_path / "strict", quiet=True, retries=0, strict=True))
     assert strict.parts[0].status == "failed" and not (tmp_path / "strict" / "mega_cut_part_1.mp4").exists()
-    assert not ffmpeg_processes()
+    assert not ffmpeg_processes(tmp_path)
 
 
 def test_rerun_reuses_segments_and_an_edit_rerenders_one_scene(tmp_path, movies):
@@ -199,3 +200,19 @@ def test_hevc_parts_join_and_are_tagged_for_players(tmp_path, movies):
     video = [t for t in read_tracks(result.parts[0].path) if t.handler == "vide"]
     assert video[0].codec == "hvc1" and video[0].samples == 20
     assert read_indices(part_frames(result.parts[0].path, tmp_path)) == list(range(50, 60)) + list(range(250, 260))
+
+
+def test_python_api_one_call_with_a_progress_callback(tmp_path, movies):
+    import megacut
+
+    csv = write_csv(tmp_path, ["Beeps,1,2,Year 1", "Other,0:01,0:02,"])
+    seen = []
+    result = megacut.process(csv, movies, tmp_path / "out", Settings(**FAST),
+                             megacut.RunOptions(output_dir=tmp_path / "ignored", max_workers=2),
+                             on_scene=lambda scene: seen.append((scene.scene.index, scene.status)))
+    assert result.exit_code == 0 and sorted(seen) == [(0, "ok"), (1, "ok")]
+    assert result.parts[0].path == tmp_path / "out" / "mega_cut_part_1.mp4" and result.parts[0].path.exists()
+    bad = write_csv(tmp_path, ["Nowhere,1,2,"])
+    with pytest.raises(megacut.InputError, match="scenes.csv:2: error: "):
+        megacut.process(bad, movies, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()

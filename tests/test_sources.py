@@ -6,19 +6,11 @@ from pathlib import Path
 
 import pytest
 
-import megacut.sources as sources
+import megacut.probe as probe
 from megacut.errors import SourceError, SourceLookupError
-from megacut.sources import (
-    AudioTrack,
-    MovieIndex,
-    SourceInfo,
-    choose_audio_track,
-    layout_channels,
-    normalize_language,
-    probe_source,
-    probe_sources,
-    snap_fps,
-)
+from megacut.probe import AudioTrack, SourceInfo, layout_channels, probe_source, probe_sources
+from megacut.sources import MovieIndex, choose_audio_track, normalize_language
+from megacut.timecodes import snap_fps
 
 import media  # tests/media.py: tests/ is on sys.path (no __init__.py), as in conftest.py
 
@@ -193,7 +185,7 @@ def fake_ffmpeg(monkeypatch, stderr: str, stdout: str = ""):
         calls.append(args)
         return subprocess.CompletedProcess(args, 1, stdout, stderr)
 
-    monkeypatch.setattr(sources, "run_ffmpeg", run)
+    monkeypatch.setattr(probe, "run_ffmpeg", run)
     return calls
 
 
@@ -239,7 +231,7 @@ def test_missing_fps_with_only_a_timebase_tbr_falls_back(monkeypatch, tmp_path):
     path.write_bytes(b"x")
     dump = ODD_DUMP.replace("23.98 tbr", "90k tbr")
     fake_ffmpeg(monkeypatch, dump)
-    assert probe_source(path).fps == sources.FALLBACK_FPS
+    assert probe_source(path).fps == probe.FALLBACK_FPS
 
 
 # ------------------------------------------------------------------ shared media
@@ -301,13 +293,13 @@ def test_probe_sources_probes_each_file_once_and_returns_errors(made, monkeypatc
     good = made("three.mkv", size="160x90", audio_tracks=THREE_TRACKS)
     missing = good.parent / "missing.mkv"
     calls = []
-    real = sources.probe_source
+    real = probe.probe_source
 
     def counting(path):
         calls.append(Path(path))
         return real(path)
 
-    monkeypatch.setattr(sources, "probe_source", counting)
+    monkeypatch.setattr(probe, "probe_source", counting)
     monkeypatch.chdir(good.parent)
     relative = Path(good.name)
     results = probe_sources([good, Path(str(good)), relative, missing, missing], threads=4)

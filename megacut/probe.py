@@ -1,0 +1,530 @@
+"""Probing source files: duration, start offset, picture, frame rate and audio tracks, from ffmpeg -i.
+
+Probing runs ``ffmpeg -i FILE`` once (there is no ffprobe) and parses the stream
+description ffmpeg prints on stderr. Durations are *content* durations: the time
+from the file's first timestamp (``start_s``) to the end of its last frame, which
+is what input seeking (``-ss`` before ``-i``) counts from. How ffmpeg's printed
+``Duration`` relates to that depends on the container (checked with files made
+with ``-output_ts_offset`` and compared with a packet scan):
+
+* Matroska/WebM and NUT print the *end* timestamp (it includes the start offset):
+  content = Duration - start.
+* MP4/MOV, MPEG-TS, MPEG-PS, AVI, FLV print the content length: content = Duration.
+* ``Duration: N/A`` (MediaRecorder WebM, unfinished files) or a duration
+  "estimated from bitrate": the video packets are read once (no decoding) and
+  content = end of the last packet - start.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Iterable
+
+from .errors import FFmpegError, SourceError
+from .ffmpeg import run_ffmpeg
+from .timecodes import snap_fps
+
+PROBE_TIMEOUT_S = 120.0
+MEASURE_TIMEOUT_S = 3600.0
+FALLBACK_FPS = Fraction(25)
+MAX_PLAUSIBLE_FPS = 480
+# Demuxers whose Duration is the end timestamp rather than the content length.
+END_TIMESTAMP_CONTAINERS = ("matroska", "webm", "nut")
+STILL_IMAGE_CONTAINERS = ("image2", "image2pipe")
+
+
+# --------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True, slots=True)
+class AudioTrack:
+    """One audio stream of a source, as ffmpeg describes it."""
+
+    index: int  # absolute stream index in the file (for `-map 0:<index>`)
+    order: int  # 0-based position among the audio streams (`0:a:<order>`)
+    codec: str
+    language: str | None  # tag as written in the file ("eng", "fre"); None if absent or "und"
+    title: str | None
+    channels: int  # 0 when ffmpeg did not say
+    sample_rate: int  # Hz, 0 when ffmpeg did not say
+    default: bool
+
+    def label(self) -> str:
+        """Short description for messages: ``#1 eng "Main"`` (numbered from 1 among audio tracks)."""
+        parts = [f"#{self.order + 1}"]
+        if self.language:
+            parts.append(self.language)
+        if self.title:
+            parts.append(f'"{self.title}"')
+        if len(parts) == 1:
+            parts.append(f"({self.codec}, {self.channels} ch)" if self.channels else f"({self.codec})")
+        return " ".join(parts)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    """What megacut needs to know about a source file to cut scenes from it."""
+
+    path: Path  # absolute, resolved
+    size_bytes: int
+    mtime_ns: int
+    container: str  # ffmpeg's demuxer name, e.g. "matroska,webm"
+    duration_s: float  # content duration, from start_s to the end of the last frame
+    start_s: float  # container start time (non-zero for some MKV/TS/WebM)
+    duration_measured: bool  # True when the duration was measured by reading packets
+    video_index: int  # absolute index of the video stream used
+    video_codec: str
+    pix_fmt: str
+    width: int  # display width: rotation and sample aspect ratio applied, even
+    height: int  # display height, same
+    rotation: int  # clockwise degrees, 0..359 (like the legacy `rotate` tag)
+    fps: Fraction
+    audio_tracks: tuple[AudioTrack, ...]
+
+    @property
+    def default_audio(self) -> AudioTrack | None:
+        """The first track with the default disposition, else the first track, else None."""
+        for track in self.audio_tracks:
+            if track.default:
+                return track
+        return self.audio_tracks[0] if self.audio_tracks else None
+
+
+# ------------------------------------------------------------ stderr parsing
+
+_INPUT_RE = re.compile(r"^Input #0, (?P<container>.+?), from '")
+_DURATION_RE = re.compile(
+    r"^\s+Duration: (?:N/A|(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?))"
+    r"(?:, start: (?P<start>-?\d+(?:\.\d+)?))?"
+)
+_STREAM_RE = re.compile(
+    r"^(?P<indent>\s*)Stream #0:(?P<index>\d+)(?:\[[^\]]*\])?(?:\((?P<lang>[^)]*)\))?"
+    r": (?P<kind>[A-Za-z]+): (?P<rest>.*)$"
+)
+_KEY_VALUE_RE = re.compile(r"^\s*(?P<key>[^:]*?)\s*: ?(?P<value>.*)$")
+_DISPOSITIONS = frozenset({
+    "default", "dub", "original", "comment", "lyrics", "karaoke", "forced", "hearing impaired",
+    "visual impaired", "clean effects", "attached pic", "timed thumbnails", "non diegetic",
+    "non-diegetic", "captions", "descriptions", "metadata", "dependent", "still image", "multilayer",
+})
+_TRAILING_PAREN_RE = re.compile(r"\s*\(([^()]*)\)\s*$")
+_DIMENSIONS_RE = re.compile(r"^(\d+)x(\d+)\b")
+_SAR_RE = re.compile(r"\bSAR (\d+):(\d+)")
+_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)(k?) (fps|tbr)$")
+_ROTATION_RE = re.compile(r"display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
+_ESTIMATED_DURATION = "Estimating duration from bitrate"
+
+
+@dataclass
+class _Stream:
+    """One ``Stream #0:N`` entry of ffmpeg's input dump."""
+
+    index: int
+    kind: str  # "video", "audio", "subtitle", "data", "attachment"
+    language: str | None
+    fields: list[str]  # the description after "Kind: ", split at top-level commas
+    dispositions: frozenset[str]
+    metadata: dict[str, str] = field(default_factory=dict)
+    side_data: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Dump:
+    """What ``ffmpeg -i`` printed about input #0."""
+
+    container: str
+    duration_s: float | None  # as printed; None for "N/A"
+    start_s: float
+    duration_estimated: bool
+    streams: list[_Stream]
+
+
+def split_top_level(text: str, separator: str = ",") -> list[str]:
+    """Split at ``separator`` outside (), [] and {}: "yuv420p(tv, bt709), 1920x1080" -> 2 fields."""
+    fields, depth, current = [], 0, []
+    for char in text:
+        if char in "([{":
+            depth += 1
+        elif char in ")]}":
+            depth = max(0, depth - 1)
+        if char == separator and depth == 0:
+            fields.append("".join(current).strip())
+            current = []
+        else:
+            current.append(char)
+    fields.append("".join(current).strip())
+    return [f for f in fields if f]
+
+
+def _split_dispositions(text: str) -> tuple[str, frozenset[str]]:
+    """Strip the trailing " (default) (attached pic)" groups of a stream line."""
+    found = set()
+    while match := _TRAILING_PAREN_RE.search(text):
+        if match.group(1) not in _DISPOSITIONS:
+            break
+        found.add(match.group(1))
+        text = text[: match.start()]
+    return text, frozenset(found)
+
+
+def _parse_stream_line(match: re.Match) -> _Stream:
+    rest, dispositions = _split_dispositions(match["rest"])
+    language = (match["lang"] or "").strip() or None
+    if language and language.casefold() == "und":
+        language = None
+    return _Stream(index=int(match["index"]), kind=match["kind"].lower(), language=language,
+                   fields=split_top_level(rest), dispositions=dispositions)
+
+
+def _metadata_entry(line: str) -> tuple[str, str] | None:
+    """("title", "Main") from "      title           : Main"; key "" for a continuation line."""
+    match = _KEY_VALUE_RE.match(line)
+    return (match["key"].strip().lower(), match["value"].rstrip()) if match else None
+
+
+class _StreamCollector:
+    """Feeds the lines of an input dump and files each indented line under its stream."""
+
+    def __init__(self) -> None:
+        self.streams: dict[int, _Stream] = {}
+        self.current: _Stream | None = None
+        self.indent, self.section, self.last_key = 0, "", ""
+
+    def feed(self, line: str) -> None:
+        match = _STREAM_RE.match(line)
+        if match:
+            self.current = self.streams.setdefault(int(match["index"]), _parse_stream_line(match))
+            self.indent, self.section, self.last_key = len(match["indent"]), "", ""
+            return
+        if not line.strip() or self.current is None:
+            return
+        if len(line) - len(line.lstrip()) <= self.indent:
+            self.current = None  # a Program, Chapter or stream-group line: back to the top level
+            return
+        header = line.strip().lower()
+        if header in ("metadata:", "side data:"):
+            self.section = header[:-1]
+        elif self.section == "side data":
+            self.current.side_data.append(line.strip())
+        elif self.section == "metadata":
+            self._metadata(line)
+
+    def _metadata(self, line: str) -> None:
+        entry = _metadata_entry(line)
+        if entry is None:
+            return
+        key, value = entry
+        metadata = self.current.metadata
+        if key:
+            metadata.setdefault(key, value)
+            self.last_key = key
+        elif self.last_key:  # continuation line of a multi-line value
+            metadata[self.last_key] += "\n" + value
+
+
+def _parse_streams(lines: list[str]) -> list[_Stream]:
+    """Every stream of input #0 with its Metadata and Side data blocks."""
+    collector = _StreamCollector()
+    for line in lines:
+        collector.feed(line)
+    return sorted(collector.streams.values(), key=lambda s: s.index)
+
+
+def _parse_input_dump(stderr: str) -> _Dump | None:
+    """Parse the description of input #0 that ``ffmpeg -i`` prints; None when there is none."""
+    lines = stderr.replace("\r", "\n").splitlines()
+    start = next((i for i, line in enumerate(lines) if _INPUT_RE.match(line)), None)
+    if start is None:
+        return None
+    body = []
+    for line in lines[start + 1 :]:
+        if line and not line[0].isspace():
+            if line.startswith("["):  # a log line printed in the middle: not part of the description
+                continue
+            break
+        body.append(line)
+    duration_s, start_s = None, 0.0
+    for line in body:
+        match = _DURATION_RE.match(line)
+        if match:
+            if match["h"] is not None:
+                duration_s = int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
+            start_s = float(match["start"]) if match["start"] else 0.0
+            break
+    return _Dump(container=_INPUT_RE.match(lines[start])["container"], duration_s=duration_s,
+                 start_s=start_s, duration_estimated=_ESTIMATED_DURATION in stderr,
+                 streams=_parse_streams(body))
+
+
+# ------------------------------------------------------------- stream values
+
+
+def layout_channels(layout: str) -> int:
+    """Channel count of an ffmpeg channel layout name: "5.1(side)" -> 6, "3 channels" -> 3; 0 if unknown."""
+    text = layout.strip().lower()
+    if match := re.match(r"^(\d+) channels?\b", text):
+        return int(match.group(1))
+    base = re.sub(r"\(.*\)$", "", text).strip()
+    named = {"mono": 1, "stereo": 2, "downmix": 2, "binaural": 2, "quad": 4, "hexagonal": 6,
+             "octagonal": 8, "cube": 8, "hexadecagonal": 16}
+    if base in named:
+        return named[base]
+    if re.fullmatch(r"\d+(?:\.\d+)+", base):  # 5.1 -> 6, 7.1.4 -> 12, 22.2 -> 24
+        return sum(int(part) for part in base.split("."))
+    if match := re.fullmatch(r"ambisonic (\d+)", base):
+        return (int(match.group(1)) + 1) ** 2
+    return 0
+
+
+def _stream_fps(fields: list[str]) -> Fraction:
+    """The stream's frame rate: "N fps" if plausible, else "N tbr", else 25."""
+    rates = {}
+    for item in fields:
+        match = _RATE_RE.match(item)
+        if match:
+            rates.setdefault(match.group(3), match.group(1) + match.group(2))
+    for kind in ("fps", "tbr"):
+        if kind in rates:
+            fps = snap_fps(rates[kind])
+            if 0 < fps <= MAX_PLAUSIBLE_FPS:
+                return fps
+    return FALLBACK_FPS
+
+
+def _rotation(stream: _Stream) -> int:
+    """Clockwise rotation from the display matrix ("rotation of -90.00 degrees" = 90) or a rotate tag."""
+    for line in stream.side_data:
+        match = _ROTATION_RE.search(line)
+        if match:
+            return round(-float(match.group(1))) % 360
+    tag = stream.metadata.get("rotate", "").strip()
+    if re.fullmatch(r"-?\d+(?:\.\d+)?", tag):
+        return round(float(tag)) % 360
+    return 0
+
+
+def _even(value: float) -> int:
+    return max(2, int(value / 2 + 0.5) * 2)
+
+
+def _display_size(fields: list[str], rotation: int) -> tuple[int, int] | None:
+    """Width and height as displayed: SAR applied to the width, swapped for 90/270 rotation."""
+    size = next((m for m in (_DIMENSIONS_RE.match(f) for f in fields[1:]) if m), None)
+    if size is None or int(size.group(1)) == 0 or int(size.group(2)) == 0:
+        return None
+    width, height = int(size.group(1)), int(size.group(2))
+    sar = _SAR_RE.search(" ".join(fields[1:]))
+    if sar and int(sar.group(1)) > 0 and int(sar.group(2)) > 0:
+        width = width * int(sar.group(1)) / int(sar.group(2))
+    width, height = _even(width), _even(height)
+    return (height, width) if rotation % 180 == 90 else (width, height)
+
+
+def _pix_fmt(fields: list[str]) -> str:
+    if len(fields) < 2 or _DIMENSIONS_RE.match(fields[1]):
+        return "unknown"
+    match = re.match(r"^([A-Za-z0-9_]+)", fields[1])
+    return match.group(1) if match else "unknown"
+
+
+def _codec(fields: list[str]) -> str:
+    return fields[0].split()[0] if fields and fields[0].split() else "unknown"
+
+
+def _audio_track(stream: _Stream, order: int) -> AudioTrack:
+    fields = stream.fields
+    hz = next((i for i, f in enumerate(fields) if re.fullmatch(r"\d+ Hz", f)), None)
+    sample_rate = int(fields[hz].split()[0]) if hz is not None else 0
+    layout = fields[hz + 1] if hz is not None and hz + 1 < len(fields) else ""
+    title = stream.metadata.get("title", "").strip() or None
+    return AudioTrack(index=stream.index, order=order, codec=_codec(fields), language=stream.language,
+                      title=title, channels=layout_channels(layout), sample_rate=sample_rate,
+                      default="default" in stream.dispositions)
+
+
+def _video_stream(dump: _Dump) -> _Stream | None:
+    """The first video stream that is not cover art."""
+    return next((s for s in dump.streams if s.kind == "video"
+                 and not s.dispositions & {"attached pic", "timed thumbnails"}), None)
+
+
+# ------------------------------------------------------------------ probing
+
+
+def _unreadable_message(stderr: str) -> str:
+    """A sentence for a file ffmpeg could not open, with ffmpeg's own reason."""
+    reasons = []
+    for line in stderr.replace("\r", "\n").splitlines():
+        text = re.sub(r"^\[[^\]]*\]\s*", "", line.strip())
+        text = re.sub(r"^Error opening input files?:\s*", "", text)
+        if not text or text.startswith("Error opening input file ") or "misdetection possible" in text \
+                or text.startswith("Truncating packet"):
+            continue
+        text = re.sub(r"^Error opening input:\s*", "", text)
+        if text not in reasons:
+            reasons.append(text)
+    detail = "; ".join(reasons[-2:]) or "no reason given"
+    hint = ""
+    if "moov atom not found" in stderr:
+        hint = " (the file looks incomplete: an interrupted download or copy?)"
+    return f"not a video file ffmpeg can read{hint}: {detail}"
+
+
+def _stat_source(path: Path) -> os.stat_result:
+    """Stat a source, raising SourceError for a missing, folder or unreadable path."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise SourceError(path, "file not found") from None
+    except OSError as exc:
+        raise SourceError(path, f"cannot be read: {exc.strerror or exc}") from None
+    if path.is_dir():
+        raise SourceError(path, "is a folder, not a video file")
+    try:
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError as exc:
+        raise SourceError(path, f"cannot be read: {exc.strerror or exc}") from None
+    return stat
+
+
+def _run_ffmpeg_dump(path: Path, extra: tuple[str, ...] = ()) -> tuple[_Dump | None, str]:
+    try:
+        proc = run_ffmpeg([*extra, "-i", f"file:{path}"], check=False, timeout_s=PROBE_TIMEOUT_S)
+    except FFmpegError as exc:
+        raise SourceError(path, f"ffmpeg could not describe it: {exc}") from None
+    return _parse_input_dump(proc.stderr), proc.stderr
+
+
+def _probe_dump(path: Path) -> _Dump:
+    """Run ``ffmpeg -i`` on ``path``; once more with deeper analysis if the video size was not found."""
+    dump, stderr = _run_ffmpeg_dump(path)
+    if dump is None:
+        raise SourceError(path, _unreadable_message(stderr))
+    video = _video_stream(dump)
+    if video is not None and _display_size(video.fields, 0) is None:
+        deeper, _ = _run_ffmpeg_dump(path, ("-analyzeduration", "100M", "-probesize", "100M"))
+        dump = deeper or dump
+    return dump
+
+
+def _measure_video_end_s(path: Path, video_index: int, frame_s: float) -> float | None:
+    """Absolute end time of the video stream, by reading its packets (no decoding)."""
+    args = ["-copyts", "-i", f"file:{path}", "-map", f"0:{video_index}", "-c", "copy", "-f", "framecrc", "-"]
+    try:
+        proc = run_ffmpeg(args, check=False, timeout_s=MEASURE_TIMEOUT_S)
+    except FFmpegError as exc:
+        raise SourceError(path, f"has no duration and reading it to measure one failed: {exc}") from None
+    time_base, end_s = None, None
+    for line in proc.stdout.splitlines():
+        if line.startswith("#tb 0:"):
+            num, _, den = line.split(":", 1)[1].strip().partition("/")
+            time_base = Fraction(int(num), int(den or 1))
+        elif line and not line.startswith("#") and time_base is not None:
+            end = _packet_end(line, time_base, frame_s)
+            if end is not None and (end_s is None or end > end_s):
+                end_s = end
+    return end_s
+
+
+def _packet_end(line: str, time_base: Fraction, frame_s: float) -> float | None:
+    """End time of one framecrc packet line "stream, dts, pts, duration, size, crc"."""
+    parts = [p.strip() for p in line.split(",")]
+    if len(parts) < 4:
+        return None
+    try:
+        dts, pts, duration = int(parts[1]), int(parts[2]), int(parts[3])
+    except ValueError:
+        return None
+    nopts = -(2**63)
+    stamp = pts if pts != nopts else dts
+    if stamp == nopts:
+        return None
+    length_s = float(duration * time_base) if duration > 0 else frame_s
+    return float(stamp * time_base) + length_s
+
+
+def _content_duration(path: Path, dump: _Dump, video: _Stream, fps: Fraction) -> tuple[float, bool]:
+    """Content length in seconds and whether it had to be measured."""
+    if dump.duration_s is None or dump.duration_estimated:
+        frame_s = float(1 / fps) if fps else 0.04
+        end_s = _measure_video_end_s(path, video.index, frame_s)
+        if end_s is None:
+            raise SourceError(path, "ffmpeg found no video frames in it (the file may be empty or damaged)")
+        return round(max(0.0, end_s - dump.start_s), 6), True
+    family = dump.container.split(",")
+    if any(name in END_TIMESTAMP_CONTAINERS for name in family) and dump.duration_s > dump.start_s:
+        return round(dump.duration_s - dump.start_s, 6), False
+    return dump.duration_s, False
+
+
+def _absolute(path: str | Path) -> Path:
+    return Path(os.path.realpath(os.path.expanduser(os.fspath(path))))
+
+
+def probe_source(path: str | Path) -> SourceInfo:
+    """Describe a source file: size, duration, video format and audio tracks.
+
+    Raises SourceError, with a message a person understands, for a missing file,
+    a file ffmpeg cannot read and a file without a video stream.
+    """
+    absolute = _absolute(path)
+    stat = _stat_source(absolute)
+    dump = _probe_dump(absolute)
+    try:
+        return _build_info(absolute, stat, dump)
+    except (ValueError, IndexError, ZeroDivisionError) as exc:
+        raise SourceError(absolute, f"could not understand ffmpeg's description of it ({exc})") from None
+
+
+def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
+    if dump.container in STILL_IMAGE_CONTAINERS or dump.container.endswith("_pipe"):
+        raise SourceError(path, "is a still image, not a video")
+    video = _video_stream(dump)
+    if video is None:
+        what = "only audio" if any(s.kind == "audio" for s in dump.streams) else "no video or audio"
+        raise SourceError(path, f"has no video stream ({what}); megacut needs a video file")
+    rotation = _rotation(video)
+    size = _display_size(video.fields, rotation)
+    if size is None:
+        raise SourceError(path, "ffmpeg could not find the video's frame size (the file may be damaged)")
+    fps = _stream_fps(video.fields)
+    duration_s, measured = _content_duration(path, dump, video, fps)
+    audio = [s for s in dump.streams if s.kind == "audio"]
+    return SourceInfo(
+        path=path, size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, container=dump.container,
+        duration_s=duration_s, start_s=dump.start_s, duration_measured=measured,
+        video_index=video.index, video_codec=_codec(video.fields), pix_fmt=_pix_fmt(video.fields),
+        width=size[0], height=size[1], rotation=rotation, fps=fps,
+        audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
+    )
+
+
+def probe_sources(paths: Iterable[Path], *, threads: int = 8) -> dict[Path, SourceInfo | SourceError]:
+    """Probe each distinct file once, in parallel; a SourceError is returned as the value, not raised."""
+    given = list(paths)
+    groups: dict[Path, list[Path]] = {}
+    for path in given:
+        groups.setdefault(_absolute(path), []).append(path)
+    if not groups:
+        return {}
+
+    def probe(path: Path) -> SourceInfo | SourceError:
+        try:
+            return probe_source(path)
+        except SourceError as exc:
+            return exc
+
+    with ThreadPoolExecutor(max_workers=max(1, min(threads, len(groups)))) as pool:
+        futures = {key: pool.submit(probe, key) for key in groups}
+    results: dict[Path, SourceInfo | SourceError] = {}
+    for key, members in groups.items():
+        outcome = futures[key].result()
+        for member in members:
+            results[member] = outcome
+    return results

@@ -1,0 +1,74 @@
+"""Memory sampling, backpressure, the default worker count, the disk check and the progress output."""
+
+import io
+import subprocess
+import sys
+import time
+
+import pytest
+
+from megacut import disk, monitor
+from megacut.disk import DiskSpaceError, check_free_space, estimate_bytes
+from megacut.monitor import MemoryMonitor, tree_rss_bytes, workers_for_memory
+from megacut.plan import OutputFormat
+from megacut.progress import Progress
+
+
+def test_tree_rss_counts_child_processes():
+    alone = tree_rss_bytes()
+    child = subprocess.Popen([sys.executable, "-c", "x = bytearray(200_000_000); import time; time.sleep(5)"])
+    try:
+        deadline = time.monotonic() + 10
+        while tree_rss_bytes() < alone + 150_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert tree_rss_bytes() >= alone + 150_000_000
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_monitor_keeps_the_peak_and_holds_jobs_over_the_limit():
+    with MemoryMonitor(limit_bytes=1) as memory:  # megacut alone is over a 1-byte limit
+        assert not memory.admit()
+        assert memory.held_back == 1
+    assert memory.peak_rss_bytes >= memory.current_rss_bytes > 0
+    with MemoryMonitor(limit_bytes=None, floor_bytes=0) as relaxed:
+        assert relaxed.admit()
+
+
+def test_default_workers_are_lowered_when_memory_is_short(monkeypatch):
+    monkeypatch.setattr(monitor, "available_bytes", lambda: monitor.DEFAULT_FLOOR_BYTES + 2 * monitor.JOB_MEMORY_BYTES)
+    assert workers_for_memory(8) == 2
+    monkeypatch.setattr(monitor, "available_bytes", lambda: 0)
+    assert workers_for_memory(8) == 1
+    monkeypatch.setattr(monitor, "available_bytes", lambda: 10**12)
+    assert workers_for_memory(8) == 8
+
+
+def test_disk_check_names_the_folder_and_the_sizes(tmp_path, monkeypatch):
+    fmt = OutputFormat(1920, 1080, 25)
+    segments, parts = estimate_bytes(25 * 3600, 25 * 3600, fmt)
+    assert 3e9 < segments < 5e9 and 3e9 < parts < 4.5e9  # an hour of 1080p: a few GB each
+    usage = type("Usage", (), {"free": 1_000_000_000})
+    monkeypatch.setattr(disk.shutil, "disk_usage", lambda path: usage)
+    with pytest.raises(DiskSpaceError) as caught:
+        check_free_space(tmp_path / "cache", segments, tmp_path / "out", parts)
+    message = str(caught.value)
+    assert str(tmp_path / "cache") in message and "needs about 8." in message and "1.0 GB is free" in message
+    check_free_space(tmp_path / "cache", 1000, tmp_path / "out", 1000)  # small renders pass
+
+
+def test_plain_progress_lines_when_not_on_a_terminal():
+    stream = io.StringIO()
+    progress = Progress(20.0, stream=stream, interactive=False)
+    progress.reused(5.0, 2)
+    progress.advance(10.0, failed=False, running=1, rss_bytes=300_000_000, message="scene 3 (line 4) ok in 2.0 s")
+    progress.advance(5.0, failed=True, running=0, rss_bytes=300_000_000, message="scene 4 (line 5) failed: boom")
+    lines = stream.getvalue().splitlines()
+    assert lines == ["megacut: 2 scene(s) reused from the cache (5 s of output)",
+                     "megacut: [15/20 s] scene 3 (line 4) ok in 2.0 s (mem 300 MB)",
+                     "megacut: [20/20 s] scene 4 (line 5) failed: boom (mem 300 MB)"]
+    quiet = io.StringIO()
+    Progress(1.0, stream=quiet, interactive=False, quiet=True).advance(
+        1.0, failed=True, running=0, rss_bytes=1, message="scene 1 failed")
+    assert "scene 1 failed" in quiet.getvalue()  # failures are shown even when quiet
