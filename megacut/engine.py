@@ -103,6 +103,7 @@ class _Run:
         self.parts: dict[int, PartResult] = {}
         self.joins: dict[int, Future] = {}
         self.waiting: dict[int, set[int]] = {}  # part -> scene indices not ended yet
+        self.same_key: dict[str, list[Scene]] = {}  # key -> the scenes one job renders for
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.on_event = on_event or (lambda message: None)
 
@@ -124,20 +125,23 @@ class _Run:
             self.waiting.setdefault(scene.part, set())
             if scene.key in valid:
                 self.scenes[scene.index] = SceneResult(scene, "cached")
-            else:
-                self.waiting[scene.part].add(scene.index)
-                jobs.append(SceneJob(scene=scene, format=self.plan.format, settings=self.plan.settings,
-                                     segment_path=self.cache.segment_path(scene),
-                                     work_dir=self.cache.work_dir(scene)))
+                continue
+            self.waiting[scene.part].add(scene.index)
+            if scene.key in self.same_key:  # an identical row: one render serves both
+                self.same_key[scene.key].append(scene)
+                continue
+            self.same_key[scene.key] = [scene]
+            jobs.append(SceneJob(scene=scene, format=self.plan.format, settings=self.plan.settings,
+                                 segment_path=self.cache.segment_path(scene), work_dir=self.cache.work_dir(scene)))
         return jobs
 
     def scene_ended(self, outcome: Outcome) -> None:
-        scene = outcome.job.scene
         status = {"ok": "ok", "failed": "failed"}.get(outcome.status, "cancelled")
         render_s = outcome.result.render_s if outcome.result else 0.0
-        self.scenes[scene.index] = SceneResult(scene, status, outcome.error, render_s, outcome.attempts)
-        self.waiting[scene.part].discard(scene.index)
-        self.join_if_ready(scene.part)
+        for scene in self.same_key[outcome.job.scene.key]:
+            self.scenes[scene.index] = SceneResult(scene, status, outcome.error, render_s, outcome.attempts)
+            self.waiting[scene.part].discard(scene.index)
+            self.join_if_ready(scene.part)
 
     def join_if_ready(self, number: int) -> None:
         if self.waiting.get(number) or number in self.joins or number in self.parts:

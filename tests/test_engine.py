@@ -216,3 +216,13 @@ def test_python_api_one_call_with_a_progress_callback(tmp_path, movies):
     with pytest.raises(megacut.InputError, match="scenes.csv:2: error: "):
         megacut.process(bad, movies, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_identical_rows_are_rendered_once_and_used_twice(tmp_path, movies):
+    row = f"Beeps,{frame_time(100)},{frame_time(110)},Recap"
+    csv = write_csv(tmp_path, [row, f"Beeps,{frame_time(200)},{frame_time(205)},", row])
+    plan, result = render(tmp_path, csv, movies, max_workers=2)
+    assert plan.scenes[0].key == plan.scenes[2].key
+    assert result.exit_code == 0 and [r.status for _, r in sorted(result.scenes.items())] == ["ok", "ok", "ok"]
+    assert len([p for p in (tmp_path / "out" / ".megacut-cache" / "segments").glob("*.mov")]) == 2
+    assert len(part_frames(result.parts[0].path, tmp_path)) == 25
