@@ -27,6 +27,7 @@ from .settings import (
     parse_fps,
     parse_non_negative_int,
     parse_positive_int,
+    parse_positive_seconds,
     parse_resolution,
     parse_size,
     parse_transition,
@@ -107,7 +108,8 @@ def _add_render_options(parser: argparse.ArgumentParser):
     fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
                      "with any worker count (default: 2)")
-    fmt.add_argument("--overlay-duration", type=float, default=3.0, metavar="SECONDS",
+    fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
+                     default=3.0, metavar="SECONDS",
                      help="how long the date overlay shows (default: 3)")
     fmt.add_argument("--font", help="font file or name for overlays (default: Pillow's/OS default)")
     fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
@@ -153,6 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"megacut {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log every ffmpeg command")
+    parser.add_argument("--log-file", help="also write a detailed log (every ffmpeg command, every scene) here")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     plan = commands.add_parser("plan", help="check a scenes CSV and show the parts; renders nothing",
@@ -229,15 +232,19 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     from .pipeline import prepare_plan
-    from .report import plan_table, plan_verdict
 
     paths = resolve_paths(args, ("csv", "movies"))
-    if args.overlay_duration <= 0:
-        raise UsageError("--overlay-duration must be more than 0 seconds")
     plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
+    return show_plan(plan)
+
+
+def show_plan(plan, verdict: str | None = None) -> int:
+    """Print the plan table, its problems and a verdict; exit 2 when the plan has errors."""
+    from .report import plan_table, plan_verdict
+
     print(plan_table(plan))
     print()
-    print(plan_verdict(plan))
+    print(verdict or plan_verdict(plan))
     return EXIT_INVALID if plan.errors else EXIT_OK
 
 
@@ -248,18 +255,13 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace) -> int:
     from .pipeline import prepare_plan
-    from .report import plan_table, plan_verdict
 
-    if args.overlay_duration <= 0:
-        raise UsageError("--overlay-duration must be more than 0 seconds")
     plan = prepare_plan(csv_path, movies, settings_from_args(args))
-    if args.dry_run or (plan.errors and not args.skip_invalid):
-        print(plan_table(plan))
-        print()
-        print(plan_verdict(plan) if args.dry_run or not plan.errors else
-              f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add --skip-invalid "
-              "to render the valid rows only.")
-        return EXIT_INVALID if plan.errors else EXIT_OK
+    if args.dry_run:
+        return show_plan(plan)
+    if plan.errors and not args.skip_invalid:
+        return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
+                               "--skip-invalid to render the valid rows only.")
     for problem in plan.problems:
         print(f"megacut: {problem}", file=sys.stderr)
     return render(plan, output, args)
@@ -275,13 +277,11 @@ def render(plan, output: Path, args: argparse.Namespace) -> int:
 
     if not plan.selected_parts:
         raise UsageError("nothing to render: the plan has no valid scene")
-    executor = "inline" if args.no_threading else getattr(args, "executor", "process")
+    executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or workers_for_memory(default_workers())
-    cache_dir = getattr(args, "cache_dir", None)
-    options = RunOptions(output_dir=output, cache_dir=Path(cache_dir) if cache_dir else None, executor=executor,
-                         max_workers=workers, retries=getattr(args, "retries", 2),
-                         clip_cache=getattr(args, "clip_cache", 4), strict=getattr(args, "strict", False),
-                         force=getattr(args, "force", False), memory_limit_bytes=getattr(args, "memory_limit", None),
+    options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                         executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
+                         strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
     total_s = sum(p.duration_s for p in plan.selected_parts)
     progress = Progress(total_s, quiet=args.quiet)
@@ -310,9 +310,9 @@ class _stop_on_signals:
     def _on_sigint(self, signum, frame) -> None:
         if self.stop.request() == 1:
             self.progress.log("stopping: running scenes will finish and complete parts will be joined; "
-                              "press Ctrl+C again to stop at once")
+                              "press Ctrl+C again to stop at once", always=True)
         else:
-            self.progress.log("stopping now")
+            self.progress.log("stopping now", always=True)
 
     def _on_sigterm(self, signum, frame) -> None:
         self.stop.request()
@@ -385,14 +385,28 @@ def _probe_json(path: Path, result) -> dict:
 COMMANDS = {"plan": cmd_plan, "process": cmd_process, "demo": cmd_demo, "probe": cmd_probe}
 
 
+def setup_logging(verbose: bool, log_file: str | None) -> None:
+    """Warnings (with -v, every ffmpeg command) on stderr; everything in --log-file."""
+    root = logging.getLogger("megacut")
+    root.setLevel(logging.DEBUG)
+    root.handlers.clear()
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
+    console.setFormatter(logging.Formatter("megacut: %(message)s"))
+    root.addHandler(console)
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.command:
         parser.print_help()
         return EXIT_INVALID
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    setup_logging(args.verbose, args.log_file)
     try:
         return COMMANDS[args.command](args)
     except (InputError, UsageError, DiskSpaceError) as exc:
@@ -400,6 +414,10 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INVALID
     except MegacutError as exc:
         print(f"megacut: error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except OSError as exc:  # a full disk, a folder that cannot be written
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"megacut: error:{where}: {exc.strerror or exc}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("megacut: interrupted", file=sys.stderr)

@@ -6,10 +6,13 @@ output (cached scenes count at once), so its ETA is in real rendering terms.
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 
 from tqdm import tqdm
+
+log = logging.getLogger(__name__)
 
 
 def _mb(value: int) -> str:
@@ -35,13 +38,15 @@ class Progress:
     def advance(self, seconds: float, *, failed: bool, running: int, rss_bytes: int, message: str) -> None:
         self.done_s += seconds
         self.counts["failed" if failed else "done"] += 1
+        line = f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})"
+        log.info(line)  # the log file gets every scene, whatever is shown
         if self.bar is not None:
             self.bar.update(round(seconds, 3))
             self.update(running=running, rss_bytes=rss_bytes)
             if failed:
                 self.bar.write(message, file=self.stream)
-        elif not self.quiet or failed:
-            self.log(f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})", always=failed)
+        elif failed or not self.quiet:
+            print(f"megacut: {line}", file=self.stream, flush=True)
 
     def reused(self, seconds: float, count: int) -> None:
         """Scenes whose segments were already rendered: counted at once."""
@@ -57,6 +62,7 @@ class Progress:
 
     def log(self, message: str, *, always: bool = False) -> None:
         """A line for the user; ``always`` for problems, which --quiet does not hide."""
+        log.info(message)
         if self.bar is not None:
             self.bar.write(message, file=self.stream)
         elif always or not self.quiet:

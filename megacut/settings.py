@@ -158,3 +158,13 @@ def parse_video_codec(text: str) -> str:
         return codec
     raise UsageError(f"--video-codec: '{text}' is not supported; megacut joins H.264, HEVC or MPEG-4 video "
                      "(libx264, the default; libx265; h264_nvenc and other hardware H.264/HEVC encoders)")
+
+
+def parse_positive_seconds(option: str, text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise UsageError(f"{option}: '{text}' is not a number of seconds") from None
+    if not 0 < value < 86400:
+        raise UsageError(f"{option}: {text} must be more than 0 seconds")
+    return value

@@ -179,7 +179,11 @@ def test_process_command_writes_parts_report_and_exit_code(tmp_path, movies, cap
     args = ["process", "--csv", str(csv), "--movies", str(movies), "--output", str(output), "--preset",
             "ultrafast", "--max-workers", "2", "-q"]
     assert main(args) == 2 and not output.exists()
-    assert main(args + ["--skip-invalid"]) == 0
+    log_file = tmp_path / "run.log"
+    assert main(["--log-file", str(log_file)] + args + ["--skip-invalid"]) == 0
+    logged = log_file.read_text()
+    assert "scene 1 (line 2) ok" in logged and "mega_cut_part_1.mp4: written" in logged
+    assert "-f concat" in logged  # the join's ffmpeg command, for bug reports
     report = json.loads((output / "megacut-report.json").read_text())
     assert [(s["index"], s["line"], s["status"]) for s in report["scenes"]] == [
         (0, 2, "ok"), (1, 3, "skipped"), (2, 4, "ok")]
