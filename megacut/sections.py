@@ -90,27 +90,29 @@ def load_section_spec(path: str | Path) -> SectionSpec:
 
 def load_section_specs(paths: Iterable[str | Path]) -> list[SectionSpec]:
     """Read and check specs (also that no two write the same output); one InputError listing every problem."""
-    specs, problems = [], []
+    specs, outputs, problems = [], [], []
     for path in paths:
-        spec, found = _read_spec(Path(path))
+        spec, output, found = _read_spec(Path(path))
         problems += found
+        if output is not None:
+            outputs.append((str(path), output))
         if spec is not None:
-            specs.append((str(path), spec))
-    problems += _duplicate_outputs(specs)
+            specs.append(spec)
+    problems += _duplicate_outputs(outputs)
     if problems:
         count = f"{len(problems)} problem{'s' if len(problems) > 1 else ''}"
         error = InputError(f"{count} in the section specs:\n" + "\n".join(problems))
         error.problems = tuple(problems)
         raise error
-    return [spec for _, spec in specs]
+    return specs
 
 
-def _duplicate_outputs(specs: list[tuple[str, SectionSpec]]) -> list[str]:
+def _duplicate_outputs(outputs: list[tuple[str, PurePosixPath]]) -> list[str]:
     problems, seen = [], {}
-    for shown, spec in specs:
-        key = os.path.normcase(str(spec.output))
+    for shown, output in outputs:
+        key = os.path.normcase(str(output))
         if key in seen:
-            problems.append(f"{shown}: output '{spec.output}' is also written by {seen[key]}; "
+            problems.append(f"{shown}: output '{output}' is also written by {seen[key]}; "
                             "give each spec its own output")
         else:
             seen[key] = shown
@@ -120,43 +122,55 @@ def _duplicate_outputs(specs: list[tuple[str, SectionSpec]]) -> list[str]:
 # ------------------------------------------------------------------ the spec
 
 
-def _read_spec(path: Path) -> tuple[SectionSpec | None, list[str]]:
-    shown = str(path)
+def _load_json(path: Path) -> tuple[Any, str | None]:
+    """(data, None), or (None, why the file is not a JSON object)."""
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
-        return None, [f"{shown}: file not found"]
+        return None, "file not found"
     except (OSError, UnicodeDecodeError) as exc:
-        return None, [f"{shown}: cannot be read ({exc})"]
-    try:
-        data = json.loads(text)
+        return None, f"cannot be read ({exc})"
     except json.JSONDecodeError as exc:
-        return None, [f"{shown}: invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"]
+        return None, f"invalid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}"
     if not isinstance(data, dict):
-        return None, [f"{shown}: the spec must be a JSON object {{\"output\": ..., \"sections\": [...]}}, "
-                      f"not {_json_type(data)}"]
+        return None, f'the spec must be a JSON object {{"output": ..., "sections": [...]}}, not {_json_type(data)}'
+    return data, None
+
+
+def _read_spec(path: Path) -> tuple[SectionSpec | None, PurePosixPath | None, list[str]]:
+    """(spec or None, its output if valid, problems), each problem prefixed with the file."""
+    shown = str(path)
+    data, problem = _load_json(path)
+    if problem:
+        return None, None, [f"{shown}: {problem}"]
     problems: list[str] = []
-    complain = lambda message: problems.append(f"{shown}: {message}")  # noqa: E731
+
+    def complain(message: str) -> None:
+        problems.append(f"{shown}: {message}")
+
     _unknown_keys(data, SPEC_KEYS, complain)
     output = _output(data.get("output"), complain)
-    resolution = _resolution(data.get("resolution"), complain)
-    fps = _fps(data.get("fps"), complain)
+    resolution, fps = _resolution(data.get("resolution"), complain), _fps(data.get("fps"), complain)
     title = _title(data.get("title"), complain)
     absolute = path.absolute()
     sections = [Section(absolute, 0, None, title, None, TITLE_CARD_S, 0.0)] if title else []
-    raw_sections = data.get("sections")
-    if not isinstance(raw_sections, list) or not raw_sections:
-        complain('"sections" is missing or empty; give a list of sections such as '
-                 '[{"image": "slide1.png", "audio": "voice1.mp3"}]' if not isinstance(raw_sections, list)
-                 or not raw_sections else "")
-    else:
-        for index, raw in enumerate(raw_sections, start=1):
-            section = _section(raw, absolute, index, lambda m, i=index: complain(f"section {i}: {m}"))
-            if section is not None:
-                sections.append(section)
+    sections += _sections(data.get("sections"), absolute, complain)
     if problems:
-        return None, problems
-    return SectionSpec(absolute, output, resolution, fps, title, tuple(sections)), []
+        return None, output, problems
+    return SectionSpec(absolute, output, resolution, fps, title, tuple(sections)), output, []
+
+
+def _sections(raw_sections: Any, spec_path: Path, complain) -> list[Section]:
+    if not isinstance(raw_sections, list) or not raw_sections:
+        complain('"sections" is missing or empty; give a list such as '
+                 '[{"image": "slide1.png", "audio": "voice1.mp3"}, {"text": "The end", "duration": 3}]')
+        return []
+    sections = []
+    for index, raw in enumerate(raw_sections, start=1):
+        section = _section(raw, spec_path, index, lambda message, i=index: complain(f"section {i}: {message}"))
+        if section is not None:
+            sections.append(section)
+    return sections
 
 
 def _json_type(value: Any) -> str:
@@ -231,7 +245,7 @@ def _section(raw: Any, spec_path: Path, index: int, complain) -> Section | None:
     if not isinstance(raw, dict):
         complain(f'must be an object such as {{"image": "slide.png", "audio": "voice.mp3"}}, not {_json_type(raw)}')
         return None
-    count = _count_problems(complain)
+    count = _Tally(complain)
     _unknown_keys(raw, SECTION_KEYS, count)
     folder = spec_path.parent
     image = _file(raw.get("image"), "image", folder, count)
@@ -244,8 +258,8 @@ def _section(raw: Any, spec_path: Path, index: int, complain) -> Section | None:
         count('has neither "image" nor "text"; give one or both')
     duration_s = _number(raw, "duration", count, positive=True)
     padding_s = _number(raw, "padding", count, positive=False)
-    if image is not None and not _image_problem(image, raw["image"], count):
-        pass
+    if image is not None:
+        _check_image(image, raw["image"], count)
     length_s = _audio_length(audio, raw["audio"], count) if audio is not None else None
     if count.problems:
         return None
@@ -255,7 +269,7 @@ def _section(raw: Any, spec_path: Path, index: int, complain) -> Section | None:
     return Section(spec_path, index, image, text.strip() if text else None, audio, duration_s, padding_s)
 
 
-class _count_problems:
+class _Tally:
     """Passes messages on and counts them, so a section knows whether it is valid."""
 
     def __init__(self, complain):
@@ -291,16 +305,14 @@ def _number(raw: dict, key: str, complain, *, positive: bool) -> float | None:
     return number
 
 
-def _image_problem(path: Path, shown: str, complain) -> bool:
-    """True (and complains) when Pillow cannot decode the image."""
+def _check_image(path: Path, shown: str, complain) -> None:
+    """Complain unless Pillow can decode the image."""
     try:
         with Image.open(path) as image:
             image.draft("RGB", IMAGE_CHECK_SIZE)
             image.load()
     except Exception as exc:  # Pillow raises many kinds (OSError, SyntaxError, DecompressionBombError...)
         complain(f"image '{shown}' cannot be read as an image ({type(exc).__name__}: {exc})")
-        return True
-    return False
 
 
 def _audio_length(path: Path, shown: str, complain) -> float | None:
@@ -325,8 +337,8 @@ def measure_audio_s(path: str, size_bytes: int, mtime_ns: int) -> float:
     duration is only an estimate for MP3s without a Xing header.
     """
     del size_bytes, mtime_ns  # part of the cache key only
-    proc = run_ffmpeg(["-loglevel", "error", "-i", f"file:{path}", "-map", "0:a:0", "-vn", "-f", "null", "-",
-                       "-progress", "pipe:1", "-nostats"], check=False, timeout_s=AUDIO_PROBE_TIMEOUT_S)
+    proc = run_ffmpeg(["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-i", f"file:{path}",
+                       "-map", "0:a:0", "-vn", "-f", "null", "-"], check=False, timeout_s=AUDIO_PROBE_TIMEOUT_S)
     lengths = [line.split("=", 1)[1] for line in proc.stdout.splitlines() if line.startswith("out_time_us=")]
     if proc.returncode != 0 or not lengths or not lengths[-1].strip().lstrip("-").isdigit():
         tail = stderr_tail(proc.stderr, 2) or "no audio stream"

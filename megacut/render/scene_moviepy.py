@@ -12,6 +12,9 @@ reader's ffmpeg scale), ``subclipped`` at the scene start; output frame k
 shows the source frame on screen at ``start_s + k/fps`` (plus the ffmpeg
 renderer's 3 ms slack), the last source frame repeating past the end. Then
 pad/crop, fades through black, the overlay image with its fades, the effect.
+moviepy's reader numbers frames as if the frame rate were constant, so on a
+variable-frame-rate source frames can drift (up to 4 frames after 40 on a
+25/50 fps test source); the ffmpeg backend is exact there.
 
 Frames go to one ffmpeg run (through ``run_ffmpeg``) over a named pipe in
 ``work_dir``; the same run reads the chosen audio track from the source with
@@ -26,6 +29,7 @@ from __future__ import annotations
 
 import errno
 import importlib
+import math
 import os
 import shutil
 import sys
@@ -163,22 +167,36 @@ def open_source(clips: "ClipCache", job: SceneJob) -> "VideoClip":
     return clips.get(key, lambda: VideoFileClip(str(info.path), audio=False, target_resolution=size))
 
 
-def fade_factor(t: float, job: SceneJob) -> float:
-    """Brightness at scene time ``t`` under the scene's fades: the ffmpeg renderer's timing."""
-    scene, fmt = job.scene, job.format
+def _whole_frames(seconds: float, fps: Fraction) -> int:
+    """Seconds to frames as ffmpeg's fade filter rounds them (to nearest, halves up), from the same
+    microsecond value the ffmpeg renderer writes into its graph."""
+    return math.floor(Fraction(_num(seconds)) * fps + Fraction(1, 2))
+
+
+def ffmpeg_ramp(frame_index: int, start_s: float, duration_s: float, fps: Fraction) -> float:
+    """How far ``fade=st=start_s:d=duration_s`` is at output frame ``frame_index``: 0 before, 1 after.
+    ffmpeg (9) rounds the start and the length to whole frames, then ramps linearly over the frames."""
+    start, length = _whole_frames(start_s, fps), max(1, _whole_frames(duration_s, fps))
+    return min(1.0, max(0.0, (frame_index - start) / length))
+
+
+def fade_factor(frame_index: int, job: SceneJob) -> float:
+    """Brightness of an output frame under the scene's fades through black, as the ffmpeg renderer's
+    ``fade`` filters make it (same start times and lengths as scene_ffmpeg.scene_fades)."""
+    scene, fps = job.scene, job.format.fps
     factor = 1.0
     if scene.fade_in_s > 0:
-        factor = min(factor, t / scene.fade_in_s)
+        factor = ffmpeg_ramp(frame_index, 0.0, scene.fade_in_s, fps)
     if scene.fade_out_s > 0:
-        last_frame_s = float(Fraction(scene.frames - 1) / fmt.fps)
+        last_frame_s = float(Fraction(scene.frames - 1) / fps)
         start_s = max(0.0, last_frame_s - scene.fade_out_s)
-        factor = min(factor, (start_s + scene.fade_out_s - t) / scene.fade_out_s)
-    return min(1.0, max(0.0, factor))
+        factor = min(factor, 1.0 - ffmpeg_ramp(frame_index, start_s, scene.fade_out_s, fps))
+    return factor
 
 
 def overlay_layer(job: SceneJob):
-    """(ImageClip with its fades, x, y): the overlay's box from the Pillow image, or None."""
-    from moviepy import ImageClip, vfx
+    """(ImageClip of the overlay's box with its alpha as mask, x, y, shown frames, alpha per frame), or None."""
+    from moviepy import ImageClip
 
     fmt = job.format
     timing = overlay_timing(job.scene.frames / float(fmt.fps), job.settings)
@@ -189,28 +207,33 @@ def overlay_layer(job: SceneJob):
     if box is None:
         return None
     layer = ImageClip(np.asarray(image.crop(box)), transparent=True, duration=timing.duration_s)
-    layer = layer.with_effects([vfx.CrossFadeIn(timing.fade_in_s), vfx.CrossFadeOut(timing.fade_out_s)])
-    return layer, box[0], box[1]
+    shown_frames = max(1, round(timing.duration_s * fmt.fps))  # as scene_ffmpeg.video_graph loops the image
+
+    def alpha(frame_index: int) -> float:
+        fade_in = ffmpeg_ramp(frame_index, 0.0, timing.fade_in_s, fmt.fps)
+        return min(fade_in, 1.0 - ffmpeg_ramp(frame_index, timing.fade_out_start_s, timing.fade_out_s, fmt.fps))
+
+    return layer, box[0], box[1], shown_frames, alpha
 
 
-def with_overlay(clip: "VideoClip", layer: "VideoClip", x: int, y: int) -> "VideoClip":
-    """``clip`` with ``layer`` (and its faded mask) blended at (x, y) while it lasts.
+def with_overlay(clip: "VideoClip", fps: Fraction, layer: "VideoClip", x: int, y: int, shown_frames: int,
+                 alpha) -> "VideoClip":
+    """``clip`` with ``layer`` blended at (x, y), its mask scaled by ``alpha(frame)``, for ``shown_frames``.
 
     Blends only the layer's box: CompositeVideoClip would convert whole frames
     to Pillow images and back on every frame (notes/ffmpeg-guide.md §6).
     """
     w, h = layer.size
+    rgb, mask = layer.get_frame(0).astype(np.float32), layer.mask.get_frame(0)[..., None]
 
     def blend(get_frame, t):
-        frame = get_frame(t)
-        if t >= layer.duration:
-            return frame
-        alpha = layer.mask.get_frame(t)[..., None]
-        if not alpha.any():
+        frame, frame_index = get_frame(t), round(t * fps)
+        opacity = alpha(frame_index) if frame_index < shown_frames else 0.0
+        if opacity <= 0:
             return frame
         out = frame.copy()
         region = out[y:y + h, x:x + w].astype(np.float32)
-        out[y:y + h, x:x + w] = (region + (layer.get_frame(t) - region) * alpha + 0.5).astype(np.uint8)
+        out[y:y + h, x:x + w] = (region + (rgb - region) * (mask * opacity) + 0.5).astype(np.uint8)
         return out
 
     return clip.transform(blend)
@@ -226,10 +249,10 @@ def scene_clip(job: SceneJob, source: "VideoClip") -> "VideoClip":
     clip = clip.with_duration(float(Fraction(scene.frames) / fmt.fps))
     clip = clip.image_transform(lambda frame: fit_frame(frame, fmt.width, fmt.height))
     if scene.fade_in_s > 0 or scene.fade_out_s > 0:
-        clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(t, job)))
+        clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(round(t * fmt.fps), job)))
     layer = overlay_layer(job)
     if layer is not None:
-        clip = with_overlay(clip, *layer)
+        clip = with_overlay(clip, fmt.fps, *layer)
     if job.settings.effect:
         effect = checked_effect(job.settings.effect)
         clip = clip.transform(lambda get_frame, t: effect(get_frame(t), t))
@@ -268,6 +291,7 @@ def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: Outpu
     """
     if hasattr(os, "mkfifo"):
         feed = work_dir / "frames.fifo"
+        feed.unlink(missing_ok=True)  # left by a worker that was killed
         os.mkfifo(feed)
         args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output)
         _stream_frames(frame_at, frames, fmt, feed, args, cancel)
@@ -391,7 +415,7 @@ def scene_audio(job: SceneJob) -> tuple[list[str], str]:
     return inputs, audio_graph(job, preroll_s)
 
 
-def _cpu_s() -> float:
+def process_cpu_s() -> float:
     """This process's CPU time (all threads) plus that of its finished children."""
     own = time.process_time()
     try:
@@ -407,12 +431,16 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
     """Render one scene through moviepy clips to ``job.segment_path`` (complete or absent, never partial).
 
     ``clips`` is the worker's LRU of opened sources (None: a private one, closed
-    at the end). Raises UsageError for a bad effect, FFmpegError, Cancelled; the
-    temporary file and ``job.work_dir`` are removed either way.
+    at the end). The clips derived from a source (subclip, transforms) share its
+    reader, so they are left to the LRU: closing one would close the source's.
+    An LRU serves one thread at a time (a moviepy reader cannot serve two).
+    Raises UsageError for a bad effect, FFmpegError, Cancelled; the temporary
+    file and ``job.work_dir`` are removed either way.
     """
     from ..worker import ClipCache
 
-    started_s, cpu_before_s = time.monotonic(), _cpu_s()
+    _check_cancel(cancel)
+    started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     temp = partial_path(job.segment_path)
     job.segment_path.parent.mkdir(parents=True, exist_ok=True)
     job.work_dir.mkdir(parents=True, exist_ok=True)
@@ -433,4 +461,4 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
         if clips is None:
             cache.clear()
     return JobResult(key=job.scene.key, segment_path=job.segment_path,
-                     render_s=time.monotonic() - started_s, cpu_s=_cpu_s() - cpu_before_s)
+                     render_s=time.monotonic() - started_s, cpu_s=process_cpu_s() - cpu_before_s)

@@ -1,0 +1,316 @@
+"""Section render jobs: one narrated slide (image, text, audio) rendered with moviepy into a joinable segment.
+
+The picture is drawn once with Pillow (the image fitted by padding; text alone
+a title card centred on black; text with an image a caption band at the
+bottom; fonts found like the overlay's, so any script renders) and played by
+a moviepy ``ImageClip``. A slide is still, so composing it per frame with
+CompositeVideoClip would only redo the same blend hundreds of times.
+
+Audio goes through pydub: the narration is decoded by ffmpeg (any format it
+reads; ``run_ffmpeg``, as pydub itself would need ffprobe) to 48 kHz stereo
+s16, levelled (gated RMS to ``TARGET_RMS_DBFS``, the gain capped so peaks stay
+under ``PEAK_CEILING_DBFS``) and padded with silence, or cut, to exactly the
+video's sample count. The segment meets the scene renderers' contract, so
+sections and scenes join by stream copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont, ImageOps
+
+from ..errors import Cancelled, FFmpegError
+from ..ffmpeg import run_ffmpeg
+from ..overlay import font_runs, load_font, primary_font
+from ..plan import RENDERER_VERSION, OutputFormat
+from ..sections import Section, SectionSpec
+from ..settings import Settings
+from .jobs import SEGMENT_SUFFIX, JobResult
+from .scene_ffmpeg import CHANNEL_LAYOUTS, partial_path, segment_problem
+from .scene_moviepy import process_cpu_s, write_segment
+
+SECTION_RENDERER_VERSION = "1"  # bump when a change alters rendered sections
+DEFAULT_RESOLUTION = (1920, 1080)
+DEFAULT_FPS = Fraction(30)
+TARGET_RMS_DBFS = -20.0
+PEAK_CEILING_DBFS = -1.0
+GATE_DBFS = -50.0  # 50 ms windows quieter than this (pauses) do not count towards the loudness
+GATE_WINDOW_S = 0.05
+CUT_FADE_MS = 20  # fade-out where a too-long narration is cut, so it ends without a click
+TITLE_SIZE_PER_HEIGHT = 0.075
+CAPTION_SIZE_PER_HEIGHT = 0.045
+TEXT_RGB = (255, 255, 255)
+CAPTION_BAND_RGBA = (0, 0, 0, 170)
+LINE_GAP = 0.25  # between lines, as a fraction of the font size
+
+
+@dataclass(frozen=True, slots=True)
+class SectionJob:
+    """Render one section into ``segment_path`` (written under a temporary name, then renamed)."""
+
+    section: Section
+    format: OutputFormat
+    settings: Settings
+    segment_path: Path
+    work_dir: Path
+
+    @property
+    def name(self) -> str:
+        return self.section.name
+
+    @property
+    def frames(self) -> int:
+        return max(1, self.format.frames_for(self.section.duration_s))
+
+    @property
+    def cost(self) -> float:
+        """Relative amount of work, for longest-first scheduling."""
+        return self.frames
+
+    @property
+    def key(self) -> str:
+        """A stable digest of everything that determines the segment."""
+        fmt, settings, section = self.format, self.settings, self.section
+        payload = {
+            "renderer": [RENDERER_VERSION, SECTION_RENDERER_VERSION],
+            "image": _identity(section.image),
+            "audio": _identity(section.audio),
+            "text": section.text,
+            "frames": self.frames,
+            "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
+            "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
+            "font": [settings.font, settings.font_size] if section.text else None,
+            "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if section.audio else None,
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+def _identity(path: Path | None) -> list | None:
+    if path is None:
+        return None
+    stat = path.stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
+    """The spec's output format: its own resolution and fps, else the settings', else 1080p at 30 fps."""
+    width, height = spec.resolution or settings.resolution or DEFAULT_RESOLUTION
+    return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS)
+
+
+def section_jobs(spec: SectionSpec, settings: Settings, segment_dir: Path, work_root: Path) -> list[SectionJob]:
+    """One job per section of ``spec``: segments named by their key (identical sections share one, so
+    schedule each key once), scratch folders by spec and position (never shared by running jobs)."""
+    fmt = spec_format(spec, settings)
+    jobs = []
+    for section in spec.sections:
+        key = SectionJob(section, fmt, settings, Path(), Path()).key
+        segment_path = segment_dir / f"section-{key}{SEGMENT_SUFFIX}"
+        work_dir = work_root / f"{spec.path.stem}-{section.index}-{key[:12]}"
+        jobs.append(SectionJob(section, fmt, settings, segment_path, work_dir))
+    return jobs
+
+
+# ------------------------------------------------------------------ picture
+
+
+def fit_image(path: Path, width: int, height: int) -> Image.Image:
+    """The image (EXIF orientation applied, transparency over black) scaled to fit width x height,
+    centred between black bars."""
+    with Image.open(path) as source:
+        source.draft("RGB", (max(width, height), max(width, height)))  # JPEG: decode at a reduced scale
+        image = ImageOps.exif_transpose(source)
+        image = image.convert("RGBA")
+    flat = Image.new("RGBA", image.size, (0, 0, 0, 255))
+    flat.alpha_composite(image)
+    scale = min(width / image.width, height / image.height)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    fitted = flat.convert("RGB").resize(size, Image.LANCZOS)
+    canvas = Image.new("RGB", (width, height), (0, 0, 0))
+    canvas.paste(fitted, ((width - size[0]) // 2, (height - size[1]) // 2))
+    return canvas
+
+
+def _line_width(text: str, primary: str, size: int) -> float:
+    return sum(load_font(spec, size).getlength(run) for run, spec in font_runs(text, primary))
+
+
+def wrap_text(text: str, primary: str, size: int, max_width: float) -> list[str]:
+    """``text`` broken into lines no wider than ``max_width``: at spaces, inside a word only if it must."""
+    def fits(line: str) -> bool:
+        return _line_width(line, primary, size) <= max_width
+
+    lines = []
+    for paragraph in text.splitlines() or [""]:
+        line = ""
+        for word in paragraph.split(" "):
+            if line and not fits(f"{line} {word}"):
+                lines.append(line)
+                line = word
+            else:
+                line = f"{line} {word}" if line else word
+            while len(line) > 1 and not fits(line):  # wider than the frame (or CJK, which has no spaces)
+                cut = max([i for i in range(1, len(line)) if fits(line[:i])], default=1)
+                lines.append(line[:cut])
+                line = line[cut:]
+        lines.append(line)
+    return lines
+
+
+def _draw_line(draw: ImageDraw.ImageDraw, text: str, primary: str, size: int, x: float, baseline: float) -> None:
+    for run, spec in font_runs(text, primary):
+        font = load_font(spec, size)
+        if isinstance(font, ImageFont.FreeTypeFont):
+            draw.text((x, baseline), run, font=font, fill=TEXT_RGB, anchor="ls")
+        else:  # Pillow's bitmap font has no anchors: draw from the top
+            draw.text((x, baseline - size), run, font=font, fill=TEXT_RGB)
+        x += font.getlength(run)
+
+
+def draw_text_block(image: Image.Image, text: str, settings: Settings, size: int, centre_y: float,
+                    max_width: float) -> tuple[float, float]:
+    """Draw centred, wrapped white text around ``centre_y``; returns the block's (top, bottom)."""
+    primary = primary_font(settings)
+    lines = wrap_text(text, primary, size, max_width)
+    step = size * (1 + LINE_GAP)
+    top = centre_y - (step * len(lines) - size * LINE_GAP) / 2
+    draw = ImageDraw.Draw(image)
+    for number, line in enumerate(lines):
+        x = (image.width - _line_width(line, primary, size)) / 2
+        _draw_line(draw, line, primary, size, x, top + number * step + size * 0.8)
+    return top, top + step * len(lines) - size * LINE_GAP
+
+
+def section_picture(section: Section, fmt: OutputFormat, settings: Settings) -> np.ndarray:
+    """The slide as an H x W x 3 uint8 frame."""
+    width, height = fmt.width, fmt.height
+    if section.image is not None:
+        picture = fit_image(section.image, width, height)
+    else:
+        picture = Image.new("RGB", (width, height), (0, 0, 0))
+    if section.text and section.image is None:
+        size = settings.font_size or max(10, round(height * TITLE_SIZE_PER_HEIGHT))
+        draw_text_block(picture, section.text, settings, size, height / 2, width * 0.85)
+    elif section.text:
+        picture = _with_caption(picture, section.text, settings)
+    return np.asarray(picture, dtype=np.uint8)
+
+
+def _with_caption(picture: Image.Image, text: str, settings: Settings) -> Image.Image:
+    """A dark band across the bottom with the text centred in it."""
+    width, height = picture.size
+    size = settings.font_size or max(8, round(height * CAPTION_SIZE_PER_HEIGHT))
+    lines = len(wrap_text(text, primary_font(settings), size, width * 0.9))
+    band_h = min(height, round(size * (1 + LINE_GAP) * lines + size))
+    band = Image.new("RGBA", (width, height), (0, 0, 0, 0))
+    ImageDraw.Draw(band).rectangle((0, height - band_h, width, height), fill=CAPTION_BAND_RGBA)
+    picture = Image.alpha_composite(picture.convert("RGBA"), band).convert("RGB")
+    draw_text_block(picture, text, settings, size, height - band_h / 2, width * 0.9)
+    return picture
+
+
+# -------------------------------------------------------------------- audio
+
+
+def _audio_segment(data: bytes, fmt: OutputFormat):
+    with warnings.catch_warnings():  # pydub warns at import (no ffmpeg on PATH: unused here; audioop on 3.12)
+        warnings.simplefilter("ignore")
+        from pydub import AudioSegment
+    return AudioSegment(data=data, sample_width=2, frame_rate=fmt.sample_rate, channels=fmt.channels)
+
+
+def decode_narration(path: Path, fmt: OutputFormat, work_dir: Path, cancel=None):
+    """The file's first audio stream as a pydub AudioSegment, 48 kHz stereo s16."""
+    raw = work_dir / "narration.pcm"
+    run_ffmpeg(["-y", "-loglevel", "error", "-i", f"file:{path}", "-map", "0:a:0", "-vn", "-ac", str(fmt.channels),
+                "-ar", str(fmt.sample_rate), "-c:a", "pcm_s16le", "-f", "s16le", f"file:{raw}"], cancel=cancel)
+    return _audio_segment(raw.read_bytes(), fmt)
+
+
+def gated_rms_dbfs(segment) -> float:
+    """Loudness in dBFS: the RMS of the 50 ms windows louder than the gate (pauses do not count)."""
+    samples = np.frombuffer(segment.raw_data, dtype=np.int16).astype(np.float64) / 32768.0
+    window = min(len(samples), max(1, int(segment.frame_rate * GATE_WINDOW_S)) * segment.channels)
+    if window == 0:
+        return float("-inf")
+    power = (samples[: len(samples) // window * window].reshape(-1, window) ** 2).mean(axis=1)
+    loud = power[power > 10 ** (GATE_DBFS / 10)]
+    if loud.size == 0:
+        return float("-inf")
+    return float(10 * np.log10(loud.mean()))
+
+
+def level(segment):
+    """``segment`` at the common loudness, its peaks kept under the ceiling; silence stays silence."""
+    loudness = gated_rms_dbfs(segment)
+    if not np.isfinite(loudness):
+        return segment
+    gain_db = min(TARGET_RMS_DBFS - loudness, PEAK_CEILING_DBFS - segment.max_dBFS)
+    return segment.apply_gain(gain_db)
+
+
+def section_pcm(section: Section, fmt: OutputFormat, frames: int, work_dir: Path, cancel=None) -> Path:
+    """Raw s16le PCM of exactly ``fmt.samples_for(frames)`` samples: the levelled narration, or silence."""
+    samples = fmt.samples_for(frames)
+    frame_bytes = 2 * fmt.channels
+    data = b""
+    if section.audio is not None:
+        narration = level(decode_narration(section.audio, fmt, work_dir, cancel))
+        if len(narration.raw_data) > samples * frame_bytes:
+            narration = narration[: samples * 1000 / fmt.sample_rate].fade_out(CUT_FADE_MS)
+        data = narration.raw_data[: samples * frame_bytes]
+    path = work_dir / "section.pcm"
+    path.write_bytes(data + bytes(samples * frame_bytes - len(data)))
+    return path
+
+
+# ---------------------------------------------------------------- the job
+
+
+def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
+    """Render one section to ``job.segment_path`` (complete or absent, never partial).
+
+    ``clips`` is accepted for a uniform job signature; stills need no source
+    cache. Raises FFmpegError or Cancelled; the temporary file and
+    ``job.work_dir`` are removed either way.
+    """
+    from moviepy import ImageClip
+
+    del clips
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
+    started_s, cpu_before_s = time.monotonic(), process_cpu_s()
+    fmt, frames, key = job.format, job.frames, job.key
+    temp = partial_path(job.segment_path)
+    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
+    job.work_dir.mkdir(parents=True, exist_ok=True)
+    clip = None
+    try:
+        pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
+        clip = ImageClip(section_picture(job.section, fmt, job.settings), duration=fmt.seconds_for(frames))
+        audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
+        layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
+        audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
+        write_segment(lambda k: clip.get_frame(float(Fraction(k) / fmt.fps)), frames, fmt, job.settings,
+                      audio_inputs, audio_filter, temp, job.work_dir, cancel)
+        problem = segment_problem(temp, frames, fmt)
+        if problem:
+            raise FFmpegError(f"{job.name}: ffmpeg reported success but {problem}")
+        os.replace(temp, job.segment_path)
+    finally:
+        if clip is not None:
+            clip.close()
+        temp.unlink(missing_ok=True)
+        shutil.rmtree(job.work_dir, ignore_errors=True)
+    return JobResult(key=key, segment_path=job.segment_path,
+                     render_s=time.monotonic() - started_s, cpu_s=process_cpu_s() - cpu_before_s)
