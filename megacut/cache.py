@@ -1,15 +1,16 @@
 """Content-addressed store of rendered segments and of what each written part contains.
 
-A segment's file name is its scene key (see :func:`megacut.plan.scene_key`),
-so a rerun finds every scene whose inputs did not change. A cached segment is
-checked before reuse (it decodes with the expected streams and length), never
-trusted on its name alone. Each written part records the keys it was joined
-from, so a part whose scenes did not change is not joined again.
+A segment's file name is its key (:func:`megacut.plan.scene_key`, or a
+section's), so a rerun finds every segment whose inputs did not change. A cached segment is
+checked before reuse (it has the expected streams and length), never trusted
+on its name alone. Each written part records the keys it was joined from, so a
+part whose segments did not change is not joined again.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import shutil
@@ -24,7 +25,7 @@ except ImportError:  # Windows: runs are not locked against each other
 
 from .errors import UsageError
 
-from .plan import OutputFormat, Part, Scene
+from .plan import OutputFormat
 from .render.jobs import SEGMENT_SUFFIX
 from .render.scene_ffmpeg import segment_problem
 
@@ -92,42 +93,39 @@ class SegmentCache:
         for leftover in self.work.iterdir():
             shutil.rmtree(leftover, ignore_errors=True)
 
-    def segment_path(self, scene: Scene) -> Path:
-        return self.segments / f"{scene.key}{SEGMENT_SUFFIX}"
+    def segment_path(self, key: str) -> Path:
+        return self.segments / f"{key}{SEGMENT_SUFFIX}"
 
-    def work_dir(self, scene: Scene) -> Path:
-        return self.work / scene.key
+    def work_dir(self, key: str) -> Path:
+        return self.work / key
 
-    def is_valid(self, scene: Scene, fmt: OutputFormat) -> bool:
-        """The cached segment exists, is complete, and has the plan's picture, audio and length.
+    def is_valid(self, key: str, frames: int, fmt: OutputFormat) -> bool:
+        """The cached segment exists, is complete, and has the expected picture, audio and length.
 
         Its name (the key) already encodes every setting it was rendered with;
         reading its track table catches a truncated, damaged or foreign file.
         """
-        path = self.segment_path(scene)
-        return path.is_file() and segment_problem(path, scene.frames, fmt) is None
+        path = self.segment_path(key)
+        return path.is_file() and segment_problem(path, frames, fmt) is None
 
-    def valid_scenes(self, scenes: list[Scene], fmt: OutputFormat) -> set[str]:
-        """Keys of the scenes whose cached segment can be reused."""
-        return {scene.key for scene in scenes if self.is_valid(scene, fmt)}
+    def _manifest_path(self, output: Path) -> Path:
+        digest = hashlib.sha256(str(output.resolve()).encode("utf-8")).hexdigest()[:12]
+        return self.parts / f"{output.stem}-{digest}.json"
 
-    def _manifest_path(self, part: Part) -> Path:
-        return self.parts / f"{Path(part.filename).stem}.json"
-
-    def part_is_current(self, part: Part, output: Path) -> bool:
-        """The part file exists and was joined from exactly this part's scenes."""
+    def part_is_current(self, output: Path, keys: list[str]) -> bool:
+        """``output`` exists and was joined from exactly these segments."""
         try:
-            manifest = json.loads(self._manifest_path(part).read_text(encoding="utf-8"))
+            manifest = json.loads(self._manifest_path(output).read_text(encoding="utf-8"))
             stat = output.stat()
         except (OSError, ValueError):
             return False
-        return (manifest.get("keys") == [s.key for s in part.scenes]
+        return (manifest.get("keys") == keys
                 and manifest.get("size_bytes") == stat.st_size and manifest.get("mtime_ns") == stat.st_mtime_ns)
 
-    def record_part(self, part: Part, output: Path, keys: list[str]) -> None:
+    def record_part(self, output: Path, keys: list[str]) -> None:
         stat = output.stat()
-        write_json_atomic(self._manifest_path(part),
+        write_json_atomic(self._manifest_path(output),
                           {"keys": keys, "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
 
-    def forget_part(self, part: Part) -> None:
-        self._manifest_path(part).unlink(missing_ok=True)
+    def forget_part(self, output: Path) -> None:
+        self._manifest_path(output).unlink(missing_ok=True)

@@ -16,6 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from . import __version__
+from .cache import write_json_atomic
 from .disk import DiskSpaceError
 from .errors import InputError, MegacutError, SourceError, UsageError
 from .settings import (
@@ -62,6 +63,13 @@ parts failed, 2 invalid input, 130 interrupted.""",
 
 Generates five small sample movies (nothing is downloaded) and renders the
 example scenes CSV from them into megacut-demo/parts, about a minute on two cores.""",
+    "sections": """example:
+  megacut sections intro.json chapter2.json --output videos --max-workers 4
+
+Each spec makes one video (its "output", inside --output) from sections of an
+image and/or text with narration audio. Every section of every spec is a job
+in one shared pool; each video is joined in section order. Specs are checked
+first: errors name the spec file and the section.""",
     "probe": """example:
   megacut probe ~/Movies/Thor.mkv ~/Movies/Shows
 
@@ -116,7 +124,10 @@ def _add_render_options(parser: argparse.ArgumentParser):
                      help="overlay font size in pixels (default: scaled to the output height)")
     fmt.add_argument("--transition", type=_option(parse_transition), default=parse_transition("none"),
                      help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
-    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg", help="renderer (default: ffmpeg)")
+    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
+                     help="renderer: ffmpeg (default, fastest) or moviepy (the reference, runs --effect)")
+    fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
+                     help="apply your function (frame, t) -> frame to every frame (needs --backend moviepy)")
     parts = parser.add_argument_group("parts")
     parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
@@ -175,6 +186,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--no-threading", action="store_true", help="render in this process, one job at a time")
     demo.add_argument("-q", "--quiet", action="store_true")
 
+    sections = commands.add_parser("sections", help="render narrated slides from JSON specs",
+                                   epilog=EXAMPLES["sections"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    sections.add_argument("specs", nargs="+", metavar="SPEC.json")
+    sections.add_argument("--output", help="folder for the videos and the report [MEGA_CUT_OUTPUT]")
+    _add_execution_options(_add_render_options(sections))
+
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
@@ -211,6 +228,25 @@ def resolve_paths(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str,
     return paths
 
 
+def effect_digest(spec: str | None, backend: str) -> str | None:
+    """Check ``--effect`` now (not in every job) and fingerprint its source, so an edit re-renders."""
+    if not spec:
+        return None
+    if backend != "moviepy":
+        raise UsageError("--effect runs inside the moviepy renderer: add --backend moviepy")
+    import hashlib
+    import inspect
+
+    from .render.scene_moviepy import load_effect
+
+    function = load_effect(spec)
+    try:
+        source = Path(inspect.getsourcefile(function)).read_bytes()
+    except (TypeError, OSError):  # a built-in or compiled function: its name is all there is
+        source = spec.encode()
+    return hashlib.sha256(source).hexdigest()[:16]
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
     return Settings(
         resolution=args.resolution,
@@ -227,6 +263,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         chunk_duration_s=args.chunk_duration,
         chunks=args.chunks,
         backend=args.backend,
+        effect=args.effect,
+        effect_digest=effect_digest(args.effect, args.backend),
     )
 
 
@@ -264,39 +302,52 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
                                "--skip-invalid to render the valid rows only.")
     for problem in plan.problems:
         print(f"megacut: {problem}", file=sys.stderr)
-    return render(plan, output, args)
+    return render_scenes(plan, output, args)
 
 
-def render(plan, output: Path, args: argparse.Namespace) -> int:
-    from .cache import write_json_atomic
-    from .engine import RunOptions, render_plan
-    from .monitor import workers_for_memory
-    from .progress import Progress
-    from .report import report_data, summary_text
-    from .scheduler import StopControl, default_workers
+def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
+    from .engine import scene_groups
+    from .report import report_data
 
     if not plan.selected_parts:
         raise UsageError("nothing to render: the plan has no valid scene")
+    result = render(scene_groups(plan, output), output, args, noun="scene")
+    result.plan = plan
+    write_json_atomic(output / "megacut-report.json", report_data(result))
+    return finish_run(result, output)
+
+
+def render(groups, output: Path, args: argparse.Namespace, *, noun: str):
+    """Run the engine on ``groups`` with the command line's execution options and Ctrl+C handling."""
+    from .engine import RunOptions, render_groups
+    from .monitor import workers_for_memory
+    from .progress import Progress
+    from .scheduler import StopControl, default_workers
+
     executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or workers_for_memory(default_workers())
     options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                          executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
-    total_s = sum(p.duration_s for p in plan.selected_parts)
+    selected = [g for g in groups if g.selected]
+    total_s = sum(g.duration_s for g in selected)
     progress = Progress(total_s, quiet=args.quiet)
     stop = StopControl()
-    progress.log(f"rendering {len(plan.selected_parts)} part(s), {total_s:.0f} s of output, "
-                 f"{plan.format}, {1 if executor == 'inline' else workers} worker(s)")
+    progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
+                 f"{total_s:.0f} s of output, {1 if executor == 'inline' else workers} worker(s)")
     with _stop_on_signals(stop, progress):
         try:
-            result = render_plan(plan, options, stop=stop, progress=progress)
+            return render_groups(groups, options, stop=stop, progress=progress)
         finally:
             progress.close()
-    report_path = output / "megacut-report.json"
-    write_json_atomic(report_path, report_data(result))
+
+
+def finish_run(result, output: Path) -> int:
+    from .report import summary_text
+
     print(summary_text(result))
-    print(f"  report: {report_path}")
+    print(f"  report: {output / 'megacut-report.json'}")
     return result.exit_code
 
 
@@ -346,6 +397,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return run_process(csv_path, movies, output / "parts", demo_args)
 
 
+def cmd_sections(args: argparse.Namespace) -> int:
+    from .pipeline import section_groups
+    from .report import sections_report_data
+    from .sections import load_section_specs
+
+    output = resolve_paths(args, ("output",))["output"]
+    specs = load_section_specs(args.specs)
+    groups = section_groups(specs, output, settings_from_args(args))
+    result = render(groups, output, args, noun="section")
+    write_json_atomic(output / "megacut-report.json", sections_report_data(result, specs))
+    return finish_run(result, output)
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     from .report import source_description
     from .probe import probe_sources
@@ -382,7 +446,8 @@ def _probe_json(path: Path, result) -> dict:
     return data
 
 
-COMMANDS = {"plan": cmd_plan, "process": cmd_process, "demo": cmd_demo, "probe": cmd_probe}
+COMMANDS = {"plan": cmd_plan, "process": cmd_process, "sections": cmd_sections, "demo": cmd_demo,
+            "probe": cmd_probe}
 
 
 def setup_logging(verbose: bool, log_file: str | None) -> None:

@@ -1,9 +1,11 @@
-"""Render a plan: reuse valid segments, run the missing scene jobs, join each part as it completes.
+"""Render groups of segments: reuse valid ones, run the missing jobs, join each group as it completes.
 
-Output order comes from the plan only: jobs finish in any order, and a part is
-joined from its segments in plan order once each of its scenes has ended
-(rendered, reused or failed). Parts are joined on a separate thread so workers
-stay busy meanwhile.
+A group is one output file and its items in order: a part of a scenes plan, or
+the video of a sections spec. Output order comes from the groups only: jobs
+finish in any order, and a group is joined from its segments in order once
+each of its items has ended (rendered, reused or failed). Groups are joined on
+a separate thread so workers stay busy meanwhile. Scenes and sections share
+this engine, and so the scheduler, cache, cancellation, progress and report.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .assemble import PartInput, assemble_part
 from .cache import SegmentCache
 from .disk import check_free_space, estimate_bytes
 from .errors import Cancelled, MegacutError
 from .monitor import MemoryMonitor
-from .plan import Part, RenderPlan, Scene
+from .plan import OutputFormat, RenderPlan, Scene
 from .progress import Progress
 from .render.jobs import SceneJob
 from .scheduler import Outcome, Scheduler, StopControl
@@ -43,18 +45,57 @@ class RunOptions:
     quiet: bool = False
 
 
+@dataclass(frozen=True)
+class Item:
+    """One segment of a group: rendered by ``make_job(segment_path, work_dir)`` or reused by key."""
+
+    index: int  # unique in the run: the report's index
+    key: str
+    frames: int
+    duration_s: float
+    chapter: str
+    name: str
+    subject: Any  # the Scene or Section it renders
+    make_job: Callable[[Path, Path], Any]
+
+
+@dataclass(frozen=True)
+class Group:
+    """One output file: a part of scenes, or a sections video."""
+
+    number: int
+    output: Path
+    items: tuple[Item, ...]
+    format: OutputFormat
+    title: str
+    selected: bool = True
+
+    @property
+    def frames(self) -> int:
+        return sum(i.frames for i in self.items)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(i.duration_s for i in self.items)
+
+
 @dataclass
-class SceneResult:
-    scene: Scene
+class ItemResult:
+    item: Item
     status: str  # ok | cached | failed | cancelled | skipped
     error: str | None = None
     render_s: float = 0.0
     attempts: int = 0
 
+    @property
+    def scene(self):
+        """The Scene (or Section) this result is about."""
+        return self.item.subject
+
 
 @dataclass
 class PartResult:
-    part: Part
+    part: Group
     status: str  # written | incomplete | current | failed | cancelled | skipped
     path: Path | None = None
     scene_indices: list[int] = field(default_factory=list)
@@ -64,9 +105,9 @@ class PartResult:
 
 @dataclass
 class RunResult:
-    plan: RenderPlan
+    plan: RenderPlan | None  # None for sections
     options: RunOptions
-    scenes: dict[int, SceneResult]
+    scenes: dict[int, ItemResult]
     parts: list[PartResult]
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -92,160 +133,181 @@ def chapter_title(scene: Scene) -> str:
     return scene.overlay_lines[0] if scene.overlay_lines else (scene.row.movie or scene.source.path.stem)
 
 
-class _Run:
-    """The state of one render: which scenes of which part have ended, and how."""
+def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
+    """The parts of a scenes plan as groups."""
+    def item(scene: Scene) -> Item:
+        def make_job(segment_path: Path, work_dir: Path) -> SceneJob:
+            return SceneJob(scene=scene, format=plan.format, settings=plan.settings, segment_path=segment_path,
+                            work_dir=work_dir)
+        return Item(scene.index, scene.key, scene.frames, scene.duration_s, chapter_title(scene), scene.name,
+                    scene, make_job)
 
-    def __init__(self, plan: RenderPlan, options: RunOptions, stop: StopControl,
+    return [Group(part.number, output_dir / part.filename, tuple(item(s) for s in part.scenes), plan.format,
+                  f"{plan.csv_path.stem} — part {part.number}", part.selected) for part in plan.parts]
+
+
+class _Run:
+    """The state of one render: which items of which group have ended, and how."""
+
+    def __init__(self, groups: list[Group], options: RunOptions, stop: StopControl,
                  on_event: Callable[[str], None] | None):
-        self.plan, self.options, self.stop = plan, options, stop
+        self.groups, self.options, self.stop = groups, options, stop
         self.cache = SegmentCache(options.cache_dir or options.output_dir / ".megacut-cache")
-        self.scenes: dict[int, SceneResult] = {}
+        self.items: dict[int, ItemResult] = {}
         self.parts: dict[int, PartResult] = {}
         self.joins: dict[int, Future] = {}
-        self.waiting: dict[int, set[int]] = {}  # part -> scene indices not ended yet
-        self.same_key: dict[str, list[Scene]] = {}  # key -> the scenes one job renders for
+        self.waiting: dict[int, set[int]] = {}  # group -> item indices not ended yet
+        self.same_key: dict[str, list[tuple[Group, Item]]] = {}  # key -> the items one job renders for
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.on_event = on_event or (lambda message: None)
 
-    def classify(self) -> list[SceneJob]:
-        """Mark unselected parts, current parts and reusable segments; return the jobs left."""
+    def classify(self) -> list:
+        """Mark unselected and current groups and reusable segments; return the jobs left."""
         jobs = []
-        for part in self.plan.parts:
-            output = self.options.output_dir / part.filename
-            if not part.selected:
-                self.parts[part.number] = PartResult(part, "skipped")
-                self.scenes.update({s.index: SceneResult(s, "skipped") for s in part.scenes})
-            elif not self.options.force and self.cache.part_is_current(part, output):
-                self.parts[part.number] = PartResult(part, "current", output, [s.index for s in part.scenes],
-                                                     part.duration_s)
-                self.scenes.update({s.index: SceneResult(s, "cached") for s in part.scenes})
-        todo = [s for p in self.plan.parts if p.number not in self.parts for s in p.scenes]
-        valid = set() if self.options.force else self.cache.valid_scenes(todo, self.plan.format)
-        for scene in todo:
-            self.waiting.setdefault(scene.part, set())
-            if scene.key in valid:
-                self.scenes[scene.index] = SceneResult(scene, "cached")
-                continue
-            self.waiting[scene.part].add(scene.index)
-            if scene.key in self.same_key:  # an identical row: one render serves both
-                self.same_key[scene.key].append(scene)
-                continue
-            self.same_key[scene.key] = [scene]
-            jobs.append(SceneJob(scene=scene, format=self.plan.format, settings=self.plan.settings,
-                                 segment_path=self.cache.segment_path(scene), work_dir=self.cache.work_dir(scene)))
+        for group in self.groups:
+            if not group.selected:
+                self.parts[group.number] = PartResult(group, "skipped")
+                self.items.update({i.index: ItemResult(i, "skipped") for i in group.items})
+            elif not self.options.force and self.cache.part_is_current(group.output, [i.key for i in group.items]):
+                self.parts[group.number] = PartResult(group, "current", group.output,
+                                                      [i.index for i in group.items], group.duration_s)
+                self.items.update({i.index: ItemResult(i, "cached") for i in group.items})
+        for group in (g for g in self.groups if g.number not in self.parts):
+            self.waiting[group.number] = set()
+            for item in group.items:
+                if not self.options.force and self.cache.is_valid(item.key, item.frames, group.format):
+                    self.items[item.index] = ItemResult(item, "cached")
+                    continue
+                self.waiting[group.number].add(item.index)
+                if item.key in self.same_key:  # an identical item: one render serves both
+                    self.same_key[item.key].append((group, item))
+                    continue
+                self.same_key[item.key] = [(group, item)]
+                jobs.append(item.make_job(self.cache.segment_path(item.key), self.cache.work_dir(item.key)))
         return jobs
 
-    def scene_ended(self, outcome: Outcome) -> None:
+    def item_ended(self, outcome: Outcome) -> None:
         status = {"ok": "ok", "failed": "failed"}.get(outcome.status, "cancelled")
         render_s = outcome.result.render_s if outcome.result else 0.0
-        for scene in self.same_key[outcome.job.scene.key]:
-            self.scenes[scene.index] = SceneResult(scene, status, outcome.error, render_s, outcome.attempts)
-            self.waiting[scene.part].discard(scene.index)
-            self.join_if_ready(scene.part)
+        for group, item in self.same_key[outcome.job.key]:
+            self.items[item.index] = ItemResult(item, status, outcome.error, render_s, outcome.attempts)
+            self.waiting[group.number].discard(item.index)
+            self.join_if_ready(group)
 
-    def join_if_ready(self, number: int) -> None:
-        if self.waiting.get(number) or number in self.joins or number in self.parts:
+    def join_if_ready(self, group: Group) -> None:
+        if self.waiting.get(group.number) or group.number in self.joins or group.number in self.parts:
             return
-        part = next(p for p in self.plan.parts if p.number == number)
-        statuses = [self.scenes[s.index].status for s in part.scenes]
-        if "cancelled" in statuses:
-            self.parts[number] = PartResult(part, "cancelled", error="interrupted before all its scenes ended")
+        if any(self.items[i.index].status == "cancelled" for i in group.items):
+            self.parts[group.number] = PartResult(group, "cancelled", error="interrupted before all its items ended")
             return
-        self.joins[number] = self.joiner.submit(self._join, part)
+        self.joins[group.number] = self.joiner.submit(self._join, group)
 
-    def _join(self, part: Part) -> None:
-        output = self.options.output_dir / part.filename
-        included = [s for s in part.scenes if self.scenes[s.index].status in ("ok", "cached")]
-        failed = [s for s in part.scenes if self.scenes[s.index].status == "failed"]
+    def _join(self, group: Group) -> None:
+        included = [i for i in group.items if self.items[i.index].status in ("ok", "cached")]
+        failed = [i for i in group.items if self.items[i.index].status == "failed"]
         if failed and self.options.strict:
-            self.parts[part.number] = PartResult(part, "failed", error=f"--strict: {len(failed)} scene(s) failed")
+            self.parts[group.number] = PartResult(group, "failed", error=f"--strict: {len(failed)} item(s) failed")
             return
         if not included:
-            self.parts[part.number] = PartResult(part, "failed", error="every scene of the part failed")
+            self.parts[group.number] = PartResult(group, "failed", error="every item of it failed")
             return
-        inputs = [PartInput(self.cache.segment_path(s), s.frames, chapter_title(s)) for s in included]
-        title = f"{self.plan.csv_path.stem} — part {part.number}"
+        inputs = [PartInput(self.cache.segment_path(i.key), i.frames, i.chapter) for i in included]
         try:
-            self.cache.forget_part(part)
-            assemble_part(inputs, output, self.plan.format.fps, title=title, cancel=self.stop.cancel)
+            self.cache.forget_part(group.output)
+            assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel)
         except Cancelled:
-            self.parts[part.number] = PartResult(part, "cancelled", error="interrupted while joining")
+            self.parts[group.number] = PartResult(group, "cancelled", error="interrupted while joining")
             return
         except MegacutError as exc:
-            self.parts[part.number] = PartResult(part, "failed", error=str(exc))
+            self.parts[group.number] = PartResult(group, "failed", error=str(exc))
             return
-        self.cache.record_part(part, output, [s.key for s in included])
+        self.cache.record_part(group.output, [i.key for i in included])
         status = "incomplete" if failed else "written"
-        self.parts[part.number] = PartResult(part, status, output, [s.index for s in included],
-                                             sum(s.duration_s for s in included),
-                                             f"{len(failed)} failed scene(s) left out" if failed else None)
-        self.on_event(f"{part.filename}: {status}, {len(included)} scene(s)")
+        self.parts[group.number] = PartResult(group, status, group.output, [i.index for i in included],
+                                              sum(i.duration_s for i in included),
+                                              f"{len(failed)} failed item(s) left out" if failed else None)
+        self.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
 
     def finish(self) -> list[PartResult]:
-        for number in list(self.waiting):
-            self.join_if_ready(number)
+        for group in self.groups:
+            if group.number in self.waiting:
+                self.join_if_ready(group)
         self.joiner.shutdown(wait=True)
         for future in self.joins.values():
             future.result()  # _join records its own failures; anything raised here is a bug
-        for part in self.plan.parts:
-            if part.number not in self.parts:
-                self.parts[part.number] = PartResult(part, "cancelled", error="interrupted before all its "
-                                                     "scenes ended")
-            for scene in part.scenes:
-                self.scenes.setdefault(scene.index, SceneResult(scene, "cancelled"))
-        return [self.parts[p.number] for p in self.plan.parts]
+        for group in self.groups:
+            if group.number not in self.parts:
+                self.parts[group.number] = PartResult(group, "cancelled", error="interrupted before all its "
+                                                      "items ended")
+            for item in group.items:
+                self.items.setdefault(item.index, ItemResult(item, "cancelled"))
+        return [self.parts[g.number] for g in self.groups]
 
 
 def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | None = None,
                 progress: Progress | None = None,
-                on_scene: Callable[[SceneResult], None] | None = None) -> RunResult:
+                on_scene: Callable[[ItemResult], None] | None = None) -> RunResult:
     """Render every selected part of ``plan`` into ``options.output_dir``.
 
     ``on_scene`` is called in this process with each scene's result as it ends;
     ``progress`` draws the terminal bar; ``stop`` lets a caller stop the run.
     """
+    result = render_groups(scene_groups(plan, options.output_dir), options, stop=stop, progress=progress,
+                           on_item=on_scene)
+    result.plan = plan
+    return result
+
+
+def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl | None = None,
+                  progress: Progress | None = None,
+                  on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
+    """Render every selected group into its output file (the engine under scenes and sections)."""
     started, cpu_started = time.monotonic(), _cpu_s()
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(plan, options, stop, on_event=progress.log if progress else None)
+    run = _Run(groups, options, stop, on_event=progress.log if progress else None)
     with run.cache.lock():
-        for partial in options.output_dir.glob(".mega_cut_part_*.partial.*"):  # a killed run's join
-            partial.unlink(missing_ok=True)
-        return _render(run, plan, options, stop, progress, on_scene, started, cpu_started)
+        for folder in {g.output.parent for g in groups}:  # a killed run's joins
+            for partial in folder.glob(".*.partial.*"):
+                partial.unlink(missing_ok=True)
+        jobs = run.classify()
+        _check_disk(run, jobs)
+        with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
+            scheduler = Scheduler(kind=options.executor, workers=options.max_workers, retries=options.retries,
+                                  clip_cache=options.clip_cache, stop=stop, admit=memory.admit)
+            reused = [r for r in run.items.values() if r.status == "cached"]
+            if progress and reused:
+                progress.reused(sum(r.item.duration_s for r in reused), len(reused))
 
+            def on_outcome(outcome: Outcome) -> None:
+                run.item_ended(outcome)
+                item = run.same_key[outcome.job.key][0][1]
+                if on_item:
+                    on_item(run.items[item.index])
+                if progress:
+                    took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
+                    reason = f": {outcome.error}" if outcome.error and outcome.status != "ok" else ""
+                    progress.advance(item.duration_s, failed=outcome.status == "failed",
+                                     running=len(scheduler.running), rss_bytes=memory.current_rss_bytes,
+                                     message=f"{item.name} {outcome.status}{took}{reason}")
 
-def _render(run: _Run, plan: RenderPlan, options: RunOptions, stop: StopControl, progress: Progress | None,
-            on_scene, started: float, cpu_started: float) -> RunResult:
-    jobs = run.classify()
-    to_join = [p for p in plan.parts if run.parts.get(p.number) is None]
-    segment_bytes, part_bytes = estimate_bytes(sum(j.scene.frames for j in jobs), sum(p.frames for p in to_join),
-                                               plan.format)
-    check_free_space(run.cache.root, segment_bytes, options.output_dir, part_bytes)
-    workers = 1 if options.executor == "inline" else (options.max_workers or None)
-    with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
-        scheduler = Scheduler(kind=options.executor, workers=workers, retries=options.retries,
-                              clip_cache=options.clip_cache, stop=stop, admit=memory.admit)
-
-        def on_outcome(outcome: Outcome) -> None:
-            run.scene_ended(outcome)
-            if on_scene:
-                on_scene(run.scenes[outcome.job.scene.index])
-            if progress:
-                scene = outcome.job.scene
-                took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
-                reason = f": {outcome.error}" if outcome.error and outcome.status != "ok" else ""
-                progress.advance(scene.duration_s, failed=outcome.status == "failed",
-                                 running=len(scheduler.running), rss_bytes=memory.current_rss_bytes,
-                                 message=f"{scene.name} {outcome.status}{took}{reason}")
-
-        reused = [r.scene for r in run.scenes.values() if r.status == "cached"]
-        if progress and reused:
-            progress.reused(sum(s.duration_s for s in reused), len(reused))
-        try:
-            scheduler.run(jobs, run_job, on_outcome)
-        finally:
-            parts = run.finish()
-    return RunResult(plan=plan, options=options, scenes=run.scenes, parts=parts,
+            try:
+                scheduler.run(jobs, run_job, on_outcome)
+            finally:
+                parts = run.finish()
+    return RunResult(plan=None, options=options, scenes=run.items, parts=parts,
                      wall_s=time.monotonic() - started, cpu_s=_cpu_s() - cpu_started,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
                      interrupted=stop.stopping)
+
+
+def _check_disk(run: _Run, jobs: list) -> None:
+    """Free space for the segments to render and the groups to join (per output format)."""
+    segment_bytes = part_bytes = 0
+    for group in run.groups:
+        if group.number in run.parts:
+            continue
+        rendering = sum(i.frames for i in group.items if i.index in run.waiting.get(group.number, ()))
+        segments, parts = estimate_bytes(rendering, group.frames, group.format)
+        segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
+    check_free_space(run.cache.root, segment_bytes, run.options.output_dir, part_bytes)

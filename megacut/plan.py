@@ -375,7 +375,7 @@ def scene_key(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
     payload = {
         "renderer": RENDERER_VERSION,
         "backend": settings.backend,
-        "effect": settings.effect,
+        "effect": [settings.effect, settings.effect_digest],
         "source": [str(source.path), source.size_bytes, source.mtime_ns],
         "start_s": repr(scene.start_s),
         "frames": scene.frames,

@@ -99,6 +99,35 @@ def report_data(result) -> dict:
     }
 
 
+def sections_report_data(result, specs) -> dict:
+    """The run report of `megacut sections`: one entry per video and per section."""
+    offsets = offsets_by_index(result)
+    spec_of = {item.index: spec for spec, part in zip(specs, result.parts) for item in part.part.items}
+    return {
+        "megacut_version": _version(),
+        "output": str(result.options.output_dir),
+        "exit_code": result.exit_code,
+        "interrupted": result.interrupted,
+        "videos": [
+            {"n": p.part.number, "spec": str(spec.path), "path": str(p.path) if p.path else None,
+             "status": p.status, "duration_s": round(p.duration_s, 6), "sections": p.scene_indices,
+             "error": p.error}
+            for spec, p in zip(specs, result.parts)
+        ],
+        "sections": [
+            {"index": r.item.index, "spec": str(spec_of[r.item.index].path), "section": r.item.subject.index,
+             "name": r.item.name, "status": r.status, "error": r.error, "duration_s": round(r.item.duration_s, 6),
+             "offset_s": round(offsets[r.item.index], 6) if r.item.index in offsets else None,
+             "render_s": round(r.render_s, 3), "attempts": r.attempts, "key": r.item.key}
+            for r in sorted(result.scenes.values(), key=lambda r: r.item.index)
+        ],
+        "wall_s": round(result.wall_s, 3),
+        "cpu_s": round(result.cpu_s, 3),
+        "peak_rss_bytes": result.peak_rss_bytes,
+        "workers": result.workers,
+    }
+
+
 def offsets_by_index(result) -> dict[int, float]:
     """Where each included scene starts in the part file actually written."""
     offsets = {}
@@ -106,7 +135,7 @@ def offsets_by_index(result) -> dict[int, float]:
         at = 0.0
         for index in part.scene_indices:
             offsets[index] = at
-            at += result.scenes[index].scene.duration_s
+            at += result.scenes[index].item.duration_s
     return offsets
 
 
@@ -147,23 +176,24 @@ def summary_text(result) -> str:
     counts = {}
     for scene in result.scenes.values():
         counts[scene.status] = counts.get(scene.status, 0) + 1
+    noun, file_noun = ("scenes", "part") if result.plan is not None else ("sections", "video")
     lines = ["", "Summary:"]
     for part in result.parts:
         if part.status == "skipped":
             continue
         where = f" -> {part.path}" if part.path else ""
         note = f" ({part.error})" if part.error else ""
-        lines.append(f"  part {part.part.number}: {part.status}{where}{note}")
-    lines.append("  scenes: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "cached", "failed", "cancelled")
+        lines.append(f"  {file_noun} {part.part.number}: {part.status}{where}{note}")
+    lines.append(f"  {noun}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "cached", "failed", "cancelled")
                                           if counts.get(k) or k in ("ok", "failed")))
-    for scene in result.scenes.values():
-        if scene.status == "failed":
-            lines.append(f"  failed: {scene.scene.name} ({scene.scene.row.movie}): {scene.error}")
-    rendered_s = sum(r.scene.duration_s for r in result.scenes.values() if r.status == "ok")
+    for item in result.scenes.values():
+        if item.status == "failed":
+            lines.append(f"  failed: {item.item.name}: {item.error}")
+    rendered_s = sum(r.item.duration_s for r in result.scenes.values() if r.status == "ok")
     speed = f", {rendered_s / result.wall_s:.2f}x real time" if rendered_s and result.wall_s else ""
     lines.append(f"  wall {result.wall_s:.1f} s, CPU {result.cpu_s:.1f} s, peak memory "
                  f"{result.peak_rss_bytes / 1e6:.0f} MB, {result.workers} worker(s); rendered "
-                 f"{rendered_s:.0f} s of scenes{speed}")
+                 f"{rendered_s:.0f} s of {noun}{speed}")
     if result.interrupted:
         lines.append("  interrupted: run the same command again to resume; finished scenes are kept")
     return "\n".join(lines)

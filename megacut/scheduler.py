@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import Cancelled, MegacutError
-from .worker import init_worker
+from .worker import close_clip_caches, init_worker
 
 EXECUTOR_KINDS = ("process", "thread", "inline")
 # Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip
@@ -217,3 +217,5 @@ class Scheduler:
             self.stop.cancel.set()
         executor.shutdown(wait=True, cancel_futures=True)
         self.running.clear()
+        if self.kind != "process":
+            close_clip_caches()  # threads and inline jobs opened their sources in this process

@@ -16,7 +16,7 @@ from .errors import UsageError
 from .timecodes import TimecodeError, parse_duration, snap_fps
 
 FIT_MODES = ("pad", "crop")
-BACKENDS = ("ffmpeg",)  # the moviepy backend joins with the sections work
+BACKENDS = ("ffmpeg", "moviepy")
 RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
                     "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
 
@@ -49,6 +49,7 @@ class Settings:
     chunks: tuple[int, ...] | None = None  # None: every part
     backend: str = "ffmpeg"
     effect: str | None = None  # "module:function", moviepy backend only
+    effect_digest: str | None = None  # of the effect's source file: editing the effect re-renders
 
 
 def parse_fps(text: str) -> Fraction:

@@ -7,6 +7,7 @@ watches the shared cancel Event, which the parent sets on a second Ctrl+C.
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import threading
@@ -18,7 +19,10 @@ from .ffmpeg import kill_all_active
 from .render.jobs import JobResult, SceneJob
 
 _cancel_event = None
-_clip_cache: "ClipCache | None" = None
+_clip_cache_size = 4
+_local = threading.local()  # one ClipCache per thread: a moviepy reader serves one thread at a time
+_caches: list["ClipCache"] = []
+_caches_lock = threading.Lock()
 
 
 class ClipCache:
@@ -78,22 +82,34 @@ def _exit_with_parent(parent_pid: int) -> None:
 
 
 def init_worker(cancel_event, clip_cache_size: int, *, in_worker_process: bool = True) -> None:
-    """Executor initializer: remember the shared Event and make this process's LRU."""
-    global _cancel_event, _clip_cache
+    """Executor initializer: remember the shared Event and the size of this process's LRU."""
+    global _cancel_event, _clip_cache_size
     if in_worker_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="megacut-parent-watch",
                          daemon=True).start()
+        atexit.register(close_clip_caches)
     _cancel_event = cancel_event
-    if _clip_cache is None or _clip_cache.capacity != clip_cache_size:
-        _clip_cache = ClipCache(clip_cache_size)
+    _clip_cache_size = clip_cache_size
 
 
 def clip_cache() -> ClipCache:
-    global _clip_cache
-    if _clip_cache is None:
-        _clip_cache = ClipCache(4)
-    return _clip_cache
+    """This thread's LRU of opened sources."""
+    cache = getattr(_local, "cache", None)
+    if cache is None or cache.capacity != _clip_cache_size:
+        cache = _local.cache = ClipCache(_clip_cache_size)
+        with _caches_lock:
+            _caches.append(cache)
+    return cache
+
+
+def close_clip_caches() -> None:
+    """Close every source the LRUs of this process hold (the end of a run, or of the worker)."""
+    with _caches_lock:
+        caches, _caches[:] = list(_caches), []
+    for cache in caches:
+        cache.clear()
+    _local.__dict__.clear()
 
 
 def run_job(job: SceneJob) -> JobResult:
@@ -102,8 +118,16 @@ def run_job(job: SceneJob) -> JobResult:
         from .errors import Cancelled
 
         raise Cancelled("cancelled before it started")
+    if isinstance(job, SceneJob) and job.settings.backend == "moviepy":
+        from .render.scene_moviepy import render_scene_moviepy
+
+        return render_scene_moviepy(job, cancel=_cancel_event, clips=clip_cache())
     if isinstance(job, SceneJob):
         from .render.scene_ffmpeg import render_scene_ffmpeg
 
         return render_scene_ffmpeg(job, cancel=_cancel_event)
+    from .render.section import SectionJob, render_section
+
+    if isinstance(job, SectionJob):
+        return render_section(job, cancel=_cancel_event, clips=clip_cache())
     raise TypeError(f"unknown job type {type(job).__name__}")

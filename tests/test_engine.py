@@ -230,3 +230,32 @@ def test_identical_rows_are_rendered_once_and_used_twice(tmp_path, movies):
     assert result.exit_code == 0 and [r.status for _, r in sorted(result.scenes.items())] == ["ok", "ok", "ok"]
     assert len([p for p in (tmp_path / "out" / ".megacut-cache" / "segments").glob("*.mov")]) == 2
     assert len(part_frames(result.parts[0].path, tmp_path)) == 25
+
+
+def test_moviepy_backend_with_an_effect_through_the_command(tmp_path, movies, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "my_effects.py").write_text("def invert(frame, t):\n    return 255 - frame\n")
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(a)},{frame_time(a + 8)}," for a in (100, 300)])
+    common = ["process", "--csv", str(csv), "--movies", str(movies), "--preset", "ultrafast",
+              "--encoder-threads", "1", "-q"]
+    assert main([*common, "--output", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--effect", "my_effects:invert", "--output", str(tmp_path / "x")]) == 2
+    assert "--effect runs inside the moviepy renderer" in capsys.readouterr().err
+    assert main([*common, "--effect", "my_effects:nothing", "--backend", "moviepy", "--output",
+                 str(tmp_path / "x")]) == 2
+    for executor in (["--no-threading"], ["--executor", "thread", "--max-workers", "2"]):
+        output = tmp_path / f"fx{len(executor)}"
+        assert main([*common, "--backend", "moviepy", "--effect", "my_effects:invert", *executor,
+                     "--output", str(output)]) == 0
+        plain = part_frames(tmp_path / "plain" / "mega_cut_part_1.mp4", tmp_path).astype(int)
+        inverted = part_frames(output / "mega_cut_part_1.mp4", tmp_path).astype(int)
+        assert plain.shape == inverted.shape
+        assert np.abs((255 - plain) - inverted).mean() < 6  # every frame inverted (up to compression)
+        assert not [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+    first_keys = json.loads((tmp_path / "fx1" / "megacut-report.json").read_text())["scenes"]
+    (tmp_path / "my_effects.py").write_text("def invert(frame, t):\n    return 255 - frame  # edited\n")
+    assert main([*common, "--backend", "moviepy", "--effect", "my_effects:invert", "--no-threading",
+                 "--output", str(tmp_path / "fx1")]) == 0
+    again = json.loads((tmp_path / "fx1" / "megacut-report.json").read_text())["scenes"]
+    assert [s["status"] for s in again] == ["ok", "ok"]  # the edited effect re-renders
+    assert [s["key"] for s in again] != [s["key"] for s in first_keys]

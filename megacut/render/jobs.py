@@ -31,6 +31,10 @@ class SceneJob:
         return self.scene.name
 
     @property
+    def key(self) -> str:
+        return self.scene.key
+
+    @property
     def cost(self) -> float:
         """Relative amount of work, for longest-first scheduling."""
         return self.scene.frames

@@ -1,0 +1,63 @@
+"""`megacut sections`: several specs share one pool; each video comes out in section order."""
+
+import json
+
+import numpy as np
+from PIL import Image
+
+from framecode import decode_frames
+from megacut.cli import main
+
+COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 220, 20)}
+
+
+def write_spec(folder, name, sections, output):
+    for section in sections:
+        if "image" in section:
+            Image.new("RGB", (64, 36), COLOURS[section["image"][:-4]]).save(folder / section["image"])
+    spec = folder / name
+    spec.write_text(json.dumps({"output": output, "resolution": "160x90", "fps": 25, "sections": sections}))
+    return spec
+
+
+def section_colour(frame):
+    middle = frame[30:60, 60:100].reshape(-1, 3).mean(axis=0)
+    return min(COLOURS, key=lambda name: np.abs(np.array(COLOURS[name]) - middle).sum())
+
+
+def test_two_specs_in_one_pool_each_video_in_order(tmp_path, capsys):
+    a = write_spec(tmp_path, "a.json", [{"image": "red.png", "duration": 1.0}, {"image": "green.png", "duration": 0.4},
+                                        {"image": "blue.png", "duration": 0.8}], "a.mp4")
+    b = write_spec(tmp_path, "b.json", [{"image": "yellow.png", "duration": 0.6}, {"image": "red.png", "duration": 0.5},
+                                        {"image": "blue.png", "duration": 0.3}], "videos/b.mp4")
+    output = tmp_path / "out"
+    args = ["sections", str(a), str(b), "--output", str(output), "--preset", "ultrafast", "--encoder-threads", "1",
+            "--max-workers", "2", "-q"]
+    assert main(args) == 0
+    expected = {"a.mp4": [("red", 25), ("green", 10), ("blue", 20)],
+                "videos/b.mp4": [("yellow", 15), ("red", 12), ("blue", 8)]}
+    for name, sections in expected.items():
+        frames = decode_frames(output / name, 160, 90, tmp_path)
+        assert len(frames) == sum(n for _, n in sections), name
+        at = 0
+        for colour, count in sections:
+            assert section_colour(frames[at + count // 2]) == colour, (name, colour)
+            at += count
+    report = json.loads((output / "megacut-report.json").read_text())
+    assert [v["status"] for v in report["videos"]] == ["written", "written"]
+    assert [s["section"] for s in report["sections"]] == [1, 2, 3, 1, 2, 3]
+    out = capsys.readouterr().out
+    assert "sections: 6 ok, 0 failed" in out and f"video 2: written -> {output / 'videos' / 'b.mp4'}" in out
+    assert main(args) == 0  # rerun: both videos current
+    report = json.loads((output / "megacut-report.json").read_text())
+    assert [v["status"] for v in report["videos"]] == ["current", "current"]
+
+
+def test_a_bad_spec_names_file_and_section_and_renders_nothing(tmp_path, capsys):
+    spec = write_spec(tmp_path, "talk.json", [{"image": "red.png", "duration": 1}, {"audio": "missing.mp3"}],
+                      "talk.mp4")
+    output = tmp_path / "out"
+    assert main(["sections", str(spec), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert "talk.json" in err and "section 2" in err and "missing.mp3" in err
+    assert not output.exists()
