@@ -128,6 +128,8 @@ def _add_render_options(parser: argparse.ArgumentParser):
                      help="renderer: ffmpeg (default, fastest) or moviepy (the reference, runs --effect)")
     fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
                      help="apply your function (frame, t) -> frame to every frame (needs --backend moviepy)")
+    fmt.add_argument("--section-cards", action="store_true",
+                     help="show each heading row (1940s, Phase One) as a 3-second title card before its scenes")
     parts = parser.add_argument_group("parts")
     parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
@@ -263,6 +265,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         chunk_duration_s=args.chunk_duration,
         chunks=args.chunks,
         backend=args.backend,
+        section_cards=args.section_cards,
         effect=args.effect,
         effect_digest=effect_digest(args.effect, args.backend),
     )

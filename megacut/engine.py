@@ -133,8 +133,11 @@ def chapter_title(scene: Scene) -> str:
     return scene.overlay_lines[0] if scene.overlay_lines else (scene.row.movie or scene.source.path.stem)
 
 
+CARD_S = 3.0  # how long a heading's title card shows (--section-cards)
+
+
 def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
-    """The parts of a scenes plan as groups."""
+    """The parts of a scenes plan as groups (with heading title cards under --section-cards)."""
     def item(scene: Scene) -> Item:
         def make_job(segment_path: Path, work_dir: Path) -> SceneJob:
             return SceneJob(scene=scene, format=plan.format, settings=plan.settings, segment_path=segment_path,
@@ -142,8 +145,39 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
         return Item(scene.index, scene.key, scene.frames, scene.duration_s, chapter_title(scene), scene.name,
                     scene, make_job)
 
-    return [Group(part.number, output_dir / part.filename, tuple(item(s) for s in part.scenes), plan.format,
-                  f"{plan.csv_path.stem} — part {part.number}", part.selected) for part in plan.parts]
+    cards = heading_cards(plan) if plan.settings.section_cards else {}
+    groups = []
+    for part in plan.parts:
+        items = []
+        for scene in part.scenes:
+            items += cards.pop(scene.index, [])
+            items.append(item(scene))
+        groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
+                            f"{plan.csv_path.stem} — part {part.number}", part.selected))
+    return groups
+
+
+def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:
+    """Title-card items per scene index: each heading goes before the first valid scene after it."""
+    from .render.section import SectionJob
+    from .sections import Section
+
+    valid = sorted(s.index for s in plan.scenes)
+    cards: dict[int, list[Item]] = {}
+    for heading in plan.headings:
+        following = next((i for i in valid if i >= heading.before_scene), None)
+        if following is None or not heading.text:
+            continue
+        section = Section(plan.csv_path, heading.line, None, heading.text, None, CARD_S, 0.0)
+        probe_job = SectionJob(section, plan.format, plan.settings, Path(), Path())
+
+        def make_job(segment_path: Path, work_dir: Path, section=section):
+            return SectionJob(section, plan.format, plan.settings, segment_path, work_dir)
+
+        cards.setdefault(following, []).append(
+            Item(-heading.line, probe_job.key, probe_job.frames, plan.format.seconds_for(probe_job.frames),
+                 heading.text, f"heading card (line {heading.line})", section, make_job))
+    return cards
 
 
 class _Run:

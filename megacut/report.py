@@ -75,7 +75,12 @@ def report_data(result) -> dict:
     plan = result.plan
     rejected = [{"index": r.index, "line": r.line, "movie": r.movie, "source": None, "status": "skipped",
                  "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
-    scenes = [_scene_data(result, r, offsets_by_index(result)) for r in result.scenes.values()]
+    offsets = offsets_by_index(result)
+    scenes = [_scene_data(result, r, offsets) for r in result.scenes.values() if r.item.index >= 0]
+    cards = [{"line": -r.item.index, "text": r.item.chapter, "status": r.status, "error": r.error,
+              "offset_s": round(offsets[r.item.index], 6) if r.item.index in offsets else None,
+              "duration_s": round(r.item.duration_s, 6)}
+             for r in result.scenes.values() if r.item.index < 0]
     return {
         "megacut_version": _version(),
         "csv": str(plan.csv_path),
@@ -86,11 +91,13 @@ def report_data(result) -> dict:
                    "pix_fmt": plan.format.pix_fmt, "audio": f"aac {plan.format.sample_rate} Hz stereo"},
         "parts": [
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
-             "duration_s": round(p.duration_s, 6), "scenes": p.scene_indices, "error": p.error}
+             "duration_s": round(p.duration_s, 6), "scenes": [i for i in p.scene_indices if i >= 0],
+             "error": p.error}
             for p in result.parts
         ],
         "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),
         "headings": [{"line": h.line, "text": h.text, "before_scene": h.before_scene} for h in plan.headings],
+        "cards": cards,
         "wall_s": round(result.wall_s, 3),
         "cpu_s": round(result.cpu_s, 3),
         "peak_rss_bytes": result.peak_rss_bytes,

@@ -47,6 +47,7 @@ class Settings:
     transition: Transition = Transition()
     chunk_duration_s: float = 7200.0
     chunks: tuple[int, ...] | None = None  # None: every part
+    section_cards: bool = False  # heading rows become title cards before the scene that follows them
     backend: str = "ffmpeg"
     effect: str | None = None  # "module:function", moviepy backend only
     effect_digest: str | None = None  # of the effect's source file: editing the effect re-renders

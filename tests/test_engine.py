@@ -259,3 +259,22 @@ def test_moviepy_backend_with_an_effect_through_the_command(tmp_path, movies, ca
     again = json.loads((tmp_path / "fx1" / "megacut-report.json").read_text())["scenes"]
     assert [s["status"] for s in again] == ["ok", "ok"]  # the edited effect re-renders
     assert [s["key"] for s in again] != [s["key"] for s in first_keys]
+
+
+def test_section_cards_put_a_title_card_before_the_scenes_of_a_heading(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, ["The 1940s,,,", f"Beeps,{frame_time(100)},{frame_time(110)},",
+                               f"Beeps,{frame_time(200)},{frame_time(205)},"])
+    common = ["process", "--csv", str(csv), "--movies", str(movies), "--preset", "ultrafast", "-q"]
+    assert main([*common, "--output", str(tmp_path / "plain")]) == 0
+    assert main([*common, "--section-cards", "--output", str(tmp_path / "cards")]) == 0
+    plain = part_frames(tmp_path / "plain" / "mega_cut_part_1.mp4", tmp_path)
+    carded = part_frames(tmp_path / "cards" / "mega_cut_part_1.mp4", tmp_path)
+    card_frames = round(3.0 * float(NTSC))
+    assert len(carded) == len(plain) + card_frames
+    card = carded[card_frames // 2].astype(int)
+    assert card.mean() < 40 and card.max() > 200  # white title on black
+    assert read_indices(carded[card_frames:]) == read_indices(plain)
+    report = json.loads((tmp_path / "cards" / "megacut-report.json").read_text())
+    assert report["cards"][0]["text"] == "The 1940s" and report["cards"][0]["offset_s"] == 0
+    assert report["parts"][0]["scenes"] == [0, 1]
+    assert report["scenes"][0]["offset_s"] == pytest.approx(card_frames / float(NTSC))
