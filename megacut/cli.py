@@ -136,7 +136,7 @@ def _add_render_options(parser: argparse.ArgumentParser):
     parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
     run = parser.add_argument_group("execution")
     run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
-                     help="parallel render jobs (default: the CPUs available, fewer when memory is short)")
+                     help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
     return run
 
 
@@ -323,12 +323,11 @@ def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
 def render(groups, output: Path, args: argparse.Namespace, *, noun: str):
     """Run the engine on ``groups`` with the command line's execution options and Ctrl+C handling."""
     from .engine import RunOptions, render_groups
-    from .monitor import workers_for_memory
     from .progress import Progress
-    from .scheduler import StopControl, default_workers
+    from .scheduler import StopControl
 
     executor = "inline" if args.no_threading else args.executor
-    workers = args.max_workers or workers_for_memory(default_workers())
+    workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
     options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                          executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
@@ -344,6 +343,17 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str):
             return render_groups(groups, options, stop=stop, progress=progress)
         finally:
             progress.close()
+
+
+def default_worker_count(groups, encoder_threads: int) -> int:
+    """Enough jobs to keep every CPU busy without oversubscribing it: CPUs / encoder threads per job
+    (a second job per core adds memory, not speed), fewer when memory is short for them."""
+    from .monitor import job_memory_bytes, workers_for_memory
+    from .scheduler import default_workers
+
+    largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
+    wanted = max(1, default_workers() // max(1, encoder_threads))
+    return workers_for_memory(wanted, job_memory_bytes(largest))
 
 
 def finish_run(result, output: Path) -> int:

@@ -15,8 +15,15 @@ import psutil
 SAMPLE_INTERVAL_S = 0.25  # short enough to catch an ffmpeg's peak, cheap enough to be invisible
 # Below this much available memory no new job starts: a 1080p x264 job takes a few hundred MB.
 DEFAULT_FLOOR_BYTES = 512 * 1024 * 1024
-# Rough memory one render job needs (worker + ffmpeg at 1080p), to lower the default worker count.
-JOB_MEMORY_BYTES = 600 * 1024 * 1024
+# Memory one render job needs, to lower the default worker count: measured ~300 MB for a 720p
+# x264 "medium" job (its look-ahead and reference frames grow with the picture) plus its worker.
+JOB_BASE_BYTES = 120 * 1024 * 1024
+JOB_BYTES_PER_PIXEL = 250
+
+
+def job_memory_bytes(pixels: int) -> int:
+    """Estimated peak of one render job (worker and ffmpeg) for pictures of this many pixels."""
+    return JOB_BASE_BYTES + JOB_BYTES_PER_PIXEL * pixels
 
 
 def tree_rss_bytes(root: psutil.Process | None = None) -> int:
@@ -34,9 +41,9 @@ def available_bytes() -> int:
     return psutil.virtual_memory().available
 
 
-def workers_for_memory(wanted: int) -> int:
+def workers_for_memory(wanted: int, job_bytes: int) -> int:
     """Lower ``wanted`` so that every worker's job fits in the memory available now."""
-    affordable = max(1, int((available_bytes() - DEFAULT_FLOOR_BYTES) // JOB_MEMORY_BYTES))
+    affordable = max(1, int((available_bytes() - DEFAULT_FLOOR_BYTES) // job_bytes))
     return max(1, min(wanted, affordable))
 
 

@@ -37,12 +37,27 @@ def test_monitor_keeps_the_peak_and_holds_jobs_over_the_limit():
 
 
 def test_default_workers_are_lowered_when_memory_is_short(monkeypatch):
-    monkeypatch.setattr(monitor, "available_bytes", lambda: monitor.DEFAULT_FLOOR_BYTES + 2 * monitor.JOB_MEMORY_BYTES)
-    assert workers_for_memory(8) == 2
+    job = monitor.job_memory_bytes(1280 * 720)
+    assert 300e6 < job < 400e6  # measured ~300 MB for a 720p x264 medium job and its worker
+    assert monitor.job_memory_bytes(1920 * 1080) > job
+    monkeypatch.setattr(monitor, "available_bytes", lambda: monitor.DEFAULT_FLOOR_BYTES + 2 * job)
+    assert workers_for_memory(8, job) == 2
     monkeypatch.setattr(monitor, "available_bytes", lambda: 0)
-    assert workers_for_memory(8) == 1
+    assert workers_for_memory(8, job) == 1
     monkeypatch.setattr(monitor, "available_bytes", lambda: 10**12)
-    assert workers_for_memory(8) == 8
+    assert workers_for_memory(8, job) == 8
+
+
+def test_default_worker_count_keeps_cores_busy_without_oversubscribing(monkeypatch):
+    from megacut import cli, scheduler
+    from megacut.engine import Group
+
+    monkeypatch.setattr(monitor, "available_bytes", lambda: 10**12)
+    monkeypatch.setattr(scheduler, "default_workers", lambda: 8)
+    groups = [Group(1, None, (), OutputFormat(1280, 720, 25), "t")]
+    assert cli.default_worker_count(groups, encoder_threads=2) == 4
+    assert cli.default_worker_count(groups, encoder_threads=1) == 8
+    assert cli.default_worker_count(groups, encoder_threads=16) == 1
 
 
 def test_disk_check_names_the_folder_and_the_sizes(tmp_path, monkeypatch):
