@@ -250,12 +250,6 @@ def font_runs(text: str, primary: str) -> list[tuple[str, str]]:
     return runs
 
 
-def fonts_used(text: str, settings: Settings) -> list[str]:
-    """File names of the fonts that draw ``text``, in order of first use."""
-    specs = [spec for _, spec in font_runs(_clean(text), primary_font(settings))]
-    return [s if s == BUILTIN else Path(s).name for s in dict.fromkeys(specs)]
-
-
 # ----------------------------------------------------------------- drawing
 
 

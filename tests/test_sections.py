@@ -22,7 +22,8 @@ from megacut.assemble import stream_signature
 from megacut.errors import InputError
 from megacut.plan import OutputFormat
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg, segment_problem
-from megacut.render.section import (SectionJob, render_section, section_jobs, section_pcm, section_picture,
+from megacut.pipeline import section_groups
+from megacut.render.section import (SectionJob, render_section, section_pcm, section_picture,
                                     spec_format)
 from megacut.sections import DEFAULT_STILL_S, Section, load_section_spec, load_section_specs
 from megacut.settings import Settings
@@ -280,8 +281,11 @@ def test_real_narration_and_photo_pass_validation(tmp_path):
 def test_job_key_follows_everything_that_changes_the_segment(tmp_path):
     make_audio(tmp_path / "voice.wav", duration_s=0.3)
     spec = load_section_spec(write_spec(tmp_path, [{"text": "a", "audio": "voice.wav"}, {"text": "b"}]))
-    jobs = section_jobs(spec, FAST, tmp_path / "segs", tmp_path / "work")
-    again = section_jobs(spec, FAST, tmp_path / "segs", tmp_path / "work")
+    def section_jobs():  # as megacut sections schedules them
+        items = section_groups([spec], tmp_path / "out", FAST)[0].items
+        return [item.make_job(tmp_path / "segs" / item.key, tmp_path / "work" / item.key) for item in items]
+
+    jobs, again = section_jobs(), section_jobs()
     assert [j.key for j in jobs] == [j.key for j in again] and jobs[0].key != jobs[1].key
     assert jobs[0].name == "intro.json section 1" and jobs[0].cost == jobs[0].frames == 20
     base = jobs[0]

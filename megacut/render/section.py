@@ -35,7 +35,7 @@ from ..overlay import font_runs, load_font, primary_font
 from ..plan import RENDERER_VERSION, OutputFormat
 from ..sections import Section, SectionSpec
 from ..settings import Settings
-from .jobs import SEGMENT_SUFFIX, JobResult
+from .jobs import JobResult
 from .scene_ffmpeg import CHANNEL_LAYOUTS, partial_path, segment_problem
 from .scene_moviepy import process_cpu_s, write_segment
 
@@ -106,19 +106,6 @@ def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
     """The spec's output format: its own resolution and fps, else the settings', else 1080p at 30 fps."""
     width, height = spec.resolution or settings.resolution or DEFAULT_RESOLUTION
     return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS)
-
-
-def section_jobs(spec: SectionSpec, settings: Settings, segment_dir: Path, work_root: Path) -> list[SectionJob]:
-    """One job per section of ``spec``: segments named by their key (identical sections share one, so
-    schedule each key once), scratch folders by spec and position (never shared by running jobs)."""
-    fmt = spec_format(spec, settings)
-    jobs = []
-    for section in spec.sections:
-        key = SectionJob(section, fmt, settings, Path(), Path()).key
-        segment_path = segment_dir / f"section-{key}{SEGMENT_SUFFIX}"
-        work_dir = work_root / f"{spec.path.stem}-{section.index}-{key[:12]}"
-        jobs.append(SectionJob(section, fmt, settings, segment_path, work_dir))
-    return jobs
 
 
 # ------------------------------------------------------------------ picture
