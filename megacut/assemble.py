@@ -47,8 +47,8 @@ def stream_signature(path: Path) -> tuple:
                         for t in tracks))
 
 
-def check_compatible(inputs: list[PartInput]) -> None:
-    """Refuse a join whose inputs differ in stream parameters (it would play back wrong)."""
+def check_compatible(inputs: list[PartInput]) -> tuple:
+    """Refuse a join whose inputs differ in stream parameters (it would play back wrong); return theirs."""
     reference = stream_signature(inputs[0].path)
     for item in inputs[1:]:
         signature = stream_signature(item.path)
@@ -57,6 +57,7 @@ def check_compatible(inputs: list[PartInput]) -> None:
                 f"segment {item.path.name} ({item.title}) has different stream parameters from the first "
                 f"segment ({signature} vs {reference}); re-render it with --force"
             )
+    return reference
 
 
 def concat_list(inputs: list[PartInput], fps: Fraction) -> str:
@@ -92,8 +93,8 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure."""
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
-    check_compatible(inputs)
-    video_tag = ["-tag:v", "hvc1"] if any(t.codec in ("hvc1", "hev1") for t in read_tracks(inputs[0].path)) else []
+    signature = check_compatible(inputs)
+    video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
     output.parent.mkdir(parents=True, exist_ok=True)
     temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:

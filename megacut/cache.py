@@ -27,7 +27,7 @@ from .errors import UsageError
 
 from .plan import OutputFormat
 from .render.jobs import SEGMENT_SUFFIX
-from .render.scene_ffmpeg import segment_problem
+from .render.segment import segment_problem
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -98,12 +98,14 @@ def report_data(result) -> dict:
         "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),
         "headings": [{"line": h.line, "text": h.text, "before_scene": h.before_scene} for h in plan.headings],
         "cards": cards,
-        "wall_s": round(result.wall_s, 3),
-        "cpu_s": round(result.cpu_s, 3),
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "workers": result.workers,
+        **_run_totals(result),
         "settings": _settings_data(result),
     }
+
+
+def _run_totals(result) -> dict:
+    return {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
+            "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers}
 
 
 def sections_report_data(result, specs) -> dict:
@@ -128,10 +130,7 @@ def sections_report_data(result, specs) -> dict:
              "render_s": round(r.render_s, 3), "attempts": r.attempts, "key": r.item.key}
             for r in sorted(result.scenes.values(), key=lambda r: r.item.index)
         ],
-        "wall_s": round(result.wall_s, 3),
-        "cpu_s": round(result.cpu_s, 3),
-        "peak_rss_bytes": result.peak_rss_bytes,
-        "workers": result.workers,
+        **_run_totals(result),
     }
 
 

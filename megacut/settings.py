@@ -115,14 +115,18 @@ def parse_transition(text: str) -> Transition:
     return Transition("fade", seconds)
 
 
-def parse_positive_int(option: str, text: str, *, upper: int = 1024) -> int:
+def parse_int(option: str, text: str, *, lower: int, upper: int) -> int:
     try:
         value = int(text.strip())
     except ValueError:
         raise UsageError(f"{option}: '{text}' is not a whole number") from None
-    if not 1 <= value <= upper:
-        raise UsageError(f"{option}: {value} is out of range; use 1 to {upper}")
+    if not lower <= value <= upper:
+        raise UsageError(f"{option}: {value} is out of range; use {lower} to {upper}")
     return value
+
+
+def parse_positive_int(option: str, text: str, *, upper: int = 1024) -> int:
+    return parse_int(option, text, lower=1, upper=upper)
 
 
 _SIZE_UNITS = {"": 1, "b": 1, "k": 1024, "kb": 1024, "m": 1024**2, "mb": 1024**2, "g": 1024**3, "gb": 1024**3,
@@ -139,13 +143,7 @@ def parse_size(option: str, text: str) -> int:
 
 
 def parse_non_negative_int(option: str, text: str, *, upper: int = 100) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise UsageError(f"{option}: '{text}' is not a whole number") from None
-    if not 0 <= value <= upper:
-        raise UsageError(f"{option}: {value} is out of range; use 0 to {upper}")
-    return value
+    return parse_int(option, text, lower=0, upper=upper)
 
 
 # Encoders whose output both the MOV segments and the MP4 parts can hold (VP9 and AV1 cannot go in MOV).

@@ -173,6 +173,21 @@ def make_framecode_video(
     return FramecodeSource(path=path, frame_times_s=tuple(float(t) for t in times), width=width, height=height)
 
 
+def source_maker(folder: Path, specs: Mapping[str, Mapping]):
+    """``get(name) -> (FramecodeSource, SourceInfo)``: each source in ``specs`` made and probed on first use."""
+    from megacut.probe import probe_source
+
+    made = {}
+
+    def get(name: str):
+        if name not in made:
+            coded = make_framecode_video(folder / name, **specs[name])
+            made[name] = (coded, probe_source(coded.path))
+        return made[name]
+
+    return get
+
+
 # ----------------------------------------------------------------- readers
 
 

@@ -13,12 +13,13 @@ import psutil
 import pytest
 
 from framecode import (decode_audio, decode_frames, dominant_frequency, make_framecode_video, picture_region,
-                       read_indices)
+                       read_indices, source_maker)
 from megacut.assemble import stream_signature
 from megacut.errors import Cancelled, UsageError
 from megacut.plan import OutputFormat, Scene
 from megacut.render.jobs import SceneJob
-from megacut.render.scene_ffmpeg import render_scene_ffmpeg, segment_problem
+from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.segment import segment_problem
 from megacut.render.scene_moviepy import fit_frame, fitted_size, load_effect, render_scene_moviepy
 from megacut.scenes import SceneRow
 from megacut.settings import Settings
@@ -39,16 +40,7 @@ SOURCES = {
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """source(name) -> (FramecodeSource, SourceInfo), made once per module on first use."""
-    folder = tmp_path_factory.mktemp("moviepy-sources")
-    made = {}
-
-    def get(name: str):
-        if name not in made:
-            coded = make_framecode_video(folder / name, **SOURCES[name])
-            made[name] = (coded, probe_source(coded.path))
-        return made[name]
-
-    return get
+    return source_maker(tmp_path_factory.mktemp("moviepy-sources"), SOURCES)
 
 
 @pytest.fixture

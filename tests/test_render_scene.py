@@ -25,7 +25,7 @@ from megacut.sources import probe_source
 from megacut.timecodes import Timecode
 
 from framecode import (decode_audio, decode_frames, dominant_frequency, first_loud_sample, locate_picture,
-                       make_framecode_video, picture_region, read_indices, rms)
+                       picture_region, read_indices, rms, source_maker)
 from media import make_truncated, make_video, packet_span_s
 
 NTSC30 = Fraction(30000, 1001)
@@ -58,16 +58,7 @@ SOURCES = {
 @pytest.fixture(scope="module")
 def source(tmp_path_factory):
     """source(name) -> (FramecodeSource, SourceInfo), made once per module on first use."""
-    folder = tmp_path_factory.mktemp("sources")
-    made = {}
-
-    def get(name: str):
-        if name not in made:
-            coded = make_framecode_video(folder / name, **SOURCES[name])
-            made[name] = (coded, probe_source(coded.path))
-        return made[name]
-
-    return get
+    return source_maker(tmp_path_factory.mktemp("sources"), SOURCES)
 
 
 def make_scene(info, start_s: float, frames: int, fmt: OutputFormat, **changes) -> Scene:

@@ -21,7 +21,8 @@ from megacut import sections as sections_mod
 from megacut.assemble import stream_signature
 from megacut.errors import InputError
 from megacut.plan import OutputFormat
-from megacut.render.scene_ffmpeg import render_scene_ffmpeg, segment_problem
+from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.segment import segment_problem
 from megacut.pipeline import section_groups
 from megacut.render.section import (SectionJob, render_section, section_pcm, section_picture,
                                     spec_format)

@@ -18,24 +18,17 @@ source frame on screen at its instant: the scene starts on the requested frame.
 
 from __future__ import annotations
 
-import os
-import shutil
 import time
 from fractions import Fraction
 from pathlib import Path
 
-from ..errors import FFmpegError
+
 from ..ffmpeg import run_ffmpeg
-from ..mov import read_tracks
 from ..overlay import overlay_timing, render_overlay_png
 from ..plan import OutputFormat, Scene
 from ..settings import Settings
 from .jobs import JobResult, SceneJob
-
-try:
-    import resource
-except ImportError:  # Windows
-    resource = None
+from .segment import job_result, process_cpu_s, writing_segment
 
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
 START_LEAD_S = 0.5  # decode from this much before the start: longer than a frame of any common rate
@@ -177,51 +170,7 @@ def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> l
     return args
 
 
-# ----------------------------------------------------------------- checking
-
-
-def check_segment(path: Path, job: SceneJob) -> None:
-    """Raise FFmpegError unless the segment holds exactly the planned frames and audio samples."""
-    problem = segment_problem(path, job.scene.frames, job.format)
-    if problem:
-        raise FFmpegError(f"{job.name}: ffmpeg reported success but {problem}")
-
-
-def segment_problem(path: Path, frames: int, fmt: OutputFormat) -> str | None:
-    """Why ``path`` is not a complete segment of ``frames`` frames in ``fmt``, or None when it is."""
-    samples = fmt.samples_for(frames)
-    try:
-        tracks = read_tracks(path)
-    except (OSError, ValueError) as exc:
-        return f"the segment cannot be read ({exc})"
-    video = [t for t in tracks if t.handler == "vide"]
-    audio = [t for t in tracks if t.handler == "soun"]
-    if len(video) != 1 or len(audio) != 1:
-        return f"the segment has {len(video)} video and {len(audio)} audio tracks; expected one of each"
-    v, a = video[0], audio[0]
-    if (v.width, v.height) != (fmt.width, fmt.height) or (a.sample_rate, a.channels) != (fmt.sample_rate,
-                                                                                        fmt.channels):
-        return (f"the segment is {v.width}x{v.height} with {a.channels} ch at {a.sample_rate} Hz; expected "
-                f"{fmt.width}x{fmt.height} with {fmt.channels} ch at {fmt.sample_rate} Hz")
-    if v.samples != frames or a.duration != samples or a.timescale != fmt.sample_rate:
-        return (f"the segment has {v.samples} video frames and {a.duration} audio samples; "
-                f"expected {frames} and {samples}")
-    return None
-
-
 # ---------------------------------------------------------------- running
-
-
-def _children_cpu_s() -> float:
-    if resource is None:
-        return 0.0
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
-def partial_path(segment_path: Path) -> Path:
-    """The temporary name a segment is written under, in the same folder."""
-    return segment_path.with_name(f".{segment_path.stem}.{os.getpid()}.partial{segment_path.suffix or '.mov'}")
 
 
 def render_scene_ffmpeg(job: SceneJob, cancel=None) -> JobResult:
@@ -230,20 +179,11 @@ def render_scene_ffmpeg(job: SceneJob, cancel=None) -> JobResult:
     Raises FFmpegError (with ffmpeg's last lines) on failure and Cancelled when
     ``cancel`` is set; the temporary file and ``job.work_dir`` are removed either way.
     """
-    started_s, cpu_before_s = time.monotonic(), _children_cpu_s()
-    temp = partial_path(job.segment_path)
-    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
-    job.work_dir.mkdir(parents=True, exist_ok=True)
-    try:
+    started_s, cpu_before_s = time.monotonic(), process_cpu_s()
+    with writing_segment(job.name, job.segment_path, job.work_dir, job.scene.frames, job.format) as temp:
         overlay = None
         if job.scene.overlay_lines and overlay_timing(job.scene.frames / float(job.format.fps), job.settings):
             overlay = render_overlay_png(job.scene.overlay_lines, job.format.width, job.format.height,
                                          job.settings, job.work_dir / "overlay.png")
         run_ffmpeg(build_scene_args(job, overlay, temp), cancel=cancel)
-        check_segment(temp, job)
-        os.replace(temp, job.segment_path)
-    finally:
-        temp.unlink(missing_ok=True)
-        shutil.rmtree(job.work_dir, ignore_errors=True)
-    return JobResult(key=job.scene.key, segment_path=job.segment_path,
-                     render_s=time.monotonic() - started_s, cpu_s=_children_cpu_s() - cpu_before_s)
+    return job_result(job.key, job.segment_path, started_s, cpu_before_s)

@@ -31,7 +31,6 @@ import errno
 import importlib
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -49,8 +48,9 @@ from ..overlay import overlay_timing, render_overlay_image
 from ..plan import OutputFormat
 from ..settings import Settings
 from .jobs import JobResult, SceneJob
-from .scene_ffmpeg import (INPUT_MARGIN_S, START_SLACK_S, _num, _rate, audio_graph, check_segment,
-                           partial_path, seek_plan, video_encoder_args, video_timescale)
+from .scene_ffmpeg import (INPUT_MARGIN_S, START_SLACK_S, _num, _rate, audio_graph, seek_plan, video_encoder_args,
+                           video_timescale)
+from .segment import job_result, process_cpu_s, writing_segment
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -415,18 +415,6 @@ def scene_audio(job: SceneJob) -> tuple[list[str], str]:
     return inputs, audio_graph(job, preroll_s)
 
 
-def process_cpu_s() -> float:
-    """This process's CPU time (all threads) plus that of its finished children."""
-    own = time.process_time()
-    try:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        return own + usage.ru_utime + usage.ru_stime
-    except ImportError:  # Windows
-        return own
-
-
 def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" = None) -> JobResult:
     """Render one scene through moviepy clips to ``job.segment_path`` (complete or absent, never partial).
 
@@ -441,24 +429,17 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
 
     _check_cancel(cancel)
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
-    temp = partial_path(job.segment_path)
-    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
-    job.work_dir.mkdir(parents=True, exist_ok=True)
     cache = clips if clips is not None else ClipCache(1)
     fps = job.format.fps
     try:
-        with warnings.catch_warnings():  # moviepy warns (prints) on reads past the end; workers never print
-            warnings.simplefilter("ignore")
-            clip = scene_clip(job, open_source(cache, job))
-            inputs, graph = scene_audio(job)
-            write_segment(lambda k: clip.get_frame(float(Fraction(k) / fps)), job.scene.frames, job.format,
-                          job.settings, inputs, graph, temp, job.work_dir, cancel)
-        check_segment(temp, job)
-        os.replace(temp, job.segment_path)
+        with writing_segment(job.name, job.segment_path, job.work_dir, job.scene.frames, job.format) as temp:
+            with warnings.catch_warnings():  # moviepy warns (prints) on reads past the end; workers never print
+                warnings.simplefilter("ignore")
+                clip = scene_clip(job, open_source(cache, job))
+                inputs, graph = scene_audio(job)
+                write_segment(lambda k: clip.get_frame(float(Fraction(k) / fps)), job.scene.frames, job.format,
+                              job.settings, inputs, graph, temp, job.work_dir, cancel)
     finally:
-        temp.unlink(missing_ok=True)
-        shutil.rmtree(job.work_dir, ignore_errors=True)
         if clips is None:
             cache.clear()
-    return JobResult(key=job.scene.key, segment_path=job.segment_path,
-                     render_s=time.monotonic() - started_s, cpu_s=process_cpu_s() - cpu_before_s)
+    return job_result(job.key, job.segment_path, started_s, cpu_before_s)

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import time
 import warnings
 from dataclasses import dataclass
@@ -29,15 +27,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..errors import Cancelled, FFmpegError
+from ..errors import Cancelled
 from ..ffmpeg import run_ffmpeg
 from ..overlay import font_runs, load_font, primary_font
 from ..plan import RENDERER_VERSION, OutputFormat
 from ..sections import Section, SectionSpec
 from ..settings import Settings
 from .jobs import JobResult
-from .scene_ffmpeg import CHANNEL_LAYOUTS, partial_path, segment_problem
-from .scene_moviepy import process_cpu_s, write_segment
+from .scene_ffmpeg import CHANNEL_LAYOUTS
+from .scene_moviepy import write_segment
+from .segment import job_result, process_cpu_s, writing_segment
 
 SECTION_RENDERER_VERSION = "1"  # bump when a change alters rendered sections
 DEFAULT_RESOLUTION = (1920, 1080)
@@ -277,27 +276,18 @@ def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
-    fmt, frames, key = job.format, job.frames, job.key
-    temp = partial_path(job.segment_path)
-    job.segment_path.parent.mkdir(parents=True, exist_ok=True)
-    job.work_dir.mkdir(parents=True, exist_ok=True)
+    fmt, frames = job.format, job.frames
     clip = None
     try:
-        pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
-        clip = ImageClip(section_picture(job.section, fmt, job.settings), duration=fmt.seconds_for(frames))
-        audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
-        layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
-        audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
-        write_segment(lambda k: clip.get_frame(float(Fraction(k) / fmt.fps)), frames, fmt, job.settings,
-                      audio_inputs, audio_filter, temp, job.work_dir, cancel)
-        problem = segment_problem(temp, frames, fmt)
-        if problem:
-            raise FFmpegError(f"{job.name}: ffmpeg reported success but {problem}")
-        os.replace(temp, job.segment_path)
+        with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
+            pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
+            clip = ImageClip(section_picture(job.section, fmt, job.settings), duration=fmt.seconds_for(frames))
+            audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
+            layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
+            audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
+            write_segment(lambda k: clip.get_frame(float(Fraction(k) / fmt.fps)), frames, fmt, job.settings,
+                          audio_inputs, audio_filter, temp, job.work_dir, cancel)
     finally:
         if clip is not None:
             clip.close()
-        temp.unlink(missing_ok=True)
-        shutil.rmtree(job.work_dir, ignore_errors=True)
-    return JobResult(key=key, segment_path=job.segment_path,
-                     render_s=time.monotonic() - started_s, cpu_s=process_cpu_s() - cpu_before_s)
+    return job_result(job.key, job.segment_path, started_s, cpu_before_s)
