@@ -86,6 +86,7 @@ class ItemResult:
     error: str | None = None
     render_s: float = 0.0
     attempts: int = 0
+    retried_after: list = field(default_factory=list)  # why earlier attempts failed
 
     @property
     def scene(self):
@@ -224,7 +225,8 @@ class _Run:
         status = {"ok": "ok", "failed": "failed"}.get(outcome.status, "cancelled")
         render_s = outcome.result.render_s if outcome.result else 0.0
         for group, item in self.same_key[outcome.job.key]:
-            self.items[item.index] = ItemResult(item, status, outcome.error, render_s, outcome.attempts)
+            self.items[item.index] = ItemResult(item, status, outcome.error, render_s, outcome.attempts,
+                                                outcome.retried_after)
             self.waiting[group.number].discard(item.index)
             self.join_if_ready(group)
 

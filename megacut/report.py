@@ -127,7 +127,8 @@ def sections_report_data(result, specs) -> dict:
             {"index": r.item.index, "spec": str(spec_of[r.item.index].path), "section": r.item.subject.index,
              "name": r.item.name, "status": r.status, "error": r.error, "duration_s": round(r.item.duration_s, 6),
              "offset_s": round(offsets[r.item.index], 6) if r.item.index in offsets else None,
-             "render_s": round(r.render_s, 3), "attempts": r.attempts, "key": r.item.key}
+             "render_s": round(r.render_s, 3), "attempts": r.attempts, "retried_after": r.retried_after,
+             "key": r.item.key}
             for r in sorted(result.scenes.values(), key=lambda r: r.item.index)
         ],
         **_run_totals(result),
@@ -155,7 +156,8 @@ def _scene_data(result, scene_result, offsets: dict[int, float]) -> dict:
         "offset_s": round(offsets[scene.index], 6) if scene.index in offsets else None,
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
-        "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts, "key": scene.key,
+        "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
+        "retried_after": scene_result.retried_after, "key": scene.key,
         "overlay": list(scene.overlay_lines),
     }
 

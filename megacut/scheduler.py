@@ -73,6 +73,7 @@ class Outcome:
     result: Any = None
     error: str | None = None
     attempts: int = 0
+    retried_after: list = field(default_factory=list)  # why each earlier attempt failed
 
 
 @dataclass
@@ -101,6 +102,7 @@ class _RunState:
     attempts: dict = field(default_factory=dict)  # id(job) -> times submitted
     failures: dict = field(default_factory=dict)  # id(job) -> failures charged to the job itself
     suspects: set = field(default_factory=set)  # ids of jobs that were in flight when a worker died
+    retried_after: dict = field(default_factory=dict)  # id(job) -> why its earlier attempts failed
     isolated_running: bool = False
     outcomes: list = field(default_factory=list)
 
@@ -136,11 +138,13 @@ class Scheduler:
         executor = self._make_executor()
 
         def finish(outcome: Outcome) -> None:
+            outcome.retried_after = state.retried_after.get(id(outcome.job), [])
             state.outcomes.append(outcome)
             on_outcome(outcome)
 
         def retry_or_fail(job: Any, reason: str) -> None:
             if state.failures.get(id(job), 0) <= self.retries and not self.stop.stopping:
+                state.retried_after.setdefault(id(job), []).append(reason)
                 state.pending.append(job)  # next to run
             elif self.stop.cancel.is_set():
                 finish(Outcome(job, "cancelled", error=reason, attempts=state.attempts[id(job)]))

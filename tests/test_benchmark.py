@@ -21,7 +21,7 @@ EXPECTED = ("moviepy-baseline", "ffmpeg-command", "megacut-inline", "megacut-1w"
 def test_quick_benchmark_runs_every_configuration(tmp_path):
     out = tmp_path / "bench"
     done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=300)  # room for one stall-watchdog recovery (60 s)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     data = json.loads((out / "performance.json").read_text(encoding="utf-8"))
     results = {c["name"]: c for c in data["configurations"]}

@@ -25,6 +25,8 @@ def test_every_job_runs_and_failures_are_retried_then_reported(kind, tmp_path):
     outcomes, _ = run(jobs, kind=kind, workers=2, retries=2)
     assert {n: o.status for n, o in outcomes.items()} == {"ok1": "ok", "flaky": "ok", "bad": "failed", "ok2": "ok"}
     assert outcomes["flaky"].attempts == 2 and outcomes["bad"].attempts == 3
+    assert outcomes["flaky"].retried_after == ["flaky failed on attempt 1\nlast line of ffmpeg"]
+    assert outcomes["ok1"].retried_after == []
     assert "bad failed on attempt 3" in outcomes["bad"].error and "last line of ffmpeg" in outcomes["bad"].error
     assert outcomes["ok1"].result == "ok1 done"
 
