@@ -37,6 +37,7 @@ options.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import hashlib
 import io
@@ -63,6 +64,7 @@ from megacut.mov import read_tracks
 from megacut.overlay import line_sizes, overlay_timing, primary_font, render_overlay_png
 
 SAMPLE_INTERVAL_S = 0.05
+STALL_S = 60.0  # a process tree using no CPU this long is stuck: killed, and the run done again
 DURATION_TOLERANCE_S = 0.1
 AUDIO_BITRATE = "192k"
 MEGACUT_ENCODER_THREADS = 2  # megacut's default --encoder-threads, left as is
@@ -252,26 +254,41 @@ class Result:
 
 
 class TreeSampler(threading.Thread):
-    """Samples the summed RSS of a process and all its descendants; keeps the peak."""
+    """Samples the summed RSS of a process and all its descendants; keeps the peak.
+
+    A tree that uses no CPU for ``STALL_S`` is stuck (ffmpeg 9 deadlocks now and then
+    on multi-input graphs): it is killed and the run marked stalled, to be run again.
+    """
 
     def __init__(self, pid: int):
         super().__init__(daemon=True)
         self.root = psutil.Process(pid)
         self.peak = 0
         self.done = threading.Event()
+        self.stalled = False
+        self.cpu_s, self.progress_at = -1.0, time.monotonic()
 
     def sample(self) -> None:
         try:
             tree = [self.root, *self.root.children(recursive=True)]
         except psutil.Error:
             return
-        total = 0
+        total, cpu_s = 0, 0.0
         for proc in tree:
             try:
                 total += proc.memory_info().rss
+                times = proc.cpu_times()
+                cpu_s += times.user + times.system
             except psutil.Error:
                 continue
         self.peak = max(self.peak, total)
+        if cpu_s > self.cpu_s:
+            self.cpu_s, self.progress_at = cpu_s, time.monotonic()
+        elif time.monotonic() - self.progress_at > STALL_S:
+            self.stalled = True
+            for proc in reversed(tree):
+                with contextlib.suppress(psutil.Error):
+                    proc.kill()
 
     def run(self) -> None:
         self.sample()
@@ -298,8 +315,11 @@ def measure(name: str, command: list[str], folder: Path) -> Result:
         sampler.done.set()
         sampler.join()
     proc.returncode = os.waitstatus_to_exitcode(status)
-    return Result(name, wall_s, usage.ru_utime + usage.ru_stime, sampler.peak, proc.returncode,
-                  command=[str(c) for c in command], log=str(log), load_before=load)
+    result = Result(name, wall_s, usage.ru_utime + usage.ru_stime, sampler.peak, proc.returncode,
+                    command=[str(c) for c in command], log=str(log), load_before=load)
+    if sampler.stalled:
+        result.problems.append(f"stalled: no CPU used for {STALL_S:g} s, killed")
+    return result
 
 
 # -------------------------------------------------------------- validating
@@ -752,6 +772,9 @@ def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:
 def run_one(name: str, run, ctx: Context) -> Result:
     print(f"running {name} ...", flush=True)
     result = run(ctx, name)
+    if any(p.startswith("stalled") for p in result.problems):  # a deadlocked ffmpeg: once more
+        print(f"  stalled (no CPU for {STALL_S:g} s) and killed; running {name} again", flush=True)
+        result = run(ctx, name)
     if result.returncode != 0:
         result.problems.insert(0, f"exit code {result.returncode} (see {result.log})")
     result.valid = not result.problems

@@ -4,6 +4,8 @@ Slow-ish (tens of seconds): deselect with ``-m "not benchmark"``.
 """
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -20,9 +22,15 @@ EXPECTED = ("moviepy-baseline", "ffmpeg-command", "megacut-inline", "megacut-1w"
 
 def test_quick_benchmark_runs_every_configuration(tmp_path):
     out = tmp_path / "bench"
-    done = subprocess.run([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)  # room for one stall-watchdog recovery (60 s)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    proc = subprocess.Popen([sys.executable, str(SCRIPT), "--quick", "--out", str(out)], cwd=tmp_path,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:  # room for one stall recovery (60 s) of a deadlocked ffmpeg
+        stdout, stderr = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:  # never leave the benchmark's processes behind
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 0, stdout[-3000:] + stderr[-3000:]
     data = json.loads((out / "performance.json").read_text(encoding="utf-8"))
     results = {c["name"]: c for c in data["configurations"]}
     for name in EXPECTED:
