@@ -64,7 +64,8 @@ from megacut.mov import read_tracks
 from megacut.overlay import line_sizes, overlay_timing, primary_font, render_overlay_png
 
 SAMPLE_INTERVAL_S = 0.05
-STALL_S = 60.0  # a process tree using no CPU this long is stuck: killed, and the run done again
+STALL_S = 20.0  # a process tree using no CPU this long is stuck: killed, and the run done again
+STALL_RETRIES = 2
 DURATION_TOLERANCE_S = 0.1
 AUDIO_BITRATE = "192k"
 MEGACUT_ENCODER_THREADS = 2  # megacut's default --encoder-threads, left as is
@@ -247,6 +248,7 @@ class Result:
     returncode: int | None = None
     valid: bool = False
     problems: list[str] = field(default_factory=list)
+    stalled: bool = False  # its process tree used no CPU for STALL_S and was killed
     command: list[str] = field(default_factory=list)
     log: str = ""
     load_before: float = 0.0  # 1-minute load average when the run started: the machine is shared
@@ -317,8 +319,7 @@ def measure(name: str, command: list[str], folder: Path) -> Result:
     proc.returncode = os.waitstatus_to_exitcode(status)
     result = Result(name, wall_s, usage.ru_utime + usage.ru_stime, sampler.peak, proc.returncode,
                     command=[str(c) for c in command], log=str(log), load_before=load)
-    if sampler.stalled:
-        result.problems.append(f"stalled: no CPU used for {STALL_S:g} s, killed")
+    result.stalled = sampler.stalled
     return result
 
 
@@ -772,11 +773,15 @@ def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:
 def run_one(name: str, run, ctx: Context) -> Result:
     print(f"running {name} ...", flush=True)
     result = run(ctx, name)
-    if any(p.startswith("stalled") for p in result.problems):  # a deadlocked ffmpeg: once more
+    for _ in range(STALL_RETRIES):
+        if not result.stalled:
+            break
         print(f"  stalled (no CPU for {STALL_S:g} s) and killed; running {name} again", flush=True)
         result = run(ctx, name)
     if result.returncode != 0:
         result.problems.insert(0, f"exit code {result.returncode} (see {result.log})")
+    if result.stalled:
+        result.problems.insert(0, f"stalled {STALL_RETRIES + 1} times: no CPU used for {STALL_S:g} s")
     result.valid = not result.problems
     print(f"  {result.wall_s:.2f} s wall, {result.cpu_s:.2f} s CPU, {result.peak_rss_bytes / 1e6:.0f} MB, "
           f"load {result.load_before:.1f}, {'valid' if result.valid else 'INVALID: ' + '; '.join(result.problems)}",

@@ -66,9 +66,10 @@ def kill_process_group(proc: subprocess.Popen) -> None:
 
 POLL_INTERVAL_S = 0.2  # how often a running ffmpeg checks the cancel event: latency vs. wakeups
 TERMINATE_GRACE_S = 3.0  # after SIGTERM, how long ffmpeg may take to exit before SIGKILL
-# An ffmpeg that uses no CPU for this long is stuck (a deadlock, a dead network drive): it is killed
-# and the job retried. Working ffmpeg always burns CPU; reading slow storage still shows a little.
-DEFAULT_STALL_TIMEOUT_S = 60.0
+# An ffmpeg that uses no CPU for this long is stuck (ffmpeg 9 deadlocks now and then on multi-input
+# graphs; a dead network drive): it is killed and the job retried. Working ffmpeg always burns CPU;
+# reading slow storage still shows a little.
+DEFAULT_STALL_TIMEOUT_S = 30.0
 
 
 def run_ffmpeg(
