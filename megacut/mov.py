@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+CONFIG_BOXES = (b"avcC", b"hvcC", b"esds")  # after the 78-byte visual sample entry fields
+
+
 @dataclass(frozen=True, slots=True)
 class MovTrack:
     handler: str  # "vide" or "soun"
@@ -25,6 +28,7 @@ class MovTrack:
     height: int = 0
     channels: int = 0
     sample_rate: int = 0
+    config: bytes = b""  # the video decoder configuration (avcC / hvcC payload: H.264 SPS and PPS ...)
 
 
 def read_moov(path: Path) -> bytes:
@@ -82,6 +86,7 @@ def _sample_entry(stsd: bytes, handler: str) -> dict:
     body = entry[8:]  # after the size, fourcc; starts with 6 reserved bytes + data reference index
     if handler == "vide" and len(body) >= 36:
         fields["width"], fields["height"] = struct.unpack(">HH", body[24:28])
+        fields["config"] = next((payload for _, payload in boxes(body[78:], CONFIG_BOXES)), b"")
     elif handler == "soun" and len(body) >= 28:
         fields["channels"] = struct.unpack(">H", body[16:18])[0]
         fields["sample_rate"] = struct.unpack(">I", body[24:28])[0] >> 16

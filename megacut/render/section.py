@@ -1,10 +1,13 @@
-"""Section render jobs: one narrated slide (image, text, audio) rendered with moviepy into a joinable segment.
+"""Section render jobs: one narrated slide (image, text, audio) rendered into a joinable segment.
 
 The picture is drawn once with Pillow (the image fitted by padding; text alone
 a title card centred on black; text with an image a caption band at the
-bottom; fonts found like the overlay's, so any script renders) and played by
-a moviepy ``ImageClip``. A slide is still, so composing it per frame with
-CompositeVideoClip would only redo the same blend hundreds of times.
+bottom; fonts found like the overlay's, so any script renders) and encoded
+as a still (``still.py``: the picture sent once, x264's motion search cut to
+what a picture that never moves needs, GOPs repeated by stream copy). With
+``--backend moviepy`` a moviepy ``ImageClip`` draws every frame instead, the
+reference renderer; composing per frame with CompositeVideoClip would only
+redo the same blend hundreds of times.
 
 Audio goes through pydub: the narration is decoded by ffmpeg (any format it
 reads; ``run_ffmpeg``, as pydub itself would need ffprobe) to 48 kHz stereo
@@ -37,8 +40,9 @@ from .jobs import JobResult
 from .scene_ffmpeg import CHANNEL_LAYOUTS
 from .scene_moviepy import write_segment
 from .segment import job_result, process_cpu_s, writing_segment
+from .still import encode_still
 
-SECTION_RENDERER_VERSION = "1"  # bump when a change alters rendered sections
+SECTION_RENDERER_VERSION = "2"  # bump when a change alters rendered sections
 DEFAULT_RESOLUTION = (1920, 1080)
 DEFAULT_FPS = Fraction(30)
 TARGET_RMS_DBFS = -20.0
@@ -87,7 +91,7 @@ class SectionJob:
             "text": section.text,
             "frames": self.frames,
             "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
-            "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
+            "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads, settings.backend],
             "font": [settings.font, settings.font_size] if section.text else None,
             "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if section.audio else None,
         }
@@ -266,28 +270,39 @@ def section_pcm(section: Section, fmt: OutputFormat, frames: int, work_dir: Path
 def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
     """Render one section to ``job.segment_path`` (complete or absent, never partial).
 
+    The slide is encoded as a still (``still.encode_still``); with ``--backend
+    moviepy`` every frame is drawn by a moviepy ``ImageClip`` and piped to
+    ffmpeg instead, the reference the still encoder is tested against.
     ``clips`` is accepted for a uniform job signature; stills need no source
     cache. Raises FFmpegError or Cancelled; the temporary file and
     ``job.work_dir`` are removed either way.
     """
-    from moviepy import ImageClip
-
     del clips
     if cancel is not None and cancel.is_set():
         raise Cancelled("cancelled")
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     fmt, frames = job.format, job.frames
-    clip = None
-    try:
-        with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
-            pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
-            clip = ImageClip(section_picture(job.section, fmt, job.settings), duration=fmt.seconds_for(frames))
-            audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
-            layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
-            audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
-            write_segment(lambda k: clip.get_frame(float(Fraction(k) / fmt.fps)), frames, fmt, job.settings,
-                          audio_inputs, audio_filter, temp, job.work_dir, cancel)
-    finally:
-        if clip is not None:
-            clip.close()
+    with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
+        pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
+        audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
+        layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
+        audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
+        picture = section_picture(job.section, fmt, job.settings)
+        if job.settings.backend == "moviepy":
+            _write_with_moviepy(picture, frames, fmt, job.settings, audio_inputs, audio_filter, temp, job.work_dir,
+                                cancel)
+        else:
+            encode_still(picture, frames, fmt, job.settings, audio_inputs, audio_filter, temp, job.work_dir, cancel)
     return job_result(job.key, job.segment_path, started_s, cpu_before_s)
+
+
+def _write_with_moviepy(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: Settings,
+                        audio_inputs: list[str], audio_filter: str, output: Path, work_dir: Path, cancel) -> None:
+    from moviepy import ImageClip
+
+    clip = ImageClip(picture, duration=fmt.seconds_for(frames))
+    try:
+        write_segment(lambda k: clip.get_frame(float(Fraction(k) / fmt.fps)), frames, fmt, settings, audio_inputs,
+                      audio_filter, output, work_dir, cancel)
+    finally:
+        clip.close()
