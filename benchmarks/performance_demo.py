@@ -19,7 +19,10 @@ tree's summed RSS, sampled with psutil every 50 ms. Configurations:
     megacut-inline      megacut process --no-threading
     megacut-1w ... -Nw  megacut process --max-workers k, k = 1..N (N = CPUs available, at least 2)
     megacut-threads     megacut process --executor thread --max-workers N
-    megacut-moviepy     megacut process --backend moviepy (only when megacut offers that backend)
+    megacut-moviepy-inline  megacut process --backend moviepy --no-threading
+    megacut-moviepy     megacut process --backend moviepy --max-workers N (these two only when megacut
+                        offers that backend; the notes give the speed-up between them, and the most
+                        any worker count could give: CPUs / the cores the inline run kept busy)
     megacut-rerun-edit  after a full N-worker run, one row's overlay edited, then the same command again
 
 Figures count only when the output is right: one 1280x720 (or the planned
@@ -260,6 +263,9 @@ class TreeSampler(threading.Thread):
 
     A tree that uses no CPU for ``STALL_S`` is stuck (ffmpeg 9 deadlocks now and then
     on multi-input graphs): it is killed and the run marked stalled, to be run again.
+    A tree's CPU includes what its processes' reaped children used, so it never
+    drops when an ffmpeg run ends and a run that starts ffmpeg after ffmpeg is not
+    taken for a stalled one.
     """
 
     def __init__(self, pid: int):
@@ -279,8 +285,8 @@ class TreeSampler(threading.Thread):
         for proc in tree:
             try:
                 total += proc.memory_info().rss
-                times = proc.cpu_times()
-                cpu_s += times.user + times.system
+                times = proc.cpu_times()  # with the children it reaped: finished ffmpeg runs still count
+                cpu_s += times.user + times.system + times.children_user + times.children_system
             except psutil.Error:
                 continue
         self.peak = max(self.peak, total)
@@ -612,6 +618,8 @@ def configurations(workers: int) -> dict:
         configs[f"megacut-{k}w"] = lambda ctx, name, k=k: run_megacut(ctx, name, "--max-workers", str(k), "--force")
     configs["megacut-threads"] = lambda ctx, name: run_megacut(ctx, name, "--executor", "thread", "--max-workers",
                                                                str(ctx.workers), "--force")
+    configs["megacut-moviepy-inline"] = lambda ctx, name: run_megacut(ctx, name, "--backend", "moviepy",
+                                                                      "--no-threading", "--force")
     configs["megacut-moviepy"] = lambda ctx, name: run_megacut(ctx, name, "--backend", "moviepy", "--max-workers",
                                                                str(ctx.workers), "--force")
     configs["megacut-rerun-edit"] = run_rerun_edit
@@ -636,13 +644,13 @@ def _fmt(value, pattern: str) -> str:
 
 
 def table_text(results: list[Result]) -> str:
-    head = (f"{'configuration':<20} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'speed-up':>9} "
+    head = (f"{'configuration':<22} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'speed-up':>9} "
             f"{'/ffmpeg':>8} {'RSS/ffmpeg':>10}  valid  {'load':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
         d = r.details
         speedup, ratio = _fmt(d.get("speedup_vs_baseline"), "{:.2f}x"), _fmt(d.get("ratio_to_ffmpeg"), "{:.2f}")
-        lines.append(f"{r.name:<20} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} {r.peak_rss_bytes / 1e6:>12.0f} {speedup:>9} "
+        lines.append(f"{r.name:<22} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} {r.peak_rss_bytes / 1e6:>12.0f} {speedup:>9} "
                      f"{ratio:>8} {_fmt(d.get('rss_ratio_to_ffmpeg'), '{:.2f}'):>10}  "
                      f"{'yes' if r.valid else 'NO':<5}  {r.load_before:>5.1f}")
     return "\n".join(lines)
@@ -659,6 +667,7 @@ def notes_text(results: list[Result], skipped: dict[str, str], ctx: Context) -> 
         lines.append(f"incremental rerun after editing one overlay: {rerun.wall_s:.2f} s = "
                      f"{rerun.details['fraction_of_full']:.0%} of the full {ctx.workers}-worker run "
                      f"({full['wall_s']:.2f} s) in the same folder; scenes {rerun.details.get('scene_statuses')}")
+    lines += moviepy_scaling_notes(results, ctx)
     valid = [r for r in results if r.valid and r.name != "megacut-rerun-edit"]
     if valid:
         best = min(valid, key=lambda r: r.wall_s)
@@ -667,6 +676,23 @@ def notes_text(results: list[Result], skipped: dict[str, str], ctx: Context) -> 
     lines.append(f"encoder threads: megacut {MEGACUT_ENCODER_THREADS} per job (its default); ffmpeg-command and "
                  "moviepy-baseline: x264's default (all cores)")
     return "\n".join(lines)
+
+
+def moviepy_scaling_notes(results: list[Result], ctx: Context) -> list[str]:
+    """The moviepy backend's speed-up from workers, and its ceiling on this machine: a job is a pipeline
+    (decoder, Python, encoder) that already keeps more than one core busy with --no-threading."""
+    by_name = {r.name: r for r in results if r.valid}
+    inline, pooled = by_name.get("megacut-moviepy-inline"), by_name.get("megacut-moviepy")
+    if not (inline and pooled and inline.wall_s and pooled.wall_s):
+        return []
+    busy = inline.cpu_s / inline.wall_s
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    pooled.details["speedup_vs_inline"] = inline.wall_s / pooled.wall_s
+    pooled.details["inline_cores_busy"] = busy
+    return [f"moviepy backend: {ctx.workers} workers {inline.wall_s / pooled.wall_s:.2f}x faster than "
+            f"--no-threading ({pooled.wall_s:.2f} s against {inline.wall_s:.2f} s); --no-threading already kept "
+            f"{busy:.2f} cores busy (CPU / wall), so on {cpus} CPUs no worker count can make it more than "
+            f"{cpus / busy:.2f}x faster"]
 
 
 def ffmpeg_version() -> str:
@@ -764,9 +790,11 @@ def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:
     if unknown:
         usage_error(f"unknown configuration(s) {', '.join(unknown)}; choose from {', '.join(configs)}")
     skipped = {}
-    if "megacut-moviepy" in names and "moviepy" not in megacut_backends():
-        names.remove("megacut-moviepy")
-        skipped["megacut-moviepy"] = "`megacut process --help` does not list moviepy among the --backend choices"
+    moviepy_configs = [n for n in names if n.startswith("megacut-moviepy")]
+    if moviepy_configs and "moviepy" not in megacut_backends():
+        for name in moviepy_configs:
+            names.remove(name)
+            skipped[name] = "`megacut process --help` does not list moviepy among the --backend choices"
     return {n: configs[n] for n in configs if n in names}, skipped
 
 

@@ -41,3 +41,22 @@ def test_quick_benchmark_runs_every_configuration(tmp_path):
     assert data["machine"]["cpus_available"] >= 1 and data["machine"]["ffmpeg"]
     with Image.open(out / "performance.png") as chart:
         chart.verify()
+
+
+SECTIONS_SCRIPT = SCRIPT.with_name("sections_benchmark.py")
+
+
+def test_quick_sections_benchmark_renders_valid_slides_on_one_cpu(tmp_path):
+    out = tmp_path / "bench"
+    done = subprocess.run([sys.executable, str(SECTIONS_SCRIPT), "--quick", "--out", str(out)], cwd=tmp_path,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    data = json.loads((out / "sections.json").read_text(encoding="utf-8"))
+    results = {c["name"]: c for c in data["configurations"]}
+    assert sorted(results) == ["moviepy", "still"]
+    for name, result in results.items():
+        assert result["valid"], (name, result["problems"])
+        assert result["wall_s"] > 0 and result["cpu_s"] > 0 and result["peak_rss_bytes"] > 0, (name, result)
+    if hasattr(os, "sched_setaffinity"):
+        assert data["pinned_cpu"] in os.sched_getaffinity(0)
+    assert "still encoder:" in done.stdout and data["workload"]["width"] == 640
