@@ -25,7 +25,7 @@ from .timecodes import TimecodeError, format_seconds, format_timestamp
 
 # Bump when a change to the renderers changes the segments they produce: every
 # cached segment rendered before is then re-rendered.
-RENDERER_VERSION = "1"
+RENDERER_VERSION = "2"
 AUDIO_SAMPLE_RATE = 48000
 AUDIO_CHANNELS = 2
 PART_NAME = "mega_cut_part_{n}.mp4"

@@ -85,6 +85,7 @@ class SourceInfo:
     rotation: int  # clockwise degrees, 0..359 (like the legacy `rotate` tag)
     fps: Fraction
     audio_tracks: tuple[AudioTrack, ...]
+    color_matrix: str = ""  # ffmpeg's colour-space tag ("bt709", "smpte170m" ...), "" when untagged
 
     @property
     def default_audio(self) -> AudioTrack | None:
@@ -332,6 +333,20 @@ def _pix_fmt(fields: list[str]) -> str:
     return match.group(1) if match else "unknown"
 
 
+_COLOR_SPACES = frozenset({"gbr", "bt709", "fcc", "bt470bg", "smpte170m", "smpte240m", "ycgco", "bt2020nc", "bt2020c",
+                           "smpte2085", "chroma-derived-nc", "chroma-derived-c", "ictcp", "ipt-c2", "ycgco-re",
+                           "ycgco-ro"})
+
+
+def _color_matrix(fields: list[str]) -> str:
+    """The colour-space tag in "yuv420p(tv, bt709/bt709/bt709, progressive)", or ""."""
+    match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
+    for token in match["inner"].split(", ") if match else []:
+        if token.split("/")[0] in _COLOR_SPACES:
+            return token.split("/")[0]
+    return ""
+
+
 def _codec(fields: list[str]) -> str:
     return fields[0].split()[0] if fields and fields[0].split() else "unknown"
 
@@ -502,6 +517,7 @@ def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
         video_index=video.index, video_codec=_codec(video.fields), pix_fmt=_pix_fmt(video.fields),
         width=size[0], height=size[1], rotation=rotation, fps=fps,
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
+        color_matrix=_color_matrix(video.fields),
     )
 
 

@@ -452,7 +452,9 @@ def test_build_scene_args_is_pure_and_has_the_whole_pipeline(tmp_path, source):
                   # overlay shown for min(overlay duration 3 s, scene 2 s) = 50 frames
                   "[1:v]format=rgba,loop=loop=49:size=1:start=0,setpts=N/(25)/TB,"
                   "fade=t=in:st=0:d=0.5:alpha=1,fade=t=out:st=1.5:d=0.5:alpha=1",
-                  "overlay=x=0:y=0:eof_action=pass", "format=yuv420p[v]",
+                  "overlay=x=0:y=0:eof_action=pass", "format=yuv420p,setparams=colorspace=bt709:",
+                  # a small untagged source is taken for BT.601 and converted to BT.709
+                  "in_color_matrix=bt601:out_color_matrix=bt709:out_range=tv,pad=",
                   f"[0:{track.index}]asetpts=PTS-0.503/TB,aresample=48000:async=1:first_pts=0",
                   "aformat=sample_fmts=s16:sample_rates=48000:channel_layouts=stereo", "afade=t=in:st=0:d=0.5",
                   "afade=t=out:st=1.75:d=0.25", f"apad=whole_len={samples},atrim=end_sample={samples}[a]"):

@@ -23,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 
+from ..colour import OUTPUT_TAGS, scale_options
 from ..ffmpeg import run_ffmpeg
 from ..overlay import overlay_timing, render_overlay_png
 from ..plan import OutputFormat, Scene
@@ -67,17 +68,18 @@ def seek_plan(scene: Scene) -> tuple[float, float]:
     return scene.start_s - preroll_s, preroll_s + START_SLACK_S
 
 
-def fit_filters(fmt: OutputFormat, fit: str) -> str:
-    """Square pixels and fit into W x H: scale to fit and pad (``pad``), or scale to cover and crop."""
+def fit_filters(fmt: OutputFormat, fit: str, colour: str = "") -> str:
+    """Square pixels and fit into W x H: scale to fit and pad (``pad``), or scale to cover and crop;
+    ``colour``, more options for the scale filter (the colour conversion)."""
     width, height = fmt.width, fmt.height
     ratio = f"{width}/{height}"
     wide = f"gte(dar,{ratio})"  # the source is wider than the output
     fitted_w, fitted_h = f"trunc({height}*dar/2+0.5)*2", f"trunc({width}/dar/2+0.5)*2"
     if fit == "crop":
         scale = f"scale=w='if({wide},{fitted_w},{width})':h='if({wide},{height},{fitted_h})'"
-        return f"{scale},crop={width}:{height}"
+        return f"{scale}{':' if colour else ''}{colour},crop={width}:{height}"
     scale = f"scale=w='if({wide},{width},{fitted_w})':h='if({wide},{fitted_h},{height})'"
-    return f"{scale},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+    return f"{scale}{':' if colour else ''}{colour},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
 
 
 def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
@@ -101,13 +103,13 @@ def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
     scene, fmt = job.scene, job.format
     duration_s = Fraction(scene.frames) / fmt.fps
     steps = [f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
-             fit_filters(fmt, job.settings.fit), "setsar=1",
+             fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={scene.frames}"]
     steps += scene_fades(scene, fmt)[0]
     source = f"[0:{scene.source.video_index}]"
     timing = overlay_timing(float(duration_s), job.settings) if with_overlay else None
     if timing is None:
-        return source + ",".join(steps + [f"format={fmt.pix_fmt}"]) + "[v]"
+        return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS]) + "[v]"
     # The image is read as one frame and repeated inside the graph: its input ends at once, rather
     # than at the same instant as the scene, which made ffmpeg 9 hang now and then.
     shown_frames = max(1, round(timing.duration_s * fmt.fps))
@@ -115,7 +117,7 @@ def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
              f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
-    composite = f"[base][ov]overlay=x=0:y=0:eof_action=pass,format={fmt.pix_fmt}[v]"
+    composite = f"[base][ov]overlay=x=0:y=0:eof_action=pass,format={fmt.pix_fmt},{OUTPUT_TAGS}[v]"
     return f"{source}{','.join(steps)}[base];{image};{composite}"
 
 

@@ -11,7 +11,10 @@ already scaled to the fitted size (moviepy's ``target_resolution`` makes its
 reader's ffmpeg scale), ``subclipped`` at the scene start; output frame k
 shows the source frame on screen at ``start_s + k/fps`` (plus the ffmpeg
 renderer's 3 ms slack), the last source frame repeating past the end. Then
-pad/crop, fades through black, the overlay image with its fades, the effect.
+pad/crop, the colour correction an untagged HD source needs (moviepy's reader
+decodes it as BT.601; megacut takes it for BT.709, see ``colour.py``), fades
+through black, the overlay image with its fades, the effect; the encoder
+converts the RGB frames to BT.709 like every renderer.
 moviepy's reader numbers frames as if the frame rate were constant, so on a
 variable-frame-rate source frames can drift (up to 4 frames after 40 on a
 25/50 fps test source); the ffmpeg backend is exact there.
@@ -42,6 +45,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from ..colour import OUTPUT_TAGS, RGB_TO_OUTPUT, apply_correction, reader_correction
 from ..errors import Cancelled, FFmpegError, UsageError
 from ..ffmpeg import run_ffmpeg
 from ..overlay import overlay_timing, render_overlay_image
@@ -248,6 +252,9 @@ def scene_clip(job: SceneJob, source: "VideoClip") -> "VideoClip":
     clip = clip.time_transform(lambda t: min(t + START_SLACK_S, last_s))
     clip = clip.with_duration(float(Fraction(scene.frames) / fmt.fps))
     clip = clip.image_transform(lambda frame: fit_frame(frame, fmt.width, fmt.height))
+    correction = reader_correction(info)  # moviepy's reader takes an untagged source for BT.601
+    if correction is not None:
+        clip = clip.image_transform(lambda frame: apply_correction(frame, correction))
     if scene.fade_in_s > 0 or scene.fade_out_s > 0:
         clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(round(t * fmt.fps), job)))
     layer = overlay_layer(job)
@@ -275,7 +282,7 @@ def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs:
     video_input = audio_inputs.count("-i")
     args = ["-y", "-loglevel", "error", *audio_inputs, "-f", "rawvideo", "-pix_fmt", "rgb24",
             "-video_size", f"{fmt.width}x{fmt.height}", "-framerate", _rate(fmt.fps), "-i", f"file:{feed}"]
-    graph = f"[{video_input}:v]setsar=1,format={fmt.pix_fmt}[v];{audio_filter}"
+    graph = f"[{video_input}:v]setsar=1,{RGB_TO_OUTPUT},format={fmt.pix_fmt},{OUTPUT_TAGS}[v];{audio_filter}"
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
     args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
              "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]

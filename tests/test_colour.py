@@ -1,0 +1,132 @@
+"""Every segment is BT.709 and tagged so: SD and HD sources, tagged or not, keep their colours when joined."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from framecode import decode_frames
+from media import ffmpeg
+from megacut.assemble import PartInput, assemble_part
+from megacut.colour import apply_correction, reader_correction, source_matrix
+from megacut.plan import OutputFormat
+from megacut.probe import _color_matrix
+from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.scene_moviepy import render_scene_moviepy
+from megacut.render.section import SectionJob, render_section
+from megacut.sections import Section
+from megacut.settings import Settings
+from megacut.sources import probe_source
+from megacut.worker import ClipCache
+from test_render_moviepy import make_job, make_scene
+
+FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
+FAST = Settings(preset="ultrafast", encoder_threads=1)
+RED = (200, 30, 30)  # saturated: 601 and 709 decode it 15 levels apart
+TOLERANCE = 5
+# moviepy's reader converts to RGB with ffmpeg's fast rounding, the encoder back to YCbCr: a few levels more
+# (unconverted, an untagged HD red came out 20 levels off)
+MOVIEPY_TOLERANCE = 8
+# (size, matrix the YCbCr values were made with, colour-space tag or None for an untagged file)
+SOURCES = {"sd-untagged": ("640x480", "bt601", None), "sd-tagged": ("640x480", "bt601", "smpte170m"),
+           "hd-untagged": ("1280x720", "bt709", None), "hd-tagged": ("1280x720", "bt709", "bt709")}
+
+
+@pytest.mark.parametrize("description, expected", [
+    ("yuv420p(tv, bt709, progressive)", "bt709"), ("yuvj420p(pc, bt470bg/unknown/unknown)", "bt470bg"),
+    ("yuv420p(tv, smpte170m/smpte170m/bt709, top first)", "smpte170m"), ("yuv420p(progressive)", ""),
+    ("yuv420p(tv, progressive, left)", ""), ("yuv420p10le(tv, bt2020nc/bt2020/smpte2084)", "bt2020nc"),
+    ("yuv420p", ""), ("yuv420p(tv, bt709, progressive), 1920x1080", "bt709")])
+def test_the_colour_space_tag_is_read_from_ffmpegs_description(description, expected):
+    assert _color_matrix(["h264 (High)", description]) == expected
+
+
+def red_source(folder: Path, name: str) -> Path:
+    size, matrix, tag = SOURCES[name]
+    tags = f"colorspace={tag}:color_primaries={tag}:color_trc={tag}" if tag else \
+        "colorspace=unknown:color_primaries=unknown:color_trc=unknown"
+    path = folder / f"{name}.mp4"
+    ffmpeg(["-y", "-f", "lavfi", "-i", f"color=c=0x{bytes(RED).hex()}:s={size}:r=25:d=0.4", "-vf",
+            f"scale=out_color_matrix={matrix}:out_range=tv,format=yuv420p,setparams={tags}:range=tv",
+            "-c:v", "libx264", "-preset", "ultrafast", "-an", str(path)])
+    return path
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("colour-sources")
+    infos = {name: probe_source(red_source(folder, name)) for name in SOURCES}
+    for name, info in infos.items():  # the test means nothing if the files are not tagged as intended
+        assert info.color_matrix == (SOURCES[name][2] or ""), (name, info.color_matrix)
+    return infos
+
+
+def centre_rgb(path: Path, tmp_path: Path, fmt: OutputFormat = FMT) -> np.ndarray:
+    frames = decode_frames(path, fmt.width, fmt.height, tmp_path)
+    return frames[:, fmt.height // 2 - 8:fmt.height // 2 + 8, fmt.width // 2 - 8:fmt.width // 2 + 8].mean(axis=(0, 1, 2))
+
+
+def tagged_matrix(path: Path) -> str:
+    return probe_source(path).color_matrix
+
+
+def test_untagged_sources_are_guessed_as_players_guess(sources):
+    assert source_matrix(sources["sd-untagged"]) == "bt601" and source_matrix(sources["hd-untagged"]) == "bt709"
+    assert source_matrix(sources["sd-tagged"]) == "smpte170m"
+
+
+@pytest.mark.parametrize("name", list(SOURCES))
+def test_every_source_keeps_its_colour_in_a_bt709_segment(tmp_path, sources, name):
+    job = make_job(tmp_path, make_scene(sources[name], 0.0, 5, FMT), FMT, FAST)
+    segment = render_scene_ffmpeg(job).segment_path
+    assert tagged_matrix(segment) == "bt709"
+    assert np.abs(centre_rgb(segment, tmp_path) - RED).max() <= TOLERANCE
+
+
+def test_a_part_of_sd_and_hd_scenes_shows_both_in_their_colours(tmp_path, sources):
+    segments = []
+    for n, name in enumerate(["sd-tagged", "hd-untagged", "sd-untagged", "hd-tagged"]):
+        job = make_job(tmp_path, make_scene(sources[name], 0.0, 5, FMT), FMT, FAST, name=f"s{n}")
+        segments.append(PartInput(render_scene_ffmpeg(job).segment_path, 5, name))
+    part = assemble_part(segments, tmp_path / "part.mp4", FMT.fps, title="colours")
+    frames = decode_frames(part, FMT.width, FMT.height, tmp_path)
+    assert len(frames) == 20
+    centre = frames[:, 82:98, 152:168].reshape(4, 5, -1, 3).mean(axis=(1, 2))  # per scene
+    assert np.abs(centre - RED).max() <= TOLERANCE, centre
+
+
+@pytest.mark.parametrize("name", ["hd-untagged", "sd-untagged", "hd-tagged"])
+def test_the_moviepy_backend_agrees_on_colour(tmp_path, sources, name):
+    clips = ClipCache(2)
+    try:
+        job = make_job(tmp_path, make_scene(sources[name], 0.0, 5, FMT), FMT, replace(FAST, backend="moviepy"))
+        segment = render_scene_moviepy(job, clips=clips).segment_path
+    finally:
+        clips.clear()
+    assert tagged_matrix(segment) == "bt709"
+    assert np.abs(centre_rgb(segment, tmp_path) - RED).max() <= MOVIEPY_TOLERANCE
+
+
+def test_the_reader_correction_undoes_a_bt601_decode_of_bt709_values(sources):
+    correction = reader_correction(sources["hd-untagged"])
+    assert reader_correction(sources["sd-untagged"]) is None and reader_correction(sources["hd-tagged"]) is None
+    # what an untagged BT.709 red decodes to as BT.601 (ffmpeg and moviepy give 183-184, 9-10, 29-30)
+    seen = np.full((2, 2, 3), (184, 10, 30), dtype=np.uint8)
+    assert np.abs(apply_correction(seen, correction).astype(int) - RED).max() <= 2
+
+
+def test_a_slide_is_bt709_and_keeps_its_colour(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (64, 36), RED).save(tmp_path / "red.png")
+    section = Section(tmp_path / "s.json", 1, tmp_path / "red.png", None, None, 0.2, 0.0)
+    for backend in ("ffmpeg", "moviepy"):
+        job = SectionJob(section, FMT, replace(FAST, backend=backend), tmp_path / f"{backend}.mov",
+                         tmp_path / "work" / backend)
+        segment = render_section(job).segment_path
+        assert tagged_matrix(segment) == "bt709"
+        assert np.abs(centre_rgb(segment, tmp_path) - RED).max() <= TOLERANCE
