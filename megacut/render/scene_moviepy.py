@@ -11,10 +11,10 @@ already scaled to the fitted size (moviepy's ``target_resolution`` makes its
 reader's ffmpeg scale), ``subclipped`` at the scene start; output frame k
 shows the source frame on screen at ``start_s + k/fps`` (plus the ffmpeg
 renderer's 3 ms slack), the last source frame repeating past the end. Then
-pad/crop, the colour correction an untagged HD source needs (moviepy's reader
-decodes it as BT.601; megacut takes it for BT.709, see ``colour.py``), fades
-through black, the overlay image with its fades, the effect; the encoder
-converts the RGB frames to BT.709 like every renderer.
+pad/crop, fades through black, the overlay image with its fades, the effect;
+the encoder converts the RGB frames to BT.709 like every renderer (an
+untagged HD source, which moviepy's reader decodes as BT.601, is encoded back
+with BT.601: ``colour.reader_matrix``).
 moviepy's reader numbers frames as if the frame rate were constant, so on a
 variable-frame-rate source frames can drift (up to 4 frames after 40 on a
 25/50 fps test source); the ffmpeg backend is exact there.
@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..colour import OUTPUT_TAGS, RGB_TO_OUTPUT, apply_correction, reader_correction
+from ..colour import OUTPUT_MATRIX, OUTPUT_TAGS, reader_matrix, rgb_to_output
 from ..errors import Cancelled, FFmpegError, UsageError
 from ..ffmpeg import run_ffmpeg
 from ..overlay import overlay_timing, render_overlay_image
@@ -252,9 +252,6 @@ def scene_clip(job: SceneJob, source: "VideoClip") -> "VideoClip":
     clip = clip.time_transform(lambda t: min(t + START_SLACK_S, last_s))
     clip = clip.with_duration(float(Fraction(scene.frames) / fmt.fps))
     clip = clip.image_transform(lambda frame: fit_frame(frame, fmt.width, fmt.height))
-    correction = reader_correction(info)  # moviepy's reader takes an untagged source for BT.601
-    if correction is not None:
-        clip = clip.image_transform(lambda frame: apply_correction(frame, correction))
     if scene.fade_in_s > 0 or scene.fade_out_s > 0:
         clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(round(t * fmt.fps), job)))
     layer = overlay_layer(job)
@@ -276,13 +273,15 @@ def _darken(frame: np.ndarray, factor: float) -> np.ndarray:
 
 
 def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs: list[str], audio_filter: str,
-                output: Path) -> list[str]:
-    """ffmpeg arguments: raw RGB frames from ``feed`` plus audio (``audio_filter`` ends in ``[a]``) into a
-    segment with the ffmpeg renderer's encoder, pixel format and time scales."""
+                output: Path, rgb_matrix: str = OUTPUT_MATRIX) -> list[str]:
+    """ffmpeg arguments: raw RGB frames from ``feed`` (converted with ``rgb_matrix``) plus audio
+    (``audio_filter`` ends in ``[a]``) into a segment with the ffmpeg renderer's encoder, pixel format,
+    colour tags and time scales."""
     video_input = audio_inputs.count("-i")
     args = ["-y", "-loglevel", "error", *audio_inputs, "-f", "rawvideo", "-pix_fmt", "rgb24",
             "-video_size", f"{fmt.width}x{fmt.height}", "-framerate", _rate(fmt.fps), "-i", f"file:{feed}"]
-    graph = f"[{video_input}:v]setsar=1,{RGB_TO_OUTPUT},format={fmt.pix_fmt},{OUTPUT_TAGS}[v];{audio_filter}"
+    video = f"[{video_input}:v]setsar=1,{rgb_to_output(rgb_matrix)},format={fmt.pix_fmt},{OUTPUT_TAGS}[v]"
+    graph = f"{video};{audio_filter}"
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
     args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
              "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
@@ -290,8 +289,10 @@ def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs:
 
 
 def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: OutputFormat, settings: Settings,
-                  audio_inputs: list[str], audio_filter: str, output: Path, work_dir: Path, cancel=None) -> None:
-    """Encode ``frame_at(0..frames-1)`` (H x W x 3 uint8) and the audio into ``output`` with one ffmpeg run.
+                  audio_inputs: list[str], audio_filter: str, output: Path, work_dir: Path, cancel=None,
+                  rgb_matrix: str = OUTPUT_MATRIX) -> None:
+    """Encode ``frame_at(0..frames-1)`` (H x W x 3 uint8, converted with ``rgb_matrix``) and the audio into
+    ``output`` with one ffmpeg run.
 
     Frames stream through a named pipe; where there are none (Windows) they go
     through a raw file in ``work_dir`` first. Checks ``cancel`` between frames.
@@ -300,7 +301,7 @@ def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: Outpu
         feed = work_dir / "frames.fifo"
         feed.unlink(missing_ok=True)  # left by a worker that was killed
         os.mkfifo(feed)
-        args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output)
+        args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix)
         _stream_frames(frame_at, frames, fmt, feed, args, cancel)
         return
     feed = work_dir / "frames.rgb"
@@ -308,7 +309,7 @@ def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: Outpu
         for k in range(frames):
             _check_cancel(cancel)
             handle.write(_frame_bytes(frame_at(k), fmt))
-    run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output), cancel=cancel)
+    run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix), cancel=cancel)
 
 
 class _EitherEvent:
@@ -445,7 +446,7 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
                 clip = scene_clip(job, open_source(cache, job))
                 inputs, graph = scene_audio(job)
                 write_segment(lambda k: clip.get_frame(float(Fraction(k) / fps)), job.scene.frames, job.format,
-                              job.settings, inputs, graph, temp, job.work_dir, cancel)
+                              job.settings, inputs, graph, temp, job.work_dir, cancel, reader_matrix(job.scene.source))
     finally:
         if clips is None:
             cache.clear()

@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ..assemble import TIMESTAMP_WARNINGS, PartInput, concat_list
-from ..colour import OUTPUT_TAGS, RGB_TO_OUTPUT
+from ..colour import OUTPUT_TAGS, rgb_to_output
 from ..errors import Cancelled, FFmpegError
 from ..ffmpeg import run_ffmpeg
 from ..mov import read_tracks
@@ -69,7 +69,7 @@ def _encode_gops(picture: Path, lengths: list[int], fmt: OutputFormat, encoder: 
     files = {}
     for n in sorted(set(lengths), reverse=True):
         files[n] = work_dir / f"gop{n}.mov"
-        graph = f"[0:v]setsar=1,{RGB_TO_OUTPUT},format={fmt.pix_fmt},{OUTPUT_TAGS},loop={n - 1}:1[v]"
+        graph = f"[0:v]setsar=1,{rgb_to_output()},format={fmt.pix_fmt},{OUTPUT_TAGS},loop={n - 1}:1[v]"
         run_ffmpeg(["-y", "-loglevel", "error", *_picture_input(picture, fmt), "-filter_complex", graph,
                     "-map", "[v]", "-frames:v", str(n), *encoder, "-an",
                     "-video_track_timescale", str(video_timescale(fmt.fps)), "-f", "mov", f"file:{files[n]}"],
