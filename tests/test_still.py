@@ -136,13 +136,25 @@ def test_the_still_looks_like_the_moviepy_reference(tmp_path):
     assert "me=dia" not in x264_options(reference.segment_path)
 
 
-def test_hevc_stills_are_one_encode_tagged_hvc1(tmp_path):
+def test_hevc_stills_repeat_their_gops_too_and_are_tagged_hvc1(tmp_path, short_gops):
     settings = Settings(video_codec="libx265", preset="ultrafast", encoder_threads=1)
-    result = render_section(section_job(tmp_path, settings, 30, "hevc"))
-    assert segment_problem(result.segment_path, 30, FMT) is None
+    job = section_job(tmp_path, settings, 50, "hevc")  # GOPs of 17, 17 and 16 frames
+    result = render_section(job)
+    assert segment_problem(result.segment_path, 50, FMT) is None
     assert read_tracks(result.segment_path)[0].codec == "hvc1"
     frames = decode_frames(result.segment_path, FMT.width, FMT.height, tmp_path)
-    assert len(frames) == 30 and psnr_db(frames[-1], frames[0]) >= 30
+    picture = section_picture(job.section, FMT, settings)
+    assert len(frames) == 50 and min(psnr_db(frame, picture) for frame in frames) >= 30
+    log = frame_log(result.segment_path)
+    assert [round(t * 25, 3) for t, _ in log] == list(range(50))
+    assert [n for n, (_, key) in enumerate(log) if key] == [0, 17, 34]
+
+
+def test_other_encoders_get_one_encode_of_every_frame(tmp_path, short_gops):
+    settings = Settings(video_codec="mpeg4", encoder_threads=1)
+    result = render_section(section_job(tmp_path, settings, 30, "mpeg4"))
+    assert segment_problem(result.segment_path, 30, FMT) is None
+    assert len(decode_frames(result.segment_path, FMT.width, FMT.height, tmp_path)) == 30
 
 
 def test_a_cancelled_still_leaves_nothing(tmp_path):
