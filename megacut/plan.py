@@ -189,9 +189,16 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         if severity == "error":
             reasons.setdefault(row.line, []).append(message)
     scenes = []
+    warned_hdr: set[Path] = set()
     for (item, frames), part in zip(valid, part_numbers):
         if item.row.line in reasons:
             continue
+        if item.source.hdr and item.source.path not in warned_hdr:
+            warned_hdr.add(item.source.path)
+            problems.append(Problem(
+                f"{item.source.path.name} is HDR ({item.source.color_transfer}); megacut converts it to BT.709 "
+                "without tone mapping, so its scenes will look dull and washed out: give megacut an SDR "
+                "version of it", str(table.path), item.row.line, "warning"))
         audio, audio_warnings = choose_audio_track(
             item.source, title=item.row.audio_title or None, language=item.row.language or None
         )

@@ -86,6 +86,12 @@ class SourceInfo:
     fps: Fraction
     audio_tracks: tuple[AudioTrack, ...]
     color_matrix: str = ""  # ffmpeg's colour-space tag ("bt709", "smpte170m" ...), "" when untagged
+    color_transfer: str = ""  # its transfer tag ("bt709", "smpte2084" for HDR10 ...), "" when untagged
+
+    @property
+    def hdr(self) -> bool:
+        """PQ (HDR10, Dolby Vision base layers) or HLG: megacut does not tone-map it."""
+        return self.color_transfer in ("smpte2084", "arib-std-b67")
 
     @property
     def default_audio(self) -> AudioTrack | None:
@@ -338,13 +344,16 @@ _COLOR_SPACES = frozenset({"gbr", "bt709", "fcc", "bt470bg", "smpte170m", "smpte
                            "ycgco-ro"})
 
 
-def _color_matrix(fields: list[str]) -> str:
-    """The colour-space tag in "yuv420p(tv, bt709/bt709/bt709, progressive)", or ""."""
+def _color_tags(fields: list[str]) -> tuple[str, str]:
+    """(colour space, transfer) tags in "yuv420p(tv, bt2020nc/bt2020/smpte2084, progressive)" ("bt709"
+    alone when all three agree); "" for what is not tagged."""
     match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
     for token in match["inner"].split(", ") if match else []:
-        if token.split("/")[0] in _COLOR_SPACES:
-            return token.split("/")[0]
-    return ""
+        parts = token.split("/")
+        if parts[0] in _COLOR_SPACES:
+            transfer = parts[2] if len(parts) == 3 else parts[0]
+            return parts[0], "" if transfer in ("unknown", "reserved") else transfer
+    return "", ""
 
 
 def _codec(fields: list[str]) -> str:
@@ -517,7 +526,7 @@ def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
         video_index=video.index, video_codec=_codec(video.fields), pix_fmt=_pix_fmt(video.fields),
         width=size[0], height=size[1], rotation=rotation, fps=fps,
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
-        color_matrix=_color_matrix(video.fields),
+        color_matrix=_color_tags(video.fields)[0], color_transfer=_color_tags(video.fields)[1],
     )
 
 

@@ -14,7 +14,7 @@ from media import ffmpeg
 from megacut.assemble import PartInput, assemble_part
 from megacut.colour import reader_matrix, source_matrix
 from megacut.plan import OutputFormat
-from megacut.probe import _color_matrix
+from megacut.probe import _color_tags
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.scene_moviepy import render_scene_moviepy
 from megacut.render.section import SectionJob, render_section
@@ -37,12 +37,20 @@ SOURCES = {"sd-untagged": ("640x480", "bt601", None), "sd-tagged": ("640x480", "
 
 
 @pytest.mark.parametrize("description, expected", [
-    ("yuv420p(tv, bt709, progressive)", "bt709"), ("yuvj420p(pc, bt470bg/unknown/unknown)", "bt470bg"),
-    ("yuv420p(tv, smpte170m/smpte170m/bt709, top first)", "smpte170m"), ("yuv420p(progressive)", ""),
-    ("yuv420p(tv, progressive, left)", ""), ("yuv420p10le(tv, bt2020nc/bt2020/smpte2084)", "bt2020nc"),
-    ("yuv420p", ""), ("yuv420p(tv, bt709, progressive), 1920x1080", "bt709")])
-def test_the_colour_space_tag_is_read_from_ffmpegs_description(description, expected):
-    assert _color_matrix(["h264 (High)", description]) == expected
+    ("yuv420p(tv, bt709, progressive)", ("bt709", "bt709")),
+    ("yuvj420p(pc, bt470bg/unknown/unknown)", ("bt470bg", "")),
+    ("yuv420p(tv, smpte170m/smpte170m/bt709, top first)", ("smpte170m", "bt709")),
+    ("yuv420p(progressive)", ("", "")), ("yuv420p(tv, progressive, left)", ("", "")),
+    ("yuv420p10le(tv, bt2020nc/bt2020/smpte2084)", ("bt2020nc", "smpte2084")), ("yuv420p", ("", "")),
+    ("yuv420p(tv, bt709, progressive), 1920x1080", ("bt709", "bt709"))])
+def test_the_colour_tags_are_read_from_ffmpegs_description(description, expected):
+    assert _color_tags(["h264 (High)", description]) == expected
+
+
+def test_a_pq_or_hlg_source_is_hdr(sources):
+    assert not sources["hd-tagged"].hdr and not sources["sd-untagged"].hdr
+    assert replace(sources["hd-tagged"], color_transfer="smpte2084").hdr
+    assert replace(sources["hd-tagged"], color_transfer="arib-std-b67").hdr
 
 
 def red_source(folder: Path, name: str) -> Path:
@@ -128,3 +136,12 @@ def test_a_slide_is_bt709_and_keeps_its_colour(tmp_path):
         segment = render_section(job).segment_path
         assert tagged_matrix(segment) == "bt709"
         assert np.abs(centre_rgb(segment, tmp_path) - RED).max() <= TOLERANCE
+
+
+def test_probe_reads_an_hdr10_tag(tmp_path):
+    path = tmp_path / "hdr10.mp4"
+    ffmpeg(["-y", "-f", "lavfi", "-i", "testsrc2=s=320x180:r=25:d=0.2", "-vf",
+            "format=yuv420p10le,setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc=smpte2084",
+            "-c:v", "libx264", "-preset", "ultrafast", "-an", str(path)])
+    info = probe_source(path)
+    assert (info.color_matrix, info.color_transfer, info.hdr) == ("bt2020nc", "smpte2084", True)

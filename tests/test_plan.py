@@ -172,3 +172,13 @@ def test_scene_keys_change_exactly_when_the_segment_would(tmp_path):
     assert set(touched).isdisjoint(first)
     # an added scene elsewhere does not change the others (resume and incremental renders rely on it)
     assert keys(tmp_path, "Thor,50,60,\n" + base)[1:] == first
+
+
+def test_an_hdr_source_is_warned_about_once_and_still_planned(tmp_path):
+    hdr = replace(source("Dune 2160p HDR.mkv"), color_matrix="bt2020nc", color_transfer="smpte2084")
+    plan = plan_for(tmp_path, "dune,0:10,0:20,,\ndune,0:30,0:40,,\nthor,0:10,0:20,,\n",
+                    {"dune": hdr, "thor": THOR})
+    warnings = [str(p) for p in plan.warnings]
+    assert len(warnings) == 1 and "scenes.csv:2:" in warnings[0]
+    assert "Dune 2160p HDR.mkv is HDR (smpte2084)" in warnings[0] and "SDR version" in warnings[0]
+    assert len(plan.scenes) == 3 and not plan.errors
