@@ -10,6 +10,7 @@ under a temporary name in the output folder and renamed when complete.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from dataclasses import dataclass
@@ -38,12 +39,15 @@ class PartInput:
 
 
 def stream_signature(path: Path) -> tuple:
-    """What must be identical across joined segments: codecs, picture size, time scales, audio format."""
+    """What must be identical across joined segments: codecs, picture size, time scales, audio format, and
+    the video's decoder headers (H.264 SPS/PPS; a part keeps the first segment's, and every renderer
+    writes the same ones for the same settings), shown as a short digest."""
     try:
         tracks = read_tracks(path)
     except (OSError, ValueError) as exc:
         raise AssemblyError(f"segment {path.name} cannot be read ({exc}); re-render it with --force") from None
-    return tuple(sorted((t.handler, t.codec, t.timescale, t.width, t.height, t.channels, t.sample_rate)
+    return tuple(sorted((t.handler, t.codec, t.timescale, t.width, t.height, t.channels, t.sample_rate,
+                         f"headers {hashlib.sha256(t.config).hexdigest()[:12]}" if t.config else "")
                         for t in tracks))
 
 

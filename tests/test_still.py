@@ -14,7 +14,7 @@ from PIL import Image
 
 from framecode import decode_audio, decode_frames, dominant_frequency
 from media import make_audio, make_video
-from megacut.assemble import PartInput, assemble_part, stream_signature
+from megacut.assemble import AssemblyError, PartInput, assemble_part, stream_signature
 from megacut.errors import Cancelled
 from megacut.ffmpeg import ffmpeg_exe
 from megacut.mov import read_tracks
@@ -113,6 +113,16 @@ def test_a_still_joins_a_scene_by_stream_copy(tmp_path, short_gops):
     assert min(psnr_db(frame, picture) for frame in frames[10:55]) >= 30
     assert psnr_db(frames[:10], scene_frames) >= 40 and psnr_db(frames[55:], scene_frames) >= 40
     assert [round(t * 25, 3) for t, _ in frame_log(part)] == list(range(65))
+
+
+def test_segments_with_other_headers_are_not_joined(tmp_path):
+    medium = render_section(section_job(tmp_path, MEDIUM, 10, "medium"))
+    ultrafast = render_section(section_job(tmp_path, replace(MEDIUM, preset="ultrafast"), 10, "ultrafast"))
+    assert read_tracks(medium.segment_path)[0].config != read_tracks(ultrafast.segment_path)[0].config  # CAVLC
+    with pytest.raises(AssemblyError, match="different stream parameters.*headers"):
+        assemble_part([PartInput(medium.segment_path, 10, "a"), PartInput(ultrafast.segment_path, 10, "b")],
+                      tmp_path / "part.mp4", FMT.fps, title="t")
+    assert not list(tmp_path.glob("*part*.mp4"))
 
 
 def test_headers_that_differ_fall_back_to_the_real_settings(tmp_path, monkeypatch, caplog):
