@@ -25,7 +25,7 @@ from .timecodes import TimecodeError, format_seconds, format_timestamp
 
 # Bump when a change to the renderers changes the segments they produce: every
 # cached segment rendered before is then re-rendered.
-RENDERER_VERSION = "2"
+RENDERER_VERSION = "3"
 AUDIO_SAMPLE_RATE = 48000
 AUDIO_CHANNELS = 2
 PART_NAME = "mega_cut_part_{n}.mp4"
@@ -152,6 +152,19 @@ class _Timed:
     end_s: float
 
 
+def _source_warnings(source: SourceInfo, settings: Settings) -> list[str]:
+    """What the output will not fix about a source, said once, at its first scene."""
+    warnings = []
+    if source.hdr:
+        warnings.append(f"{source.path.name} is HDR ({source.color_transfer}); megacut converts it to BT.709 "
+                        "without tone mapping, so its scenes will look dull and washed out: give megacut an SDR "
+                        "version of it")
+    if source.interlaced and settings.backend == "moviepy":
+        warnings.append(f"{source.path.name} is interlaced; the moviepy backend does not deinterlace (the ffmpeg "
+                        "backend does), so moving edges will show combing")
+    return warnings
+
+
 def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], settings: Settings) -> RenderPlan:
     """Plan ``table`` given each row's source (keyed by line; a string is why it has none)."""
     problems = list(table.problems)
@@ -189,16 +202,14 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         if severity == "error":
             reasons.setdefault(row.line, []).append(message)
     scenes = []
-    warned_hdr: set[Path] = set()
+    warned: set[Path] = set()
     for (item, frames), part in zip(valid, part_numbers):
         if item.row.line in reasons:
             continue
-        if item.source.hdr and item.source.path not in warned_hdr:
-            warned_hdr.add(item.source.path)
-            problems.append(Problem(
-                f"{item.source.path.name} is HDR ({item.source.color_transfer}); megacut converts it to BT.709 "
-                "without tone mapping, so its scenes will look dull and washed out: give megacut an SDR "
-                "version of it", str(table.path), item.row.line, "warning"))
+        if item.source.path not in warned:
+            warned.add(item.source.path)
+            for message in _source_warnings(item.source, settings):
+                problems.append(Problem(message, str(table.path), item.row.line, "warning"))
         audio, audio_warnings = choose_audio_track(
             item.source, title=item.row.audio_title or None, language=item.row.language or None
         )

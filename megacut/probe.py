@@ -87,6 +87,7 @@ class SourceInfo:
     audio_tracks: tuple[AudioTrack, ...]
     color_matrix: str = ""  # ffmpeg's colour-space tag ("bt709", "smpte170m" ...), "" when untagged
     color_transfer: str = ""  # its transfer tag ("bt709", "smpte2084" for HDR10 ...), "" when untagged
+    interlaced: bool = False  # ffmpeg reports a field order ("top first" ...): DVD, broadcast, DV
 
     @property
     def hdr(self) -> bool:
@@ -356,6 +357,12 @@ def _color_tags(fields: list[str]) -> tuple[str, str]:
     return "", ""
 
 
+def _interlaced(fields: list[str]) -> bool:
+    """Whether "yuv420p(tv, smpte170m, top first)" names a field order (top/bottom first, coded or not)."""
+    match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
+    return bool(match) and re.search(r"\b(top|bottom)( coded)? first\b", match["inner"]) is not None
+
+
 def _codec(fields: list[str]) -> str:
     return fields[0].split()[0] if fields and fields[0].split() else "unknown"
 
@@ -527,6 +534,7 @@ def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
         width=size[0], height=size[1], rotation=rotation, fps=fps,
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
         color_matrix=_color_tags(video.fields)[0], color_transfer=_color_tags(video.fields)[1],
+        interlaced=_interlaced(video.fields),
     )
 
 

@@ -182,3 +182,11 @@ def test_an_hdr_source_is_warned_about_once_and_still_planned(tmp_path):
     assert len(warnings) == 1 and "scenes.csv:2:" in warnings[0]
     assert "Dune 2160p HDR.mkv is HDR (smpte2084)" in warnings[0] and "SDR version" in warnings[0]
     assert len(plan.scenes) == 3 and not plan.errors
+
+
+def test_an_interlaced_source_is_warned_about_only_with_the_moviepy_backend(tmp_path):
+    dvd = replace(source("Episode 1 DVD.mkv", size=(720, 576)), interlaced=True)
+    rows = "ep,0:10,0:20,,\nep,0:30,0:40,,\n"
+    assert not plan_for(tmp_path, rows, {"ep": dvd}).warnings  # the ffmpeg backend deinterlaced it
+    warnings = [str(p) for p in plan_for(tmp_path, rows, {"ep": dvd}, Settings(backend="moviepy")).warnings]
+    assert len(warnings) == 1 and "Episode 1 DVD.mkv is interlaced" in warnings[0] and "scenes.csv:2:" in warnings[0]

@@ -31,6 +31,7 @@ from ..settings import Settings
 from .jobs import JobResult, SceneJob
 from .segment import job_result, process_cpu_s, writing_segment
 
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
 START_LEAD_S = 0.5  # decode from this much before the start: longer than a frame of any common rate
 # A frame starting this little after the start counts as on screen at it: absorbs timestamp rounding
@@ -102,7 +103,10 @@ def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
     """Filter graph from the source's video (and the overlay image, input 1) to ``[v]``."""
     scene, fmt = job.scene, job.format
     duration_s = Fraction(scene.frames) / fmt.fps
-    steps = [f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
+    # An interlaced source is deinterlaced first (each frame from its two fields; frames flagged
+    # progressive pass untouched), or every moving edge of the scene would show combing.
+    deinterlace = [DEINTERLACE] if scene.source.interlaced else []
+    steps = [*deinterlace, f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
              fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={scene.frames}"]
     steps += scene_fades(scene, fmt)[0]

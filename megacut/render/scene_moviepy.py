@@ -14,7 +14,8 @@ renderer's 3 ms slack), the last source frame repeating past the end. Then
 pad/crop, fades through black, the overlay image with its fades, the effect;
 the encoder converts the RGB frames to BT.709 like every renderer (an
 untagged HD source, which moviepy's reader decodes as BT.601, is encoded back
-with BT.601: ``colour.reader_matrix``).
+with BT.601: ``colour.reader_matrix``). moviepy's reader does not deinterlace:
+an interlaced source keeps its combing here (the plan warns).
 moviepy's reader numbers frames as if the frame rate were constant, so on a
 variable-frame-rate source frames can drift (up to 4 frames after 40 on a
 25/50 fps test source); the ffmpeg backend is exact there.
