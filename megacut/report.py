@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .colour import source_matrix
 from .plan import RenderPlan
 from .probe import SourceInfo
 from .timecodes import format_seconds, format_timestamp
@@ -47,6 +48,22 @@ def plan_verdict(plan: RenderPlan) -> str:
     return f"OK: {len(plan.parts)} part(s), {len(plan.scenes)} scene(s), {warnings} warning(s)."
 
 
+MATRIX_NAMES = {"bt709": "BT.709", "bt601": "BT.601", "bt470": "BT.601", "smpte170m": "BT.601",
+                "bt2020": "BT.2020", "smpte240m": "SMPTE 240M", "fcc": "FCC"}
+
+
+def colour_description(info: SourceInfo) -> str:
+    """How megacut reads the source's picture: its colour matrix, HDR, interlacing."""
+    matrix = MATRIX_NAMES[source_matrix(info)]
+    tag = f"tagged {info.color_matrix}" if info.color_matrix else "untagged: guessed from the picture size"
+    text = f"colour: {matrix} ({tag})"
+    if info.hdr:
+        text += f", HDR ({info.color_transfer}, not tone-mapped)"
+    if info.interlaced:
+        text += ", interlaced (deinterlaced)"
+    return text
+
+
 def source_description(info: SourceInfo) -> str:
     """A few lines describing one probed source, for `megacut probe`."""
     measured = " (measured: the container has no duration)" if info.duration_measured else ""
@@ -59,7 +76,7 @@ def source_description(info: SourceInfo) -> str:
         extras.append(f"rotated {info.rotation}°")
     if extras:
         head += " (" + ", ".join(extras) + ")"
-    lines = [head]
+    lines = [head, f"  {colour_description(info)}"]
     if not info.audio_tracks:
         lines.append("  no audio (scenes from it get silence)")
     for track in info.audio_tracks:

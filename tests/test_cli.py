@@ -179,6 +179,7 @@ def test_probe_lists_tracks_and_fails_on_unreadable(movies, capsys):
     code, out, _ = run_cli(["probe", movies / "Thor The Dark World.mkv"], capsys)
     assert code == 0
     assert "320x180, 25.000 fps, h264 yuv420p" in out
+    assert "colour: BT.601 (untagged: guessed from the picture size)" in out  # a small untagged test file
     assert 'audio #1 (stream 1): eng "Main"' in out and 'audio #2 (stream 2): fre "VF"' in out
     code, out, _ = run_cli(["probe", movies / "Small.mp4", movies / "Broken.mkv"], capsys)
     assert code == 2 and "no audio" in out and "Broken.mkv\n  error:" in out
