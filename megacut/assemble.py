@@ -64,6 +64,11 @@ def check_compatible(inputs: list[PartInput]) -> tuple:
     return reference
 
 
+def timestamp_problem(stderr: str) -> str | None:
+    """The first line of a join's ffmpeg output that reports broken timestamps, or None."""
+    return next((line.strip() for line in stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)), None)
+
+
 def concat_list(inputs: list[PartInput], fps: Fraction) -> str:
     """An ffconcat list; each file's exact duration keeps the video timeline frame-exact."""
     lines = ["ffconcat version 1.0"]
@@ -112,9 +117,9 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
                 "-f", "mp4", "-y", str(temporary)]
         try:
             completed = run_ffmpeg(args, cancel=cancel)
-            bad = [line for line in completed.stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)]
-            if bad:
-                raise AssemblyError(f"{output.name}: joining produced broken timestamps ({bad[0].strip()}); "
+            broken = timestamp_problem(completed.stderr)
+            if broken:
+                raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
                                     "the part was not written")
             os.replace(temporary, output)
         finally:

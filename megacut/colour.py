@@ -53,7 +53,7 @@ def reader_matrix(info: SourceInfo) -> str:
     return assumed if is_yuv(info.pix_fmt) and source_matrix(info) == OUTPUT_MATRIX else OUTPUT_MATRIX
 
 
-def rgb_to_output(matrix: str = OUTPUT_MATRIX) -> str:
-    """The scale filter from RGB pictures to limited-range YCbCr with ``matrix`` (then ``OUTPUT_TAGS``);
-    accurate rounding keeps a colour within a level or two."""
-    return f"scale=out_color_matrix={matrix}:out_range=tv:flags=bicubic+accurate_rnd"
+def rgb_to_output(pix_fmt: str, matrix: str = OUTPUT_MATRIX) -> str:
+    """Filters from RGB pictures to tagged BT.709 ``pix_fmt``, converting with ``matrix``; accurate rounding
+    keeps a colour within a level or two."""
+    return f"scale=out_color_matrix={matrix}:out_range=tv:flags=bicubic+accurate_rnd,format={pix_fmt},{OUTPUT_TAGS}"

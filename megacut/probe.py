@@ -345,11 +345,16 @@ _COLOR_SPACES = frozenset({"gbr", "bt709", "fcc", "bt470bg", "smpte170m", "smpte
                            "ycgco-ro"})
 
 
+def _pix_fmt_details(fields: list[str]) -> list[str]:
+    """The items in the pixel format's parentheses: "yuv420p(tv, bt709, top first)" -> ["tv", "bt709", ...]."""
+    match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
+    return match["inner"].split(", ") if match else []
+
+
 def _color_tags(fields: list[str]) -> tuple[str, str]:
     """(colour space, transfer) tags in "yuv420p(tv, bt2020nc/bt2020/smpte2084, progressive)" ("bt709"
     alone when all three agree); "" for what is not tagged."""
-    match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
-    for token in match["inner"].split(", ") if match else []:
+    for token in _pix_fmt_details(fields):
         parts = token.split("/")
         if parts[0] in _COLOR_SPACES:
             transfer = parts[2] if len(parts) == 3 else parts[0]
@@ -359,8 +364,7 @@ def _color_tags(fields: list[str]) -> tuple[str, str]:
 
 def _interlaced(fields: list[str]) -> bool:
     """Whether "yuv420p(tv, smpte170m, top first)" names a field order (top/bottom first, coded or not)."""
-    match = re.match(r"^[A-Za-z0-9_]+\((?P<inner>[^)]*)\)", fields[1]) if len(fields) > 1 else None
-    return bool(match) and re.search(r"\b(top|bottom)( coded)? first\b", match["inner"]) is not None
+    return any(re.match(r"(top|bottom)( coded)? first\b", token) for token in _pix_fmt_details(fields))
 
 
 def _codec(fields: list[str]) -> str:
@@ -527,14 +531,14 @@ def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
     fps = _stream_fps(video.fields)
     duration_s, measured = _content_duration(path, dump, video, fps)
     audio = [s for s in dump.streams if s.kind == "audio"]
+    color_matrix, color_transfer = _color_tags(video.fields)
     return SourceInfo(
         path=path, size_bytes=stat.st_size, mtime_ns=stat.st_mtime_ns, container=dump.container,
         duration_s=duration_s, start_s=dump.start_s, duration_measured=measured,
         video_index=video.index, video_codec=_codec(video.fields), pix_fmt=_pix_fmt(video.fields),
         width=size[0], height=size[1], rotation=rotation, fps=fps,
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
-        color_matrix=_color_tags(video.fields)[0], color_transfer=_color_tags(video.fields)[1],
-        interlaced=_interlaced(video.fields),
+        color_matrix=color_matrix, color_transfer=color_transfer, interlaced=_interlaced(video.fields),
     )
 
 

@@ -22,7 +22,7 @@ from megacut.sections import Section
 from megacut.settings import Settings
 from megacut.sources import probe_source
 from megacut.worker import ClipCache
-from test_render_moviepy import make_job, make_scene
+from scene_jobs import make_job, make_scene
 
 FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
 FAST = Settings(preset="ultrafast", encoder_threads=1)

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import threading
-import time
 from dataclasses import replace
 from fractions import Fraction
-from pathlib import Path
 
 import numpy as np
 import psutil
@@ -15,20 +13,17 @@ import pytest
 from framecode import (decode_audio, decode_frames, dominant_frequency, make_framecode_video, picture_region,
                        read_indices, source_maker)
 from megacut.assemble import stream_signature
-from megacut.errors import Cancelled, UsageError
-from megacut.plan import OutputFormat, Scene
+from megacut.errors import UsageError
+from megacut.plan import OutputFormat
 from megacut.render.jobs import SceneJob
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.segment import segment_problem
 from megacut.render.scene_moviepy import fit_frame, fitted_size, load_effect, render_scene_moviepy
-from megacut.scenes import SceneRow
 from megacut.settings import Settings
 from megacut.sources import probe_source
-from megacut.timecodes import Timecode
 from megacut.worker import ClipCache
+from scene_jobs import FAST, FMT, make_job, make_scene, seconds_until_cancelled
 
-FAST = Settings(preset="veryfast")
-FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
 TONES = ({"freq": 330, "channels": 2}, {"freq": 550, "channels": 2}, {"freq": 880, "channels": 2})
 SOURCES = {
     "tones.mp4": dict(frames=60, fps=25, audio_tracks=TONES, video_args=("-preset", "veryfast", "-bf", "3")),
@@ -48,22 +43,6 @@ def clips():
     cache = ClipCache(2)
     yield cache
     cache.clear()
-
-
-def make_scene(info, start_s: float, frames: int, fmt: OutputFormat = FMT, **changes) -> Scene:
-    row = SceneRow(index=0, line=2, movie=info.path.name, start=Timecode(text="0", seconds=Fraction(0)),
-                   end=Timecode(text="1", seconds=Fraction(1)))
-    duration_s = frames / float(fmt.fps)
-    scene = Scene(index=0, line=2, row=row, source=info, start_s=start_s, end_s=start_s + duration_s, frames=frames,
-                  duration_s=duration_s, audio=info.default_audio, overlay_lines=(), part=1, offset_s=0.0,
-                  fade_in_s=0.0, fade_out_s=0.0, warnings=(), key="test-key")
-    return replace(scene, **changes)
-
-
-def make_job(folder: Path, scene: Scene, fmt: OutputFormat = FMT, settings: Settings = FAST,
-             name: str = "seg") -> SceneJob:
-    return SceneJob(scene=scene, format=fmt, settings=settings, segment_path=folder / "segments" / f"{name}.mov",
-                    work_dir=folder / "work" / name)
 
 
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
@@ -196,16 +175,7 @@ def test_an_effect_returning_a_wrong_frame_fails_cleanly(tmp_path, source, effec
 def test_cancel_between_frames_stops_at_once_and_leaves_nothing(tmp_path, source):
     coded, info = source("tones.mp4")
     job = make_job(tmp_path, make_scene(info, 0.0, 200), settings=replace(FAST, effect="effects_for_tests:slow"))
-    cancel = threading.Event()
-    timer = threading.Timer(0.4, cancel.set)
-    timer.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(Cancelled):
-            render_scene_moviepy(job, cancel=cancel)
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 3
+    assert seconds_until_cancelled(lambda cancel: render_scene_moviepy(job, cancel=cancel), 0.4) < 3
     assert_nothing_left(job)
     assert ffmpeg_children() == []
 

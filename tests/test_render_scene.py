@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import threading
-import time
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
@@ -14,24 +12,22 @@ import psutil
 import pytest
 
 from megacut import overlay as overlay_mod
-from megacut.errors import Cancelled, FFmpegError, UsageError
+from megacut.errors import FFmpegError, UsageError
 from megacut.plan import OutputFormat, Scene
 from megacut.render.jobs import SceneJob
 from megacut.mov import read_tracks
 from megacut.render.scene_ffmpeg import build_scene_args, render_scene_ffmpeg, video_timescale
-from megacut.scenes import SceneRow
 from megacut.settings import Settings
 from megacut.sources import probe_source
-from megacut.timecodes import Timecode
 
 from framecode import (decode_audio, decode_frames, dominant_frequency, first_loud_sample, locate_picture,
                        picture_region, read_indices, rms, source_maker)
 from media import make_truncated, make_video, packet_span_s
+from scene_jobs import FAST, make_job, make_scene, seconds_until_cancelled
 
 NTSC30 = Fraction(30000, 1001)
 NTSC24 = Fraction(24000, 1001)
 LONG_GOP = ("-preset", "veryfast", "-bf", "3", "-g", "250")
-FAST = Settings(preset="veryfast")
 TONES = ({"freq": 330, "channels": 2}, {"freq": 550, "channels": 2}, {"freq": 880, "channels": 2})
 
 # name -> keyword arguments of make_framecode_video (file name = name)
@@ -59,20 +55,6 @@ SOURCES = {
 def source(tmp_path_factory):
     """source(name) -> (FramecodeSource, SourceInfo), made once per module on first use."""
     return source_maker(tmp_path_factory.mktemp("sources"), SOURCES)
-
-
-def make_scene(info, start_s: float, frames: int, fmt: OutputFormat, **changes) -> Scene:
-    row = SceneRow(index=0, line=2, movie=info.path.name, start=Timecode(text="0", seconds=Fraction(0)),
-                   end=Timecode(text="1", seconds=Fraction(1)))
-    scene = Scene(index=0, line=2, row=row, source=info, start_s=start_s, end_s=start_s + frames / float(fmt.fps),
-                  frames=frames, duration_s=frames / float(fmt.fps), audio=info.default_audio, overlay_lines=(),
-                  part=1, offset_s=0.0, fade_in_s=0.0, fade_out_s=0.0, warnings=(), key="test-key")
-    return replace(scene, **changes)
-
-
-def make_job(folder: Path, scene: Scene, fmt: OutputFormat, settings: Settings = FAST, name: str = "seg") -> SceneJob:
-    return SceneJob(scene=scene, format=fmt, settings=settings, segment_path=folder / "segments" / f"{name}.mov",
-                    work_dir=folder / "work" / name)
 
 
 def content_start_of_video(info) -> float:
@@ -408,16 +390,7 @@ def test_cancel_stops_ffmpeg_and_leaves_nothing(tmp_path):
     info = probe_source(long)
     fmt = OutputFormat(width=640, height=480, fps=Fraction(25))
     job = make_job(tmp_path, make_scene(info, 1.0, 700, fmt, audio=None), fmt, Settings(preset="slow"))
-    cancel = threading.Event()
-    timer = threading.Timer(0.5, cancel.set)
-    timer.start()
-    started = time.monotonic()
-    try:
-        with pytest.raises(Cancelled):
-            render_scene_ffmpeg(job, cancel=cancel)
-    finally:
-        timer.cancel()
-    assert time.monotonic() - started < 5
+    assert seconds_until_cancelled(lambda cancel: render_scene_ffmpeg(job, cancel=cancel), 0.5) < 5
     assert_nothing_left(job)
 
 

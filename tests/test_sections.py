@@ -29,8 +29,8 @@ from megacut.render.section import (SectionJob, render_section, section_pcm, sec
 from megacut.sections import DEFAULT_STILL_S, Section, load_section_spec, load_section_specs
 from megacut.settings import Settings
 from megacut.sources import probe_source
-from test_render_moviepy import make_job as make_scene_job
-from test_render_moviepy import make_scene
+from scene_jobs import make_job as make_scene_job
+from scene_jobs import make_scene
 
 FAST = Settings(preset="ultrafast", encoder_threads=1)
 FMT = OutputFormat(width=160, height=90, fps=Fraction(25))

@@ -26,8 +26,9 @@ from megacut.render.segment import segment_problem
 from megacut.sections import Section
 from megacut.settings import Settings
 from megacut.sources import probe_source
-from test_render_moviepy import make_job as make_scene_job
-from test_render_moviepy import make_scene, psnr_db
+from scene_jobs import make_job as make_scene_job
+from scene_jobs import make_scene
+from test_render_moviepy import psnr_db
 
 FMT = OutputFormat(width=96, height=54, fps=Fraction(25))
 MEDIUM = Settings(encoder_threads=1)  # the default preset and crf: x264 searches motion in earnest

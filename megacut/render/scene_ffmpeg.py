@@ -125,12 +125,18 @@ def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
     return f"{source}{','.join(steps)}[base];{image};{composite}"
 
 
+def pcm_format(fmt: OutputFormat) -> str:
+    """The filter that gives a segment's audio its format: s16 at the output rate and channel layout."""
+    layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
+    return f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
+
+
 def audio_graph(job: SceneJob, preroll_s: float) -> str:
     """Filter graph from the chosen audio track (or silence) to ``[a]`` with exactly M samples."""
     scene, fmt = job.scene, job.format
     samples = fmt.samples_for(scene.frames)
     layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
-    to_format = f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
+    to_format = pcm_format(fmt)
     if scene.audio is None:
         return f"anullsrc=r={fmt.sample_rate}:cl={layout},{to_format},atrim=end_sample={samples}[a]"
     steps = [f"asetpts=PTS-{_num(preroll_s)}/TB", f"aresample={fmt.sample_rate}:async=1:first_pts=0", to_format]

@@ -46,7 +46,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..colour import OUTPUT_MATRIX, OUTPUT_TAGS, reader_matrix, rgb_to_output
+from ..colour import OUTPUT_MATRIX, reader_matrix, rgb_to_output
 from ..errors import Cancelled, FFmpegError, UsageError
 from ..ffmpeg import run_ffmpeg
 from ..overlay import overlay_timing, render_overlay_image
@@ -281,8 +281,7 @@ def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs:
     video_input = audio_inputs.count("-i")
     args = ["-y", "-loglevel", "error", *audio_inputs, "-f", "rawvideo", "-pix_fmt", "rgb24",
             "-video_size", f"{fmt.width}x{fmt.height}", "-framerate", _rate(fmt.fps), "-i", f"file:{feed}"]
-    video = f"[{video_input}:v]setsar=1,{rgb_to_output(rgb_matrix)},format={fmt.pix_fmt},{OUTPUT_TAGS}[v]"
-    graph = f"{video};{audio_filter}"
+    graph = f"[{video_input}:v]setsar=1,{rgb_to_output(fmt.pix_fmt, rgb_matrix)}[v];{audio_filter}"
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
     args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
              "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]

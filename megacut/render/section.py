@@ -37,7 +37,7 @@ from ..plan import RENDERER_VERSION, OutputFormat
 from ..sections import Section, SectionSpec
 from ..settings import Settings
 from .jobs import JobResult
-from .scene_ffmpeg import CHANNEL_LAYOUTS
+from .scene_ffmpeg import pcm_format
 from .scene_moviepy import write_segment
 from .segment import job_result, process_cpu_s, writing_segment
 from .still import encode_still
@@ -285,8 +285,7 @@ def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
     with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
         pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
         audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
-        layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
-        audio_filter = f"[0:a]aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}[a]"
+        audio_filter = f"[0:a]{pcm_format(fmt)}[a]"
         picture = section_picture(job.section, fmt, job.settings)
         if job.settings.backend == "moviepy":
             _write_with_moviepy(picture, frames, fmt, job.settings, audio_inputs, audio_filter, temp, job.work_dir,

@@ -36,8 +36,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..assemble import TIMESTAMP_WARNINGS, PartInput, concat_list
-from ..colour import OUTPUT_TAGS, rgb_to_output
+from ..assemble import PartInput, concat_list, timestamp_problem
+from ..colour import rgb_to_output
 from ..errors import Cancelled, FFmpegError
 from ..ffmpeg import run_ffmpeg
 from ..mov import read_tracks
@@ -72,7 +72,7 @@ def _encode_gops(picture: Path, lengths: list[int], fmt: OutputFormat, encoder: 
     files = {}
     for n in sorted(set(lengths), reverse=True):
         files[n] = work_dir / f"gop{n}.mov"
-        graph = f"[0:v]setsar=1,{rgb_to_output()},format={fmt.pix_fmt},{OUTPUT_TAGS},loop={n - 1}:1[v]"
+        graph = f"[0:v]setsar=1,{rgb_to_output(fmt.pix_fmt)},loop={n - 1}:1[v]"
         run_ffmpeg(["-y", "-loglevel", "error", *_picture_input(picture, fmt), "-filter_complex", graph,
                     "-map", "[v]", "-frames:v", str(n), *encoder, "-an",
                     "-video_track_timescale", str(video_timescale(fmt.fps)), "-f", "mov", f"file:{files[n]}"],
@@ -145,6 +145,6 @@ def encode_still(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: 
             "-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
     completed = run_ffmpeg(args, cancel=cancel)
-    bad = [line for line in completed.stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)]
-    if bad:
-        raise FFmpegError(f"joining the still's GOPs produced broken timestamps ({bad[0].strip()})")
+    broken = timestamp_problem(completed.stderr)
+    if broken:
+        raise FFmpegError(f"joining the still's GOPs produced broken timestamps ({broken})")

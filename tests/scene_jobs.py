@@ -1,0 +1,53 @@
+"""Scene jobs for renderer tests: a scene cut from a probed source, its job, and a cancellation check."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from megacut.errors import Cancelled
+from megacut.plan import OutputFormat, Scene
+from megacut.render.jobs import SceneJob
+from megacut.scenes import SceneRow
+from megacut.settings import Settings
+from megacut.timecodes import Timecode
+
+FAST = Settings(preset="veryfast")
+FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
+
+
+def make_scene(info, start_s: float, frames: int, fmt: OutputFormat = FMT, **changes) -> Scene:
+    row = SceneRow(index=0, line=2, movie=info.path.name, start=Timecode(text="0", seconds=Fraction(0)),
+                   end=Timecode(text="1", seconds=Fraction(1)))
+    duration_s = frames / float(fmt.fps)
+    scene = Scene(index=0, line=2, row=row, source=info, start_s=start_s, end_s=start_s + duration_s, frames=frames,
+                  duration_s=duration_s, audio=info.default_audio, overlay_lines=(), part=1, offset_s=0.0,
+                  fade_in_s=0.0, fade_out_s=0.0, warnings=(), key="test-key")
+    return replace(scene, **changes)
+
+
+def make_job(folder: Path, scene: Scene, fmt: OutputFormat = FMT, settings: Settings = FAST,
+             name: str = "seg") -> SceneJob:
+    return SceneJob(scene=scene, format=fmt, settings=settings, segment_path=folder / "segments" / f"{name}.mov",
+                    work_dir=folder / "work" / name)
+
+
+def seconds_until_cancelled(render: Callable[[threading.Event], object], cancel_after_s: float) -> float:
+    """Run ``render(cancel)`` with ``cancel`` set after ``cancel_after_s``; it must raise Cancelled.
+    Returns how long it ran."""
+    cancel = threading.Event()
+    timer = threading.Timer(cancel_after_s, cancel.set)
+    timer.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Cancelled):
+            render(cancel)
+    finally:
+        timer.cancel()
+    return time.monotonic() - started
