@@ -64,6 +64,14 @@ def check_compatible(inputs: list[PartInput]) -> tuple:
     return reference
 
 
+PARTIAL_OUTPUTS = ".*.partial.*"  # the names partial_output gives, to clear a killed run's joins
+
+
+def partial_output(output: Path) -> Path:
+    """The temporary name a part is written under, in its folder, until it is complete."""
+    return output.with_name(f".{output.stem}.partial{output.suffix}")
+
+
 def timestamp_problem(stderr: str) -> str | None:
     """The first line of a join's ffmpeg output that reports broken timestamps, or None."""
     return next((line.strip() for line in stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)), None)
@@ -105,7 +113,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
     signature = check_compatible(inputs)
     video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
     output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = output.with_name(f".{output.stem}.partial{output.suffix}")
+    temporary = partial_output(output)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:
         list_path = Path(scratch, "segments.ffconcat")
         list_path.write_text(concat_list(inputs, fps), encoding="utf-8")

@@ -105,8 +105,7 @@ class SegmentCache:
         Its name (the key) already encodes every setting it was rendered with;
         reading its track table catches a truncated, damaged or foreign file.
         """
-        path = self.segment_path(key)
-        return path.is_file() and segment_problem(path, frames, fmt) is None
+        return segment_problem(self.segment_path(key), frames, fmt) is None
 
     def _manifest_path(self, output: Path) -> Path:
         digest = hashlib.sha256(str(output.resolve()).encode("utf-8")).hexdigest()[:12]

@@ -314,14 +314,14 @@ def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
 
     if not plan.selected_parts:
         raise UsageError("nothing to render: the plan has no valid scene")
-    result = render(scene_groups(plan, output), output, args, noun="scene")
-    result.plan = plan
+    result = render(scene_groups(plan, output), output, args, noun="scene", plan=plan)
     write_json_atomic(output / "megacut-report.json", report_data(result))
     return finish_run(result, output)
 
 
-def render(groups, output: Path, args: argparse.Namespace, *, noun: str):
-    """Run the engine on ``groups`` with the command line's execution options and Ctrl+C handling."""
+def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
+    """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
+    options and Ctrl+C handling."""
     from .engine import RunOptions, render_groups
     from .progress import Progress
     from .scheduler import StopControl
@@ -340,7 +340,7 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str):
                  f"{total_s:.0f} s of output, {1 if executor == 'inline' else workers} worker(s)")
     with _stop_on_signals(stop, progress):
         try:
-            return render_groups(groups, options, stop=stop, progress=progress)
+            return render_groups(groups, options, stop=stop, progress=progress, plan=plan)
         finally:
             progress.close()
 

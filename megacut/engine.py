@@ -10,14 +10,13 @@ this engine, and so the scheduler, cache, cancellation, progress and report.
 
 from __future__ import annotations
 
-import os
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
-from .assemble import PartInput, assemble_part
+from .assemble import PARTIAL_OUTPUTS, PartInput, assemble_part
 from .cache import SegmentCache
 from .disk import check_free_space, estimate_bytes
 from .errors import Cancelled, MegacutError
@@ -25,6 +24,7 @@ from .monitor import MemoryMonitor
 from .plan import OutputFormat, RenderPlan, Scene
 from .progress import Progress
 from .render.jobs import SceneJob
+from .render.segment import process_cpu_s
 from .scheduler import Outcome, Scheduler, StopControl
 from .worker import run_job
 
@@ -125,11 +125,6 @@ class RunResult:
         return 1 if failed_scene or failed_part else 0
 
 
-def _cpu_s() -> float:
-    times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
-
-
 def chapter_title(scene: Scene) -> str:
     return scene.overlay_lines[0] if scene.overlay_lines else (scene.row.movie or scene.source.path.stem)
 
@@ -160,7 +155,6 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
 
 def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:
     """Title-card items per scene index: each heading goes before the first valid scene after it."""
-    from .render.section import SectionJob
     from .sections import Section
 
     valid = sorted(s.index for s in plan.scenes)
@@ -170,15 +164,20 @@ def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:
         if following is None or not heading.text:
             continue
         section = Section(plan.csv_path, heading.line, None, heading.text, None, CARD_S, 0.0)
-        probe_job = SectionJob(section, plan.format, plan.settings, Path(), Path())
-
-        def make_job(segment_path: Path, work_dir: Path, section=section):
-            return SectionJob(section, plan.format, plan.settings, segment_path, work_dir)
-
-        cards.setdefault(following, []).append(
-            Item(-heading.line, probe_job.key, probe_job.frames, plan.format.seconds_for(probe_job.frames),
-                 heading.text, f"heading card (line {heading.line})", section, make_job))
+        cards.setdefault(following, []).append(section_item(-heading.line, section, plan.format, plan.settings,
+                                                            heading.text, f"heading card (line {heading.line})"))
     return cards
+
+
+def section_item(index: int, section, fmt: OutputFormat, settings, chapter: str, name: str) -> Item:
+    """The item that renders ``section`` (a slide, or a heading's title card)."""
+    from .render.section import SectionJob
+
+    def make_job(segment_path: Path, work_dir: Path) -> SectionJob:
+        return SectionJob(section, fmt, settings, segment_path, work_dir)
+
+    job = make_job(Path(), Path())  # its key and length do not depend on where it is written
+    return Item(index, job.key, job.frames, fmt.seconds_for(job.frames), chapter, name, section, make_job)
 
 
 class _Run:
@@ -193,6 +192,7 @@ class _Run:
         self.joins: dict[int, Future] = {}
         self.waiting: dict[int, set[int]] = {}  # group -> item indices not ended yet
         self.same_key: dict[str, list[tuple[Group, Item]]] = {}  # key -> the items one job renders for
+        self.job_keys: dict[int, str] = {}  # id(job) -> its item's key (a section's key reads its files)
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.on_event = on_event or (lambda message: None)
 
@@ -219,16 +219,20 @@ class _Run:
                     continue
                 self.same_key[item.key] = [(group, item)]
                 jobs.append(item.make_job(self.cache.segment_path(item.key), self.cache.work_dir(item.key)))
+                self.job_keys[id(jobs[-1])] = item.key
         return jobs
 
-    def item_ended(self, outcome: Outcome) -> None:
+    def item_ended(self, outcome: Outcome) -> Item:
+        """Record the outcome for every item the job rendered; return the first of them."""
         status = {"ok": "ok", "failed": "failed"}.get(outcome.status, "cancelled")
         render_s = outcome.result.render_s if outcome.result else 0.0
-        for group, item in self.same_key[outcome.job.key]:
+        rendered_for = self.same_key[self.job_keys[id(outcome.job)]]
+        for group, item in rendered_for:
             self.items[item.index] = ItemResult(item, status, outcome.error, render_s, outcome.attempts,
                                                 outcome.retried_after)
             self.waiting[group.number].discard(item.index)
             self.join_if_ready(group)
+        return rendered_for[0][1]
 
     def join_if_ready(self, group: Group) -> None:
         if self.waiting.get(group.number) or group.number in self.joins or group.number in self.parts:
@@ -288,26 +292,25 @@ def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | No
     ``on_scene`` is called in this process with each scene's result as it ends;
     ``progress`` draws the terminal bar; ``stop`` lets a caller stop the run.
     """
-    result = render_groups(scene_groups(plan, options.output_dir), options, stop=stop, progress=progress,
-                           on_item=on_scene)
-    result.plan = plan
-    return result
+    return render_groups(scene_groups(plan, options.output_dir), options, stop=stop, progress=progress,
+                         on_item=on_scene, plan=plan)
 
 
 def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl | None = None,
-                  progress: Progress | None = None,
-                  on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
-    """Render every selected group into its output file (the engine under scenes and sections)."""
-    started, cpu_started = time.monotonic(), _cpu_s()
+                  progress: Progress | None = None, on_item: Callable[[ItemResult], None] | None = None,
+                  plan: RenderPlan | None = None) -> RunResult:
+    """Render every selected group into its output file (the engine under scenes and sections);
+    ``plan``, the scenes plan they came from, goes into the result."""
+    started, cpu_started = time.monotonic(), process_cpu_s()
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
     run = _Run(groups, options, stop, on_event=progress.log if progress else None)
     with run.cache.lock():
         for folder in {g.output.parent for g in groups}:  # a killed run's joins
-            for partial in folder.glob(".*.partial.*"):
+            for partial in folder.glob(PARTIAL_OUTPUTS):
                 partial.unlink(missing_ok=True)
         jobs = run.classify()
-        _check_disk(run, jobs)
+        _check_disk(run)
         with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
             scheduler = Scheduler(kind=options.executor, workers=options.max_workers, retries=options.retries,
                                   clip_cache=options.clip_cache, stop=stop, admit=memory.admit)
@@ -316,8 +319,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 progress.reused(sum(r.item.duration_s for r in reused), len(reused))
 
             def on_outcome(outcome: Outcome) -> None:
-                run.item_ended(outcome)
-                item = run.same_key[outcome.job.key][0][1]
+                item = run.item_ended(outcome)
                 if on_item:
                     on_item(run.items[item.index])
                 if progress:
@@ -331,13 +333,13 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 scheduler.run(jobs, run_job, on_outcome)
             finally:
                 parts = run.finish()
-    return RunResult(plan=None, options=options, scenes=run.items, parts=parts,
-                     wall_s=time.monotonic() - started, cpu_s=_cpu_s() - cpu_started,
+    return RunResult(plan=plan, options=options, scenes=run.items, parts=parts,
+                     wall_s=time.monotonic() - started, cpu_s=process_cpu_s() - cpu_started,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
                      interrupted=stop.stopping)
 
 
-def _check_disk(run: _Run, jobs: list) -> None:
+def _check_disk(run: _Run) -> None:
     """Free space for the segments to render and the groups to join (per output format)."""
     segment_bytes = part_bytes = 0
     for group in run.groups:

@@ -93,22 +93,16 @@ def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path
 
 def section_groups(specs, output_dir: Path, settings: Settings):
     """Every section of every spec as engine items, one group (video) per spec, in section order."""
-    from .engine import Group, Item
-    from .render.section import SectionJob, spec_format
+    from .engine import Group, section_item
+    from .render.section import spec_format
 
     groups, index = [], 0
     for number, spec in enumerate(specs, start=1):
         fmt = spec_format(spec, settings)
         items = []
         for section in spec.sections:
-            probe_job = SectionJob(section, fmt, settings, Path(), Path())
-
-            def make_job(segment_path: Path, work_dir: Path, section=section, fmt=fmt) -> SectionJob:
-                return SectionJob(section, fmt, settings, segment_path, work_dir)
-
             chapter = section.text or (section.image.stem if section.image else section.name)
-            items.append(Item(index, probe_job.key, probe_job.frames, fmt.seconds_for(probe_job.frames),
-                              chapter.splitlines()[0], section.name, section, make_job))
+            items.append(section_item(index, section, fmt, settings, chapter.splitlines()[0], section.name))
             index += 1
         groups.append(Group(number, output_dir / spec.output, tuple(items), fmt, spec.title or spec.path.stem))
     return groups

@@ -118,11 +118,11 @@ def run_job(job: SceneJob) -> JobResult:
         from .errors import Cancelled
 
         raise Cancelled("cancelled before it started")
-    if isinstance(job, SceneJob) and job.settings.backend == "moviepy":
-        from .render.scene_moviepy import render_scene_moviepy
-
-        return render_scene_moviepy(job, cancel=_cancel_event, clips=clip_cache())
     if isinstance(job, SceneJob):
+        if job.settings.backend == "moviepy":
+            from .render.scene_moviepy import render_scene_moviepy
+
+            return render_scene_moviepy(job, cancel=_cancel_event, clips=clip_cache())
         from .render.scene_ffmpeg import render_scene_ffmpeg
 
         return render_scene_ffmpeg(job, cancel=_cancel_event)
