@@ -114,11 +114,9 @@ def run_ffmpeg(
                 if cancel is not None and cancel.is_set():
                     stop_process(proc)
                     raise Cancelled("cancelled")
-                if deadline is not None and time.monotonic() > deadline:
-                    kill_process_group(proc)
+                if deadline is not None and time.monotonic() > deadline:  # killed by the handler below
                     raise FFmpegError(f"ffmpeg took longer than {timeout_s:g} s and was stopped", command=command)
                 if stall.stuck():
-                    kill_process_group(proc)
                     raise FFmpegError(f"ffmpeg made no progress (used no CPU) for {stall_timeout_s:g} s and was "
                                       "stopped", command=command)
     except BaseException:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from ..colour import OUTPUT_TAGS, scale_options
 from ..ffmpeg import run_ffmpeg
-from ..overlay import overlay_timing, render_overlay_png
+from ..overlay import OverlayTiming, overlay_timing, render_overlay_png
 from ..plan import OutputFormat, Scene
 from ..settings import Settings
 from .jobs import JobResult, SceneJob
@@ -99,8 +99,8 @@ def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
     return video, audio
 
 
-def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
-    """Filter graph from the source's video (and the overlay image, input 1) to ``[v]``."""
+def video_graph(job: SceneJob, preroll_s: float, timing: OverlayTiming | None) -> str:
+    """Filter graph from the source's video (and the overlay image, input 1, shown for ``timing``) to ``[v]``."""
     scene, fmt = job.scene, job.format
     duration_s = Fraction(scene.frames) / fmt.fps
     # An interlaced source is deinterlaced first (each frame from its two fields; frames flagged
@@ -111,7 +111,6 @@ def video_graph(job: SceneJob, preroll_s: float, with_overlay: bool) -> str:
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={scene.frames}"]
     steps += scene_fades(scene, fmt)[0]
     source = f"[0:{scene.source.video_index}]"
-    timing = overlay_timing(float(duration_s), job.settings) if with_overlay else None
     if timing is None:
         return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS]) + "[v]"
     # The image is read as one frame and repeated inside the graph: its input ends at once, rather
@@ -160,26 +159,40 @@ def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str
     return args + ["-threads", threads]
 
 
+def source_input(scene: Scene, fmt: OutputFormat, *only: str) -> tuple[list[str], float]:
+    """(the input arguments that read the scene's source from a little before its start, with ``only``
+    options such as ``-vn`` before ``-i``; the seconds read before the start, the graph's shift)."""
+    seek_s, preroll_s = seek_plan(scene)
+    read_s = preroll_s + float(Fraction(scene.frames) / fmt.fps) + INPUT_MARGIN_S
+    return ["-ss", _num(seek_s), "-t", _num(read_s), *only, "-i", f"file:{scene.source.path}"], preroll_s
+
+
+def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
+    """Input arguments for raw RGB pictures of the output size at the output rate."""
+    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{fmt.width}x{fmt.height}",
+            "-framerate", _rate(fmt.fps), "-i", f"file:{path}"]
+
+
+def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
+    """How every renderer ends its ffmpeg command: frame-exact time scale, PCM audio, no metadata, MOV."""
+    return ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
+            "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
+
+
 def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
     """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
     scene, fmt = job.scene, job.format
-    seek_s, preroll_s = seek_plan(scene)
-    duration_s = Fraction(scene.frames) / fmt.fps
-    read_s = preroll_s + float(duration_s) + INPUT_MARGIN_S
-    args = ["-y", "-loglevel", "error", "-ss", _num(seek_s), "-t", _num(read_s),
-            "-i", f"file:{scene.source.path}"]
-    timing = overlay_timing(float(duration_s), job.settings) if overlay_png else None
+    source, preroll_s = source_input(scene, fmt)
+    args = ["-y", "-loglevel", "error", *source]
+    timing = overlay_timing(float(Fraction(scene.frames) / fmt.fps), job.settings) if overlay_png else None
     if timing is not None:
         args += ["-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps),
                  "-i", f"file:{overlay_png}"]
-    graph = f"{video_graph(job, preroll_s, timing is not None)};{audio_graph(job, preroll_s)}"
+    graph = f"{video_graph(job, preroll_s, timing)};{audio_graph(job, preroll_s)}"
     # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
     # is complete, cutting the audio short.
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
-    args += video_encoder_args(job.settings, fmt.pix_fmt)
-    args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
-             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
-    return args
+    return args + video_encoder_args(job.settings, fmt.pix_fmt) + segment_output_args(fmt, output)
 
 
 # ---------------------------------------------------------------- running

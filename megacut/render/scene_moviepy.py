@@ -47,15 +47,15 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from ..colour import OUTPUT_MATRIX, reader_matrix, rgb_to_output
-from ..errors import Cancelled, FFmpegError, UsageError
+from ..errors import FFmpegError, UsageError
 from ..ffmpeg import run_ffmpeg
 from ..overlay import overlay_timing, render_overlay_image
 from ..plan import OutputFormat
 from ..settings import Settings
 from .jobs import JobResult, SceneJob
-from .scene_ffmpeg import (INPUT_MARGIN_S, START_SLACK_S, _num, _rate, audio_graph, seek_plan, video_encoder_args,
-                           video_timescale)
-from .segment import job_result, process_cpu_s, writing_segment
+from .scene_ffmpeg import (START_SLACK_S, _num, audio_graph, raw_rgb_input, segment_output_args, source_input,
+                           video_encoder_args)
+from .segment import check_cancel, job_result, process_cpu_s, writing_segment
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
@@ -279,13 +279,10 @@ def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs:
     (``audio_filter`` ends in ``[a]``) into a segment with the ffmpeg renderer's encoder, pixel format,
     colour tags and time scales."""
     video_input = audio_inputs.count("-i")
-    args = ["-y", "-loglevel", "error", *audio_inputs, "-f", "rawvideo", "-pix_fmt", "rgb24",
-            "-video_size", f"{fmt.width}x{fmt.height}", "-framerate", _rate(fmt.fps), "-i", f"file:{feed}"]
+    args = ["-y", "-loglevel", "error", *audio_inputs, *raw_rgb_input(feed, fmt)]
     graph = f"[{video_input}:v]setsar=1,{rgb_to_output(fmt.pix_fmt, rgb_matrix)}[v];{audio_filter}"
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
-    args += ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
-             "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
-    return args
+    return args + segment_output_args(fmt, output)
 
 
 def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: OutputFormat, settings: Settings,
@@ -307,7 +304,7 @@ def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: Outpu
     feed = work_dir / "frames.rgb"
     with open(feed, "wb") as handle:
         for k in range(frames):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             handle.write(_frame_bytes(frame_at(k), fmt))
     run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix), cancel=cancel)
 
@@ -348,7 +345,7 @@ def _stream_frames(frame_at, frames: int, fmt: OutputFormat, fifo: Path, args: l
     try:
         pipe = _open_fifo(fifo, runner, cancel)
         for k in range(frames):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             pipe.write(_frame_bytes(frame_at(k), fmt))
         pipe, closing = None, pipe
         closing.close()  # end of input: ffmpeg finishes the file
@@ -379,7 +376,7 @@ def _open_fifo(path: Path, runner: _FFmpegRun, cancel):
             runner.join()
             runner.raise_error()
             raise FFmpegError("ffmpeg ended without reading the frames")
-        _check_cancel(cancel)
+        check_cancel(cancel)
         time.sleep(FIFO_POLL_S)
     os.set_blocking(fd, True)
     if sys.platform.startswith("linux"):
@@ -399,11 +396,6 @@ def _close_quietly(pipe) -> None:
         pass
 
 
-def _check_cancel(cancel) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("cancelled")
-
-
 def _frame_bytes(frame: np.ndarray, fmt: OutputFormat) -> memoryview:
     if frame.shape != (fmt.height, fmt.width, 3) or frame.dtype != np.uint8:
         raise ValueError(f"a frame is {frame.shape} {frame.dtype}; expected ({fmt.height}, {fmt.width}, 3) uint8")
@@ -415,12 +407,8 @@ def _frame_bytes(frame: np.ndarray, fmt: OutputFormat) -> memoryview:
 
 def scene_audio(job: SceneJob) -> tuple[list[str], str]:
     """(ffmpeg inputs, filter graph to ``[a]``): the chosen track exactly as the ffmpeg renderer cuts it."""
-    seek_s, preroll_s = seek_plan(job.scene)
-    if job.scene.audio is None:
-        return [], audio_graph(job, preroll_s)
-    read_s = preroll_s + float(Fraction(job.scene.frames) / job.format.fps) + INPUT_MARGIN_S
-    inputs = ["-ss", _num(seek_s), "-t", _num(read_s), "-vn", "-sn", "-dn", "-i", f"file:{job.scene.source.path}"]
-    return inputs, audio_graph(job, preroll_s)
+    inputs, preroll_s = source_input(job.scene, job.format, "-vn", "-sn", "-dn")
+    return (inputs if job.scene.audio is not None else []), audio_graph(job, preroll_s)
 
 
 def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" = None) -> JobResult:
@@ -435,7 +423,7 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
     """
     from ..worker import ClipCache
 
-    _check_cancel(cancel)
+    check_cancel(cancel)
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     cache = clips if clips is not None else ClipCache(1)
     fps = job.format.fps

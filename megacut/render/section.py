@@ -30,7 +30,6 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..errors import Cancelled
 from ..ffmpeg import run_ffmpeg
 from ..overlay import font_runs, load_font, primary_font
 from ..plan import RENDERER_VERSION, OutputFormat
@@ -39,7 +38,7 @@ from ..settings import Settings
 from .jobs import JobResult
 from .scene_ffmpeg import pcm_format
 from .scene_moviepy import write_segment
-from .segment import job_result, process_cpu_s, writing_segment
+from .segment import check_cancel, job_result, process_cpu_s, writing_segment
 from .still import encode_still
 
 SECTION_RENDERER_VERSION = "2"  # bump when a change alters rendered sections
@@ -167,11 +166,11 @@ def _draw_line(draw: ImageDraw.ImageDraw, text: str, primary: str, size: int, x:
         x += font.getlength(run)
 
 
-def draw_text_block(image: Image.Image, text: str, settings: Settings, size: int, centre_y: float,
-                    max_width: float) -> tuple[float, float]:
-    """Draw centred, wrapped white text around ``centre_y``; returns the block's (top, bottom)."""
+def draw_text_block(image: Image.Image, lines: list[str], settings: Settings, size: int,
+                    centre_y: float) -> tuple[float, float]:
+    """Draw ``lines`` (from ``wrap_text``) centred in white around ``centre_y``; returns the block's
+    (top, bottom)."""
     primary = primary_font(settings)
-    lines = wrap_text(text, primary, size, max_width)
     step = size * (1 + LINE_GAP)
     top = centre_y - (step * len(lines) - size * LINE_GAP) / 2
     draw = ImageDraw.Draw(image)
@@ -190,7 +189,8 @@ def section_picture(section: Section, fmt: OutputFormat, settings: Settings) -> 
         picture = Image.new("RGB", (width, height), (0, 0, 0))
     if section.text and section.image is None:
         size = settings.font_size or max(10, round(height * TITLE_SIZE_PER_HEIGHT))
-        draw_text_block(picture, section.text, settings, size, height / 2, width * 0.85)
+        lines = wrap_text(section.text, primary_font(settings), size, width * 0.85)
+        draw_text_block(picture, lines, settings, size, height / 2)
     elif section.text:
         picture = _with_caption(picture, section.text, settings)
     return np.asarray(picture, dtype=np.uint8)
@@ -200,12 +200,12 @@ def _with_caption(picture: Image.Image, text: str, settings: Settings) -> Image.
     """A dark band across the bottom with the text centred in it."""
     width, height = picture.size
     size = settings.font_size or max(8, round(height * CAPTION_SIZE_PER_HEIGHT))
-    lines = len(wrap_text(text, primary_font(settings), size, width * 0.9))
-    band_h = min(height, round(size * (1 + LINE_GAP) * lines + size))
+    lines = wrap_text(text, primary_font(settings), size, width * 0.9)
+    band_h = min(height, round(size * (1 + LINE_GAP) * len(lines) + size))
     band = Image.new("RGBA", (width, height), (0, 0, 0, 0))
     ImageDraw.Draw(band).rectangle((0, height - band_h, width, height), fill=CAPTION_BAND_RGBA)
     picture = Image.alpha_composite(picture.convert("RGBA"), band).convert("RGB")
-    draw_text_block(picture, text, settings, size, height - band_h / 2, width * 0.9)
+    draw_text_block(picture, lines, settings, size, height - band_h / 2)
     return picture
 
 
@@ -278,8 +278,7 @@ def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
     ``job.work_dir`` are removed either way.
     """
     del clips
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("cancelled")
+    check_cancel(cancel)
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     fmt, frames = job.format, job.frames
     with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:

@@ -14,7 +14,7 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import FFmpegError
+from ..errors import Cancelled, FFmpegError
 from ..mov import read_tracks
 from ..plan import OutputFormat
 from .jobs import JobResult
@@ -45,6 +45,12 @@ def segment_problem(path: Path, frames: int, fmt: OutputFormat) -> str | None:
         return (f"the segment has {v.samples} video frames and {a.duration} audio samples; "
                 f"expected {frames} and {samples}")
     return None
+
+
+def check_cancel(cancel) -> None:
+    """Raise Cancelled when the ``cancel`` event (if any) is set."""
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled")
 
 
 def process_cpu_s() -> float:

@@ -38,12 +38,13 @@ import numpy as np
 
 from ..assemble import PartInput, concat_list, timestamp_problem
 from ..colour import rgb_to_output
-from ..errors import Cancelled, FFmpegError
+from ..errors import FFmpegError
 from ..ffmpeg import run_ffmpeg
 from ..mov import read_tracks
 from ..plan import OutputFormat
 from ..settings import Settings
-from .scene_ffmpeg import _rate, video_encoder_args, video_timescale
+from .scene_ffmpeg import raw_rgb_input, segment_output_args, video_encoder_args, video_timescale
+from .segment import check_cancel
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +53,12 @@ REPEATABLE_CODECS = ("libx264", "libx265")  # each GOP file opens with an IDR fr
 STILL_MOTION_SEARCH = {"me": "dia", "subme": "1", "trellis": "0"}
 
 
-def gop_lengths(frames: int, gop: int | None = None) -> list[int]:
-    """``frames`` split into as few GOPs of at most ``gop`` frames as possible, their lengths differing by at
-    most one (longer ones first): 900 -> [225] * 4, 260 -> [130, 130], 251 -> [126, 125]."""
-    count = -(-frames // (gop or GOP_FRAMES))
+def gop_lengths(frames: int) -> list[int]:
+    """``frames`` split into as few GOPs of at most ``GOP_FRAMES`` frames as possible, their lengths differing
+    by at most one (longer ones first): 900 -> [225] * 4, 260 -> [130, 130], 251 -> [126, 125]."""
+    count = -(-frames // GOP_FRAMES)
     base, extra = divmod(frames, count)
     return [base + 1] * extra + [base] * (count - extra)
-
-
-def _picture_input(path: Path, fmt: OutputFormat) -> list[str]:
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{fmt.width}x{fmt.height}",
-            "-framerate", _rate(fmt.fps), "-i", f"file:{path}"]
 
 
 def _encode_gops(picture: Path, lengths: list[int], fmt: OutputFormat, encoder: list[str], work_dir: Path,
@@ -73,7 +69,7 @@ def _encode_gops(picture: Path, lengths: list[int], fmt: OutputFormat, encoder: 
     for n in sorted(set(lengths), reverse=True):
         files[n] = work_dir / f"gop{n}.mov"
         graph = f"[0:v]setsar=1,{rgb_to_output(fmt.pix_fmt)},loop={n - 1}:1[v]"
-        run_ffmpeg(["-y", "-loglevel", "error", *_picture_input(picture, fmt), "-filter_complex", graph,
+        run_ffmpeg(["-y", "-loglevel", "error", *raw_rgb_input(picture, fmt), "-filter_complex", graph,
                     "-map", "[v]", "-frames:v", str(n), *encoder, "-an",
                     "-video_track_timescale", str(video_timescale(fmt.fps)), "-f", "mov", f"file:{files[n]}"],
                    cancel=cancel)
@@ -100,10 +96,9 @@ def reference_headers(settings: Settings, fmt: OutputFormat) -> tuple[bytes, dic
         return read_tracks(files[1])[0].config, _x264_options(files[1])
 
 
-def still_encoder_args(settings: Settings, fmt: OutputFormat) -> tuple[list[str], bytes | None]:
-    """(encoder arguments for a still, the decoder configuration they must produce, or None when the real
-    settings are used as they are)."""
-    real = video_encoder_args(settings, fmt.pix_fmt)
+def still_encoder_args(settings: Settings, fmt: OutputFormat, real: list[str]) -> tuple[list[str], bytes | None]:
+    """(encoder arguments for a still, the decoder configuration they must produce), from ``real``, the
+    settings' own arguments; (``real``, None) when those are used as they are."""
     if settings.video_codec != "libx264":
         return real, None
     config, options = reference_headers(settings, fmt)
@@ -126,15 +121,14 @@ def encode_still(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: 
                          f"({fmt.height}, {fmt.width}, 3) uint8")
     raw = work_dir / "still.rgb"
     raw.write_bytes(np.ascontiguousarray(picture).tobytes())
-    encoder, expected = still_encoder_args(settings, fmt)
+    real = video_encoder_args(settings, fmt.pix_fmt)
+    encoder, expected = still_encoder_args(settings, fmt, real)
     lengths = gop_lengths(frames) if settings.video_codec in REPEATABLE_CODECS else [frames]
     files = _encode_gops(raw, lengths, fmt, encoder, work_dir, cancel)
     if expected is not None and any(read_tracks(path)[0].config != expected for path in files.values()):
-        real = video_encoder_args(settings, fmt.pix_fmt)
         log.info("still picture: x264 wrote other headers with fast motion search; encoding with %s", " ".join(real))
         files = _encode_gops(raw, lengths, fmt, real, work_dir, cancel)
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("cancelled")
+    check_cancel(cancel)
     listing = work_dir / "gops.ffconcat"
     listing.write_text(concat_list([PartInput(files[n], n, "") for n in lengths], Fraction(fmt.fps)),
                        encoding="utf-8")
@@ -142,8 +136,7 @@ def encode_still(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: 
     tag = encoder[encoder.index("-tag:v"):encoder.index("-tag:v") + 2] if "-tag:v" in encoder else []
     args = ["-y", "-loglevel", "warning", *audio_inputs, "-f", "concat", "-safe", "0", "-i", f"file:{listing}",
             "-filter_complex", audio_filter, "-map", f"{video_input}:v", "-map", "[a]", "-c:v", "copy", *tag,
-            "-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
-            "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
+            *segment_output_args(fmt, output)]
     completed = run_ffmpeg(args, cancel=cancel)
     broken = timestamp_problem(completed.stderr)
     if broken:
