@@ -64,14 +64,15 @@ from PIL import Image, ImageDraw, ImageFont
 import megacut
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg
 from megacut.mov import read_tracks
-from megacut.overlay import line_sizes, overlay_timing, primary_font, render_overlay_png
+from megacut.overlay import (BUILTIN, MARGIN_PER_HEIGHT, line_sizes, overlay_timing, primary_font,
+                             render_overlay_png)
 
 SAMPLE_INTERVAL_S = 0.05
 STALL_S = 20.0  # a process tree using no CPU this long is stuck: killed, and the run done again
 STALL_RETRIES = 2
 DURATION_TOLERANCE_S = 0.1
 AUDIO_BITRATE = "192k"
-MEGACUT_ENCODER_THREADS = 2  # megacut's default --encoder-threads, left as is
+MEGACUT_ENCODER_THREADS = megacut.Settings().encoder_threads  # megacut's default --encoder-threads, left as is
 OK_PART_STATUSES = ("written", "current")
 
 
@@ -139,7 +140,7 @@ class Workload:
 
     @property
     def fps_text(self) -> str:
-        return str(self.fps.numerator) if self.fps.denominator == 1 else f"{self.fps.numerator}/{self.fps.denominator}"
+        return str(self.fps)  # 25 or 30000/1001
 
     @property
     def settings(self) -> megacut.Settings:
@@ -217,25 +218,24 @@ def generated_workload(args) -> Workload:
 
 
 def user_workload(args) -> Workload:
-    plan = megacut.prepare_plan(args.csv, args.movies, megacut.Settings())
-    if plan.errors:
-        usage_error("the CSV has errors; run `megacut plan` and fix them first:\n  "
-                    + "\n  ".join(str(p) for p in plan.errors[:10]))
-    fmt = plan.format
-    return plan_workload("user", args.csv, args.movies, (fmt.width, fmt.height), fmt.fps,
-                         args.preset or "medium", args.crf)
+    """The user's CSV in the output format megacut chooses for it (one plan: each source probed once)."""
+    return plan_workload("user", args.csv, args.movies, None, None, args.preset or "medium", args.crf,
+                         problem="the CSV has errors; run `megacut plan` and fix them first")
 
 
-def plan_workload(label, csv_path, movies, size, fps, preset, crf) -> Workload:
-    """The workload as megacut plans it: the scenes, their exact frame counts and the total."""
+def plan_workload(label, csv_path, movies, size, fps, preset, crf,
+                  problem: str = "megacut cannot plan the workload") -> Workload:
+    """The workload as megacut plans it: the scenes, their exact frame counts and the total (``size`` and
+    ``fps`` None: the format megacut chooses)."""
     settings = megacut.Settings(resolution=size, fps=fps, preset=preset, crf=crf)
     plan = megacut.prepare_plan(csv_path, movies, settings)
     if plan.errors:
-        usage_error("megacut cannot plan the workload:\n  " + "\n  ".join(str(p) for p in plan.errors[:10]))
+        usage_error(f"{problem}:\n  " + "\n  ".join(str(p) for p in plan.errors[:10]))
     scenes = [s for part in plan.selected_parts for s in part.scenes]
     cuts = [Cut(str(s.source.path), s.start_s, s.duration_s, s.frames, s.audio.index if s.audio else None,
                 list(s.overlay_lines)) for s in scenes]
-    return Workload(label, Path(csv_path), Path(movies), size[0], size[1], fps, preset, crf, cuts,
+    fmt = plan.format
+    return Workload(label, Path(csv_path), Path(movies), fmt.width, fmt.height, fmt.fps, preset, crf, cuts,
                     sum(c.duration_s for c in cuts))
 
 
@@ -399,7 +399,7 @@ def baseline_job(workload: Workload, output: Path, folder: Path) -> Path:
     font = primary_font(workload.settings)
     job = {"width": workload.width, "height": workload.height, "fps": float(workload.fps),
            "preset": workload.preset, "crf": workload.crf, "output": str(output), "temp_dir": str(folder),
-           "font": None if font == "Pillow built-in" else font,
+           "font": None if font == BUILTIN else font,
            "font_size": line_sizes(workload.height, workload.settings)[0],
            "scenes": [{**asdict(cut), "overlay": overlay_dict(cut, workload)} for cut in workload.cuts]}
     path = folder / "baseline-job.json"
@@ -449,7 +449,7 @@ def baseline_text(scene: dict, job: dict):
     from moviepy import TextClip, vfx
 
     size, overlay = job["font_size"], scene["overlay"]
-    pad, margin = max(2, round(size * 0.45)), max(2, round(job["height"] * 0.035))
+    pad, margin = max(2, round(size * 0.45)), max(2, round(job["height"] * MARGIN_PER_HEIGHT))
     text = TextClip(font=job["font"], text="\n".join(scene["lines"]), font_size=size, color="white",
                     bg_color=(0, 0, 0), margin=(pad, pad), text_align="right")
     text = text.with_duration(overlay["duration_s"]).with_position((job["width"] - text.w - margin, margin))
@@ -686,7 +686,7 @@ def moviepy_scaling_notes(results: list[Result], ctx: Context) -> list[str]:
     if not (inline and pooled and inline.wall_s and pooled.wall_s):
         return []
     busy = inline.cpu_s / inline.wall_s
-    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cpus = len(os.sched_getaffinity(0))
     pooled.details["speedup_vs_inline"] = inline.wall_s / pooled.wall_s
     pooled.details["inline_cores_busy"] = busy
     return [f"moviepy backend: {ctx.workers} workers {inline.wall_s / pooled.wall_s:.2f}x faster than "

@@ -214,11 +214,17 @@ def has_glyph(spec: str, char: str) -> bool:
     if _always_drawable(char):
         return True
     try:
-        font = load_font(spec, CHECK_SIZE)
-        mask, notdef = font.getmask(char), font.getmask(MISSING_PROBE)
+        mask, notdef = load_font(spec, CHECK_SIZE).getmask(char), _notdef(spec)
     except (OSError, UnicodeError, ValueError):
         return False
-    return not (mask.size == notdef.size and bytes(mask) == bytes(notdef))
+    return not (mask.size == notdef[0] and bytes(mask) == notdef[1])
+
+
+@lru_cache(maxsize=64)
+def _notdef(spec: str) -> tuple[tuple[int, int], bytes]:
+    """(size, pixels) of the box a font draws for a character it lacks: drawn once per font."""
+    mask = load_font(spec, CHECK_SIZE).getmask(MISSING_PROBE)
+    return mask.size, bytes(mask)
 
 
 @lru_cache(maxsize=4096)
