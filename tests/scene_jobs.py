@@ -1,4 +1,5 @@
-"""Scene jobs for renderer tests: a scene cut from a probed source, its job, and a cancellation check."""
+"""Scene jobs for renderer tests: a scene cut from a probed source, its job, and checks that a cancelled or
+failed job leaves nothing behind."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
+import psutil
 import pytest
 
 from megacut.errors import Cancelled
@@ -51,3 +53,22 @@ def seconds_until_cancelled(render: Callable[[threading.Event], object], cancel_
     finally:
         timer.cancel()
     return time.monotonic() - started
+
+
+def ffmpeg_children(include_zombies: bool = True) -> list[psutil.Process]:
+    """This process's ffmpeg descendants (``include_zombies=False``: only those not yet exited)."""
+    found = []
+    for child in psutil.Process().children(recursive=True):
+        try:
+            if "ffmpeg" in child.name().lower() and (include_zombies or child.status() != psutil.STATUS_ZOMBIE):
+                found.append(child)
+        except psutil.NoSuchProcess:
+            pass
+    return found
+
+
+def assert_nothing_left(job: SceneJob) -> None:
+    """No segment, no scratch folder and no partial file of ``job``."""
+    assert not job.segment_path.exists()
+    assert not job.work_dir.exists()
+    assert list(job.segment_path.parent.glob(".*partial*")) == []

@@ -4,15 +4,11 @@ import os
 import threading
 import time
 
-import psutil
 import pytest
 
 from megacut.errors import Cancelled, FFmpegError
 from megacut.ffmpeg import run_ffmpeg, stderr_tail
-
-
-def ffmpeg_children():
-    return [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
+from scene_jobs import ffmpeg_children
 
 
 def test_failure_carries_the_last_lines_of_stderr(tmp_path):

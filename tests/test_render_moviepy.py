@@ -15,14 +15,14 @@ from framecode import (decode_audio, decode_frames, dominant_frequency, make_fra
 from megacut.assemble import stream_signature
 from megacut.errors import UsageError
 from megacut.plan import OutputFormat
-from megacut.render.jobs import SceneJob
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.segment import segment_problem
 from megacut.render.scene_moviepy import fit_frame, fitted_size, load_effect, render_scene_moviepy
 from megacut.settings import Settings
 from megacut.sources import probe_source
 from megacut.worker import ClipCache
-from scene_jobs import FAST, FMT, make_job, make_scene, seconds_until_cancelled
+from scene_jobs import (FAST, FMT, assert_nothing_left, ffmpeg_children, make_job, make_scene,
+                        seconds_until_cancelled)
 
 TONES = ({"freq": 330, "channels": 2}, {"freq": 550, "channels": 2}, {"freq": 880, "channels": 2})
 SOURCES = {
@@ -48,23 +48,6 @@ def clips():
 def psnr_db(a: np.ndarray, b: np.ndarray) -> float:
     mse = np.mean((a.astype(np.float64) - b.astype(np.float64)) ** 2)
     return float("inf") if mse == 0 else float(10 * np.log10(255.0 ** 2 / mse))
-
-
-def ffmpeg_children() -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "ffmpeg" in child.name().lower() and child.status() != psutil.STATUS_ZOMBIE:
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def assert_nothing_left(job: SceneJob) -> None:
-    assert not job.segment_path.exists()
-    assert not job.work_dir.exists()
-    assert list(job.segment_path.parent.glob(".*partial*")) == []
 
 
 # ------------------------------------------------------- same as the ffmpeg backend
@@ -169,7 +152,7 @@ def test_an_effect_returning_a_wrong_frame_fails_cleanly(tmp_path, source, effec
     with pytest.raises(UsageError, match=f"--effect {spec} returned a .*; it must return a 180x320x3 uint8"):
         render_scene_moviepy(job)
     assert_nothing_left(job)
-    assert ffmpeg_children() == []
+    assert ffmpeg_children(include_zombies=False) == []
 
 
 def test_cancel_between_frames_stops_at_once_and_leaves_nothing(tmp_path, source):
@@ -177,7 +160,7 @@ def test_cancel_between_frames_stops_at_once_and_leaves_nothing(tmp_path, source
     job = make_job(tmp_path, make_scene(info, 0.0, 200), settings=replace(FAST, effect="effects_for_tests:slow"))
     assert seconds_until_cancelled(lambda cancel: render_scene_moviepy(job, cancel=cancel), 0.4) < 3
     assert_nothing_left(job)
-    assert ffmpeg_children() == []
+    assert ffmpeg_children(include_zombies=False) == []
 
 
 # ------------------------------------------------------------------ resources
@@ -199,10 +182,10 @@ def test_the_clip_lru_bounds_reader_processes(tmp_path):
             scene = make_scene(infos[n % 6], 0.0, 1, fmt, audio=None)
             render_scene_moviepy(make_job(tmp_path, scene, fmt, settings, name=f"r{n}"), clips=cache)
             assert len(cache) <= 2
-            assert len(ffmpeg_children()) <= len(cache)
+            assert len(ffmpeg_children(include_zombies=False)) <= len(cache)
     finally:
         cache.clear()
-    assert ffmpeg_children() == []
+    assert ffmpeg_children(include_zombies=False) == []
     assert me.num_fds() <= fds and threading.active_count() <= threads
     assert not any((tmp_path / "work").iterdir())
 

@@ -8,13 +8,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import psutil
 import pytest
 
 from megacut import overlay as overlay_mod
 from megacut.errors import FFmpegError, UsageError
 from megacut.plan import OutputFormat, Scene
-from megacut.render.jobs import SceneJob
 from megacut.mov import read_tracks
 from megacut.render.scene_ffmpeg import build_scene_args, render_scene_ffmpeg, video_timescale
 from megacut.settings import Settings
@@ -23,7 +21,7 @@ from megacut.sources import probe_source
 from framecode import (decode_audio, decode_frames, dominant_frequency, first_loud_sample, locate_picture,
                        picture_region, read_indices, rms, source_maker)
 from media import make_truncated, make_video, packet_span_s
-from scene_jobs import FAST, make_job, make_scene, seconds_until_cancelled
+from scene_jobs import FAST, assert_nothing_left, ffmpeg_children, make_job, make_scene, seconds_until_cancelled
 
 NTSC30 = Fraction(30000, 1001)
 NTSC24 = Fraction(24000, 1001)
@@ -354,24 +352,6 @@ def test_same_job_twice_gives_identical_frames(tmp_path, source):
 # ----------------------------------------------------------------- failures
 
 
-def ffmpeg_children() -> list[psutil.Process]:
-    found = []
-    for child in psutil.Process().children(recursive=True):
-        try:
-            if "ffmpeg" in child.name().lower():
-                found.append(child)
-        except psutil.NoSuchProcess:
-            pass
-    return found
-
-
-def assert_nothing_left(job: SceneJob) -> None:
-    assert not job.segment_path.exists()
-    assert not job.work_dir.exists()
-    assert list(job.segment_path.parent.glob(".*partial*")) == []
-    assert ffmpeg_children() == []
-
-
 def test_corrupt_source_raises_with_ffmpeg_lines_and_leaves_nothing(tmp_path):
     good = make_video(tmp_path / "good.mp4", duration_s=1, size="160x120")
     info = probe_source(good)
@@ -383,6 +363,7 @@ def test_corrupt_source_raises_with_ffmpeg_lines_and_leaves_nothing(tmp_path):
     assert "moov atom not found" in str(caught.value) or "Invalid data" in str(caught.value)
     assert caught.value.stderr_tail
     assert_nothing_left(job)
+    assert ffmpeg_children() == []
 
 
 def test_cancel_stops_ffmpeg_and_leaves_nothing(tmp_path):
@@ -392,6 +373,7 @@ def test_cancel_stops_ffmpeg_and_leaves_nothing(tmp_path):
     job = make_job(tmp_path, make_scene(info, 1.0, 700, fmt, audio=None), fmt, Settings(preset="slow"))
     assert seconds_until_cancelled(lambda cancel: render_scene_ffmpeg(job, cancel=cancel), 0.5) < 5
     assert_nothing_left(job)
+    assert ffmpeg_children() == []
 
 
 # --------------------------------------------------------- argument builder
