@@ -64,8 +64,8 @@ from PIL import Image, ImageDraw, ImageFont
 import megacut
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg
 from megacut.mov import read_tracks
-from megacut.overlay import (BUILTIN, MARGIN_PER_HEIGHT, line_sizes, overlay_timing, primary_font,
-                             render_overlay_png)
+from megacut.plan.fonts import BUILTIN, primary_font
+from megacut.render.overlay import MARGIN_PER_HEIGHT, line_sizes, overlay_timing, render_overlay_png
 
 SAMPLE_INTERVAL_S = 0.05
 STALL_S = 20.0  # a process tree using no CPU this long is stuck: killed, and the run done again

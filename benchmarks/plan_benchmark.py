@@ -18,7 +18,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import megacut.probe as probe
+import megacut.plan.probe as probe
 from megacut import prepare_plan
 from megacut.ffmpeg import run_ffmpeg
 

@@ -12,16 +12,27 @@ Worker processes are started with "spawn": call rendering from under
 ``if __name__ == "__main__":`` in a script.
 """
 
-__version__ = "0.1.0"
-
-from .errors import InputError, MegacutError, SourceError, SourceLookupError, UsageError  # noqa: E402
-from .engine import RunOptions, RunResult, render_plan  # noqa: E402
-from .pipeline import prepare_plan, process  # noqa: E402
-from .plan import RenderPlan, build_plan  # noqa: E402
-from .scenes import load_scenes  # noqa: E402
-from .settings import Settings  # noqa: E402
+from megacut.errors import (  # noqa: E402
+    InputError,
+    MegacutError,
+    SourceError,
+    SourceLookupError,
+    UsageError,
+)
+from megacut.plan.build import RenderPlan, build_plan  # noqa: E402
+from megacut.plan.prepare import prepare_plan
+from megacut.plan.scenes import load_scenes  # noqa: E402
+from megacut.plan.settings import Settings  # noqa: E402
+from megacut.run.engine import (  # noqa: E402
+    RunOptions,
+    RunResult,
+    process,  # noqa: E402
+    render_plan,
+)
+from megacut.version import __version__  # noqa: E402
 
 __all__ = [
+    "__version__",
     "InputError", "MegacutError", "RenderPlan", "RunOptions", "RunResult", "Settings", "SourceError",
     "SourceLookupError", "UsageError", "build_plan", "load_scenes", "prepare_plan", "process", "render_plan",
 ]

@@ -6,19 +6,35 @@ has to fix the input: what is wrong, where, and what to do about it.
 
 from __future__ import annotations
 
+from enum import IntEnum
 from pathlib import Path
 
 
+class ExitCode(IntEnum):
+    """The exit codes of every megacut command: the one table."""
+
+    OK = 0  # everything asked for was done
+    FAILED = 1  # some items or parts failed (the others were written)
+    INVALID = 2  # invalid input or usage, or not enough disk: nothing was rendered
+    INTERRUPTED = 130  # stopped by Ctrl+C or SIGTERM (what was finished is kept)
+
+
 class MegacutError(Exception):
-    """Base class of every error megacut raises on purpose."""
+    """Base class of every error megacut raises on purpose; ``exit_code`` is what a command exits with."""
+
+    exit_code = ExitCode.FAILED
 
 
 class UsageError(MegacutError):
     """A command-line option or environment value is wrong (exit code 2)."""
 
+    exit_code = ExitCode.INVALID
+
 
 class InputError(MegacutError):
     """Something in a user's input file is wrong, optionally at a line."""
+
+    exit_code = ExitCode.INVALID
 
     def __init__(self, message: str, *, file: str | Path | None = None, line: int | None = None):
         self.message = message

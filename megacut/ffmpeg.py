@@ -14,11 +14,13 @@ import signal
 import subprocess
 import threading
 import time
+from fractions import Fraction
 from functools import lru_cache
+from pathlib import Path
 
 import psutil
 
-from .errors import Cancelled, FFmpegError
+from megacut.errors import Cancelled, FFmpegError
 
 log = logging.getLogger(__name__)
 
@@ -173,3 +175,21 @@ def stop_process(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             pass
     kill_process_group(proc)
+
+
+TIMESTAMP_WARNINGS = ("Non-monotonic DTS", "Non-monotonous DTS", "non monotonically increasing dts")
+
+
+def timestamp_problem(stderr: str) -> str | None:
+    """The first line of a join's ffmpeg output that reports broken timestamps, or None."""
+    return next((line.strip() for line in stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)), None)
+
+
+def concat_list(files: list[tuple[Path, int]], fps: Fraction) -> str:
+    """An ffconcat list of (file, frames); each file's exact duration keeps the video timeline frame-exact."""
+    lines = ["ffconcat version 1.0"]
+    for path, frames in files:
+        quoted = str(path.resolve()).replace("'", "'\\''")
+        lines.append(f"file '{quoted}'")
+        lines.append(f"duration {float(frames / fps):.6f}")
+    return "\n".join(lines) + "\n"

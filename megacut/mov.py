@@ -13,7 +13,6 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-
 CONFIG_BOXES = (b"avcC", b"hvcC", b"esds")  # after the 78-byte visual sample entry fields
 
 

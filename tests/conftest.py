@@ -1,7 +1,6 @@
 """Shared fixtures: a small movies folder generated once per test session."""
 
 import pytest
-
 from media import make_video
 
 

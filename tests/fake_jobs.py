@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from megacut.errors import Cancelled, FFmpegError
-from megacut import worker
+from megacut.run import worker
 
 
 @dataclass(frozen=True)

@@ -175,7 +175,7 @@ def make_framecode_video(
 
 def source_maker(folder: Path, specs: Mapping[str, Mapping]):
     """``get(name) -> (FramecodeSource, SourceInfo)``: each source in ``specs`` made and probed on first use."""
-    from megacut.probe import probe_source
+    from megacut.plan.probe import probe_source
 
     made = {}
 

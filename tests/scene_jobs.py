@@ -14,11 +14,11 @@ import psutil
 import pytest
 
 from megacut.errors import Cancelled
-from megacut.plan import OutputFormat, Scene
+from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.scenes import SceneRow
+from megacut.plan.settings import Settings
+from megacut.plan.timecodes import Timecode
 from megacut.render.jobs import SceneJob
-from megacut.scenes import SceneRow
-from megacut.settings import Settings
-from megacut.timecodes import Timecode
 
 FAST = Settings(preset="veryfast")
 FMT = OutputFormat(width=320, height=180, fps=Fraction(25))

@@ -132,8 +132,8 @@ def test_bad_options_exit_2(tmp_path, movies, capsys, options, message):
 
 
 def test_overlay_characters_no_font_can_draw_are_a_warning(tmp_path, movies, capsys):
-    from megacut.overlay import uncovered_chars
-    from megacut.settings import Settings
+    from megacut.plan.fonts import uncovered_chars
+    from megacut.plan.settings import Settings
 
     text = "1942 — 終わり"  # Japanese: only a CJK font draws it
     csv = write_csv(tmp_path, f"movie,start,end,overlay\nSmall,0,1,{text}\nSmall,1,2,1943\n")
@@ -195,6 +195,6 @@ def test_help_shows_examples_and_module_entry_point_works():
 def test_example_csv_plans_cleanly_and_matches_the_packaged_copy():
     from pathlib import Path
 
-    from megacut.demo import example_csv_text
+    from megacut.cli.demo import example_csv_text
     top = Path(__file__).resolve().parent.parent / "scenes.example.csv"
     assert top.read_text(encoding="utf-8") == example_csv_text()

@@ -8,21 +8,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framecode import decode_frames
 from media import ffmpeg
-from megacut.assemble import PartInput, assemble_part
-from megacut.colour import reader_matrix, source_matrix
-from megacut.plan import OutputFormat
-from megacut.probe import _color_tags
+from scene_jobs import make_job, make_scene
+
+from megacut.join.assemble import PartInput, assemble_part
+from megacut.plan.build import OutputFormat
+from megacut.plan.probe import _color_tags, probe_source
+from megacut.plan.sections import Section
+from megacut.plan.settings import Settings
+from megacut.render.clips import ClipCache
+from megacut.render.colour import reader_matrix, source_matrix
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.scene_moviepy import render_scene_moviepy
 from megacut.render.section import SectionJob, render_section
-from megacut.sections import Section
-from megacut.settings import Settings
-from megacut.sources import probe_source
-from megacut.worker import ClipCache
-from scene_jobs import make_job, make_scene
 
 FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
 FAST = Settings(preset="ultrafast", encoder_threads=1)

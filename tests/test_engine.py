@@ -8,13 +8,13 @@ from fractions import Fraction
 import numpy as np
 import psutil
 import pytest
-
 from framecode import decode_audio, decode_frames, make_framecode_video, read_indices
+
 from megacut import prepare_plan
 from megacut.cli import main
-from megacut.engine import RunOptions, render_plan
 from megacut.mov import read_tracks
-from megacut.settings import Settings
+from megacut.plan.settings import Settings
+from megacut.run.engine import RunOptions, render_plan
 
 NTSC = Fraction(30000, 1001)
 FAST = dict(preset="ultrafast", encoder_threads=1)

@@ -5,10 +5,10 @@ import threading
 import time
 
 import pytest
+from scene_jobs import ffmpeg_children
 
 from megacut.errors import Cancelled, FFmpegError
 from megacut.ffmpeg import run_ffmpeg, stderr_tail
-from scene_jobs import ffmpeg_children
 
 
 def test_failure_carries_the_last_lines_of_stderr(tmp_path):

@@ -18,7 +18,6 @@ from fractions import Fraction
 
 import psutil
 import pytest
-
 from framecode import decode_frames, make_framecode_video
 
 SCENES = 14

@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from megacut import disk, monitor
-from megacut.disk import DiskSpaceError, check_free_space, estimate_bytes
-from megacut.monitor import MemoryMonitor, tree_rss_bytes, workers_for_memory
-from megacut.plan import OutputFormat
-from megacut.progress import Progress
+from megacut.plan.build import OutputFormat
+from megacut.run import disk, monitor
+from megacut.run.disk import DiskSpaceError, check_free_space, estimate_bytes
+from megacut.run.monitor import MemoryMonitor, tree_rss_bytes, workers_for_memory
+from megacut.run.progress import Progress
 
 
 def test_tree_rss_counts_child_processes():
@@ -49,8 +49,9 @@ def test_default_workers_are_lowered_when_memory_is_short(monkeypatch):
 
 
 def test_default_worker_count_keeps_cores_busy_without_oversubscribing(monkeypatch):
-    from megacut import cli, scheduler
-    from megacut.engine import Group
+    from megacut.cli import rendering as cli
+    from megacut.run import scheduler
+    from megacut.run.groups import Group
 
     monkeypatch.setattr(monitor, "available_bytes", lambda: 10**12)
     monkeypatch.setattr(scheduler, "default_workers", lambda: 8)

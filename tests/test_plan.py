@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from megacut.plan import build_plan, episode_code
-from megacut.scenes import load_scenes
-from megacut.settings import Settings, Transition
-from megacut.sources import AudioTrack, SourceInfo
+from megacut.plan.build import build_plan, episode_code
+from megacut.plan.probe import AudioTrack, SourceInfo
+from megacut.plan.scenes import load_scenes
+from megacut.plan.settings import Settings, Transition
 
 
 def source(name, *, duration_s=3600.0, size=(1920, 1080), fps=Fraction(24000, 1001), tracks=None, mtime_ns=1):

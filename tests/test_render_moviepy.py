@@ -9,20 +9,39 @@ from fractions import Fraction
 import numpy as np
 import psutil
 import pytest
+from framecode import (
+    decode_audio,
+    decode_frames,
+    dominant_frequency,
+    make_framecode_video,
+    picture_region,
+    read_indices,
+    source_maker,
+)
+from scene_jobs import (
+    FAST,
+    FMT,
+    assert_nothing_left,
+    ffmpeg_children,
+    make_job,
+    make_scene,
+    seconds_until_cancelled,
+)
 
-from framecode import (decode_audio, decode_frames, dominant_frequency, make_framecode_video, picture_region,
-                       read_indices, source_maker)
-from megacut.assemble import stream_signature
 from megacut.errors import UsageError
-from megacut.plan import OutputFormat
+from megacut.join.assemble import stream_signature
+from megacut.plan.build import OutputFormat
+from megacut.plan.probe import probe_source
+from megacut.plan.settings import Settings
+from megacut.render.clips import ClipCache
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.scene_moviepy import (
+    fit_frame,
+    fitted_size,
+    load_effect,
+    render_scene_moviepy,
+)
 from megacut.render.segment import segment_problem
-from megacut.render.scene_moviepy import fit_frame, fitted_size, load_effect, render_scene_moviepy
-from megacut.settings import Settings
-from megacut.sources import probe_source
-from megacut.worker import ClipCache
-from scene_jobs import (FAST, FMT, assert_nothing_left, ffmpeg_children, make_job, make_scene,
-                        seconds_until_cancelled)
 
 TONES = ({"freq": 330, "channels": 2}, {"freq": 550, "channels": 2}, {"freq": 880, "channels": 2})
 SOURCES = {

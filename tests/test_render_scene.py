@@ -9,19 +9,39 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from megacut import overlay as overlay_mod
-from megacut.errors import FFmpegError, UsageError
-from megacut.plan import OutputFormat, Scene
-from megacut.mov import read_tracks
-from megacut.render.scene_ffmpeg import build_scene_args, render_scene_ffmpeg, video_timescale
-from megacut.settings import Settings
-from megacut.sources import probe_source
-
-from framecode import (decode_audio, decode_frames, dominant_frequency, first_loud_sample, locate_picture,
-                       picture_region, read_indices, rms, source_maker)
+from framecode import (
+    decode_audio,
+    decode_frames,
+    dominant_frequency,
+    first_loud_sample,
+    locate_picture,
+    picture_region,
+    read_indices,
+    rms,
+    source_maker,
+)
 from media import make_truncated, make_video, packet_span_s
-from scene_jobs import FAST, assert_nothing_left, ffmpeg_children, make_job, make_scene, seconds_until_cancelled
+from scene_jobs import (
+    FAST,
+    assert_nothing_left,
+    ffmpeg_children,
+    make_job,
+    make_scene,
+    seconds_until_cancelled,
+)
+
+from megacut.errors import FFmpegError, UsageError
+from megacut.mov import read_tracks
+from megacut.plan import fonts
+from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.probe import probe_source
+from megacut.plan.settings import Settings
+from megacut.render import overlay as overlay_mod
+from megacut.render.scene_ffmpeg import (
+    build_scene_args,
+    render_scene_ffmpeg,
+    video_timescale,
+)
 
 NTSC30 = Fraction(30000, 1001)
 NTSC24 = Fraction(24000, 1001)
@@ -273,32 +293,32 @@ def test_an_unloadable_font_is_a_usage_error(tmp_path):
 
 
 def test_font_by_path_and_by_name():
-    primary = overlay_mod.primary_font(Settings())
-    if primary == overlay_mod.BUILTIN:
+    primary = fonts.primary_font(Settings())
+    if primary == fonts.BUILTIN:
         pytest.skip("no scalable OS font on this machine: the overlay uses Pillow's built-in font")
-    assert overlay_mod.overlay_font_name(Settings(font=primary)) == Path(primary).name
-    assert overlay_mod.overlay_font_name(Settings(font=Path(primary).stem)) == Path(primary).name
+    assert fonts.overlay_font_name(Settings(font=primary)) == Path(primary).name
+    assert fonts.overlay_font_name(Settings(font=Path(primary).stem)) == Path(primary).name
 
 
 @pytest.mark.parametrize("char", ["終", "Ж", "Ω"])
 def test_non_latin_text_is_not_drawn_as_boxes_when_a_font_has_it(char):
     settings = Settings()
-    spec = overlay_mod.font_for_char(overlay_mod.primary_font(settings), char)
+    spec = fonts.font_for_char(fonts.primary_font(settings), char)
     if spec is None:
         pytest.skip(f"no font on this machine covers {char!r} (e.g. install fonts-noto-cjk / fonts-dejavu-core)")
-    assert overlay_mod.uncovered_chars(char, settings) == ""
-    font = overlay_mod.load_font(spec, 32)
-    assert bytes(font.getmask(char)) != bytes(font.getmask(overlay_mod.MISSING_PROBE))
+    assert fonts.uncovered_chars(char, settings) == ""
+    font = fonts.load_font(spec, 32)
+    assert bytes(font.getmask(char)) != bytes(font.getmask(fonts.MISSING_PROBE))
 
 
 @pytest.fixture
 def no_os_fonts(monkeypatch):
     """Pretend the machine has no font folders (the font caches are cleared before and after)."""
-    caches = [overlay_mod.system_fonts, overlay_mod._default_primary, overlay_mod._fallback_order,
-              overlay_mod.font_for_char, overlay_mod._user_font]
+    caches = [fonts.system_fonts, fonts._default_primary, fonts._fallback_order,
+              fonts.font_for_char, fonts._user_font]
     for cache in caches:
         cache.cache_clear()
-    monkeypatch.setattr(overlay_mod, "font_dirs", lambda: [])
+    monkeypatch.setattr(fonts, "font_dirs", lambda: [])
     yield
     monkeypatch.undo()
     for cache in caches:
@@ -307,16 +327,16 @@ def no_os_fonts(monkeypatch):
 
 def test_without_os_fonts_pillows_builtin_font_is_used(no_os_fonts):
     settings = Settings()
-    assert overlay_mod.overlay_font_name(settings) == overlay_mod.BUILTIN
+    assert fonts.overlay_font_name(settings) == fonts.BUILTIN
     image = overlay_mod.render_overlay_image(SPECIAL_LINES, 320, 180, settings)
     assert image.getbbox() is not None
-    assert "終" in overlay_mod.uncovered_chars(SPECIAL_LINES[0], settings)
+    assert "終" in fonts.uncovered_chars(SPECIAL_LINES[0], settings)
 
 
 def test_missing_glyphs_are_detected_and_builtin_font_works():
-    assert overlay_mod.has_glyph(overlay_mod.BUILTIN, "A")
-    assert not overlay_mod.has_glyph(overlay_mod.BUILTIN, "\U0010FFFD")
-    assert overlay_mod.has_glyph(overlay_mod.BUILTIN, " ")
+    assert fonts.has_glyph(fonts.BUILTIN, "A")
+    assert not fonts.has_glyph(fonts.BUILTIN, "\U0010FFFD")
+    assert fonts.has_glyph(fonts.BUILTIN, " ")
     image = overlay_mod.render_overlay_image(SPECIAL_LINES, 320, 180, Settings())
     assert image.getbbox() is not None
 

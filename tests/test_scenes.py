@@ -1,7 +1,7 @@
 import pytest
 
 from megacut.errors import InputError
-from megacut.scenes import load_scenes
+from megacut.plan.scenes import load_scenes
 
 
 def write(tmp_path, text, name="scenes.csv", raw=None):

@@ -2,10 +2,10 @@ import threading
 import time
 
 import pytest
-
 from fake_jobs import FakeJob, run_fake
-from megacut.scheduler import InlineExecutor, Scheduler, StopControl
-from megacut.worker import ClipCache
+
+from megacut.render.clips import ClipCache
+from megacut.run.scheduler import InlineExecutor, Scheduler, StopControl
 
 KINDS = ["process", "thread", "inline"]
 

@@ -13,24 +13,34 @@ from pathlib import Path
 import numpy as np
 import psutil
 import pytest
-from PIL import Image
-
 from framecode import decode_audio, decode_frames, dominant_frequency, rms
 from media import make_audio, make_video
-from megacut import sections as sections_mod
-from megacut.assemble import stream_signature
-from megacut.errors import InputError
-from megacut.plan import OutputFormat
-from megacut.render.scene_ffmpeg import render_scene_ffmpeg
-from megacut.render.segment import segment_problem
-from megacut.pipeline import section_groups
-from megacut.render.section import (SectionJob, render_section, section_pcm, section_picture,
-                                    spec_format)
-from megacut.sections import DEFAULT_STILL_S, Section, load_section_spec, load_section_specs
-from megacut.settings import Settings
-from megacut.sources import probe_source
+from PIL import Image
 from scene_jobs import make_job as make_scene_job
 from scene_jobs import make_scene
+
+from megacut.errors import InputError
+from megacut.join.assemble import stream_signature
+from megacut.plan import sections as sections_mod
+from megacut.plan.build import OutputFormat
+from megacut.plan.probe import probe_source
+from megacut.plan.sections import (
+    DEFAULT_STILL_S,
+    Section,
+    load_section_spec,
+    load_section_specs,
+)
+from megacut.plan.settings import Settings
+from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.section import (
+    SectionJob,
+    render_section,
+    section_pcm,
+    section_picture,
+    spec_format,
+)
+from megacut.render.segment import segment_problem
+from megacut.run.groups import section_groups
 
 FAST = Settings(preset="ultrafast", encoder_threads=1)
 FMT = OutputFormat(width=160, height=90, fps=Fraction(25))

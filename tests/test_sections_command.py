@@ -3,9 +3,9 @@
 import json
 
 import numpy as np
+from framecode import decode_frames
 from PIL import Image
 
-from framecode import decode_frames
 from megacut.cli import main
 
 COLOURS = {"red": (220, 30, 30), "green": (30, 200, 30), "blue": (30, 30, 220), "yellow": (230, 220, 20)}

@@ -5,12 +5,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from framecode import decode_audio, decode_frames
+
 from megacut import prepare_plan
-from megacut.engine import RunOptions, render_plan
 from megacut.ffmpeg import run_ffmpeg
-from megacut.settings import Settings
+from megacut.plan.settings import Settings
+from megacut.run.engine import RunOptions, render_plan
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 pytestmark = pytest.mark.skipif(not MEDIA.is_dir(), reason=f"sample media folder {MEDIA} is not present")

@@ -4,15 +4,20 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
+import media  # tests/media.py: tests/ is on sys.path (no __init__.py), as in conftest.py
 import pytest
 
-import megacut.probe as probe
+import megacut.plan.probe as probe
 from megacut.errors import SourceError, SourceLookupError
-from megacut.probe import AudioTrack, SourceInfo, layout_channels, probe_source, probe_sources
-from megacut.sources import MovieIndex, choose_audio_track, normalize_language
-from megacut.timecodes import snap_fps
-
-import media  # tests/media.py: tests/ is on sys.path (no __init__.py), as in conftest.py
+from megacut.plan.probe import (
+    AudioTrack,
+    SourceInfo,
+    layout_channels,
+    probe_source,
+    probe_sources,
+)
+from megacut.plan.sources import MovieIndex, choose_audio_track, normalize_language
+from megacut.plan.timecodes import snap_fps
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 needs_shared_media = pytest.mark.skipif(

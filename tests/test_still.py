@@ -10,25 +10,30 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from framecode import decode_audio, decode_frames, dominant_frequency
 from media import make_audio, make_video
-from megacut.assemble import AssemblyError, PartInput, assemble_part, stream_signature
+from PIL import Image
+from scene_jobs import make_job as make_scene_job
+from scene_jobs import make_scene
+from test_render_moviepy import psnr_db
+
 from megacut.errors import Cancelled
 from megacut.ffmpeg import ffmpeg_exe
+from megacut.join.assemble import (
+    AssemblyError,
+    PartInput,
+    assemble_part,
+    stream_signature,
+)
 from megacut.mov import read_tracks
-from megacut.plan import OutputFormat
+from megacut.plan.build import OutputFormat
+from megacut.plan.probe import probe_source
+from megacut.plan.sections import Section
+from megacut.plan.settings import Settings
 from megacut.render import still
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.section import SectionJob, render_section, section_picture
 from megacut.render.segment import segment_problem
-from megacut.sections import Section
-from megacut.settings import Settings
-from megacut.sources import probe_source
-from scene_jobs import make_job as make_scene_job
-from scene_jobs import make_scene
-from test_render_moviepy import psnr_db
 
 FMT = OutputFormat(width=96, height=54, fps=Fraction(25))
 MEDIUM = Settings(encoder_threads=1)  # the default preset and crf: x264 searches motion in earnest

@@ -2,7 +2,12 @@ from fractions import Fraction
 
 import pytest
 
-from megacut.timecodes import TimecodeError, format_seconds, parse_duration, parse_timecode
+from megacut.plan.timecodes import (
+    TimecodeError,
+    format_seconds,
+    parse_duration,
+    parse_timecode,
+)
 
 NTSC = Fraction(30000, 1001)
 

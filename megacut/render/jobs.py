@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..plan import OutputFormat, Scene
-from ..settings import Settings
+from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.settings import Settings
 
 SEGMENT_SUFFIX = ".mov"
 

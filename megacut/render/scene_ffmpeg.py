@@ -22,14 +22,13 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-
-from ..colour import OUTPUT_TAGS, scale_options
-from ..ffmpeg import run_ffmpeg
-from ..overlay import OverlayTiming, overlay_timing, render_overlay_png
-from ..plan import OutputFormat, Scene
-from ..settings import Settings
-from .jobs import JobResult, SceneJob
-from .segment import job_result, process_cpu_s, writing_segment
+from megacut.ffmpeg import run_ffmpeg
+from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.settings import Settings
+from megacut.render.colour import OUTPUT_TAGS, scale_options
+from megacut.render.jobs import JobResult, SceneJob
+from megacut.render.overlay import OverlayTiming, overlay_timing, render_overlay_png
+from megacut.render.segment import job_result, process_cpu_s, writing_segment
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end

@@ -31,41 +31,36 @@ choose an audio track, and its ``write_videofile`` writes the frame rate as
 
 from __future__ import annotations
 
-import errno
 import importlib
 import math
 import os
 import sys
-import threading
 import time
 import warnings
 from fractions import Fraction
 from functools import lru_cache
-from pathlib import Path
 from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
-from ..colour import OUTPUT_MATRIX, reader_matrix, rgb_to_output
-from ..errors import FFmpegError, UsageError
-from ..ffmpeg import run_ffmpeg
-from ..overlay import overlay_timing, render_overlay_image
-from ..plan import OutputFormat
-from ..settings import Settings
-from .jobs import JobResult, SceneJob
-from .scene_ffmpeg import (START_SLACK_S, _num, audio_graph, raw_rgb_input, segment_output_args, source_input,
-                           video_encoder_args)
-from .segment import check_cancel, job_result, process_cpu_s, writing_segment
+from megacut.errors import UsageError
+from megacut.plan.build import OutputFormat
+from megacut.render.colour import reader_matrix
+from megacut.render.jobs import JobResult, SceneJob
+from megacut.render.overlay import overlay_timing, render_overlay_image
+from megacut.render.pipe import write_segment
+from megacut.render.scene_ffmpeg import START_SLACK_S, _num, audio_graph, source_input
+from megacut.render.segment import (
+    check_cancel,
+    job_result,
+    process_cpu_s,
+    writing_segment,
+)
 
 if TYPE_CHECKING:
     from moviepy import VideoClip
 
-    from ..worker import ClipCache
-
-PIPE_BUFFER_BYTES = 1 << 20  # Python-side buffer and (Linux) kernel pipe size for the frame feed
-FIFO_POLL_S = 0.01  # how often to retry opening the pipe while ffmpeg starts
-F_SETPIPE_SZ = 1031  # Linux fcntl: set a pipe's capacity
-
+    from megacut.render.clips import ClipCache
 
 # ------------------------------------------------------------------ effects
 
@@ -270,138 +265,6 @@ def _darken(frame: np.ndarray, factor: float) -> np.ndarray:
     return (frame.astype(np.float32) * factor + 0.5).astype(np.uint8)
 
 
-# ------------------------------------------------------------------ writing
-
-
-def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs: list[str], audio_filter: str,
-                output: Path, rgb_matrix: str = OUTPUT_MATRIX) -> list[str]:
-    """ffmpeg arguments: raw RGB frames from ``feed`` (converted with ``rgb_matrix``) plus audio
-    (``audio_filter`` ends in ``[a]``) into a segment with the ffmpeg renderer's encoder, pixel format,
-    colour tags and time scales."""
-    video_input = audio_inputs.count("-i")
-    args = ["-y", "-loglevel", "error", *audio_inputs, *raw_rgb_input(feed, fmt)]
-    graph = f"[{video_input}:v]setsar=1,{rgb_to_output(fmt.pix_fmt, rgb_matrix)}[v];{audio_filter}"
-    args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
-    return args + segment_output_args(fmt, output)
-
-
-def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: OutputFormat, settings: Settings,
-                  audio_inputs: list[str], audio_filter: str, output: Path, work_dir: Path, cancel=None,
-                  rgb_matrix: str = OUTPUT_MATRIX) -> None:
-    """Encode ``frame_at(0..frames-1)`` (H x W x 3 uint8, converted with ``rgb_matrix``) and the audio into
-    ``output`` with one ffmpeg run.
-
-    Frames stream through a named pipe; where there are none (Windows) they go
-    through a raw file in ``work_dir`` first. Checks ``cancel`` between frames.
-    """
-    if hasattr(os, "mkfifo"):
-        feed = work_dir / "frames.fifo"
-        feed.unlink(missing_ok=True)  # left by a worker that was killed
-        os.mkfifo(feed)
-        args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix)
-        _stream_frames(frame_at, frames, fmt, feed, args, cancel)
-        return
-    feed = work_dir / "frames.rgb"
-    with open(feed, "wb") as handle:
-        for k in range(frames):
-            check_cancel(cancel)
-            handle.write(_frame_bytes(frame_at(k), fmt))
-    run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix), cancel=cancel)
-
-
-class _EitherEvent:
-    """Set when any of the events is: the user's cancel, or this job's own abort."""
-
-    def __init__(self, *events):
-        self.events = [e for e in events if e is not None]
-
-    def is_set(self) -> bool:
-        return any(e.is_set() for e in self.events)
-
-
-class _FFmpegRun(threading.Thread):
-    """``run_ffmpeg`` in a thread, its exception kept for the caller."""
-
-    def __init__(self, args: list[str], stop):
-        super().__init__(name="megacut-ffmpeg-feed", daemon=True)
-        self.args, self.stop, self.error = args, stop, None
-
-    def run(self) -> None:
-        try:
-            run_ffmpeg(self.args, cancel=self.stop)
-        except BaseException as exc:  # handed to the caller by raise_error()
-            self.error = exc
-
-    def raise_error(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
-def _stream_frames(frame_at, frames: int, fmt: OutputFormat, fifo: Path, args: list[str], cancel) -> None:
-    abort = threading.Event()
-    runner = _FFmpegRun(args, _EitherEvent(cancel, abort))
-    runner.start()
-    pipe = None
-    try:
-        pipe = _open_fifo(fifo, runner, cancel)
-        for k in range(frames):
-            check_cancel(cancel)
-            pipe.write(_frame_bytes(frame_at(k), fmt))
-        pipe, closing = None, pipe
-        closing.close()  # end of input: ffmpeg finishes the file
-    except BrokenPipeError:
-        runner.join()
-        runner.raise_error()
-        raise FFmpegError("ffmpeg stopped reading frames before the last one") from None
-    except BaseException:
-        abort.set()  # run_ffmpeg kills ffmpeg within its poll interval
-        raise
-    finally:
-        if pipe is not None:
-            _close_quietly(pipe)
-        runner.join()
-    runner.raise_error()
-
-
-def _open_fifo(path: Path, runner: _FFmpegRun, cancel):
-    """Open the pipe for writing once ffmpeg has opened it for reading (never blocks forever)."""
-    while True:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        if not runner.is_alive():
-            runner.join()
-            runner.raise_error()
-            raise FFmpegError("ffmpeg ended without reading the frames")
-        check_cancel(cancel)
-        time.sleep(FIFO_POLL_S)
-    os.set_blocking(fd, True)
-    if sys.platform.startswith("linux"):
-        try:
-            import fcntl
-
-            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BUFFER_BYTES)
-        except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
-            pass
-    return open(fd, "wb", buffering=PIPE_BUFFER_BYTES)
-
-
-def _close_quietly(pipe) -> None:
-    try:
-        pipe.close()
-    except OSError:  # ffmpeg is gone already; the file is discarded anyway
-        pass
-
-
-def _frame_bytes(frame: np.ndarray, fmt: OutputFormat) -> memoryview:
-    if frame.shape != (fmt.height, fmt.width, 3) or frame.dtype != np.uint8:
-        raise ValueError(f"a frame is {frame.shape} {frame.dtype}; expected ({fmt.height}, {fmt.width}, 3) uint8")
-    return memoryview(np.ascontiguousarray(frame)).cast("B")
-
-
 # ---------------------------------------------------------------- the job
 
 
@@ -421,7 +284,7 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
     Raises UsageError for a bad effect, FFmpegError, Cancelled; the temporary
     file and ``job.work_dir`` are removed either way.
     """
-    from ..worker import ClipCache
+    from megacut.render.clips import ClipCache
 
     check_cancel(cancel)
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()

@@ -30,16 +30,21 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from ..ffmpeg import run_ffmpeg
-from ..overlay import font_runs, load_font, primary_font
-from ..plan import RENDERER_VERSION, OutputFormat
-from ..sections import Section, SectionSpec
-from ..settings import Settings
-from .jobs import JobResult
-from .scene_ffmpeg import pcm_format
-from .scene_moviepy import write_segment
-from .segment import check_cancel, job_result, process_cpu_s, writing_segment
-from .still import encode_still
+from megacut.ffmpeg import run_ffmpeg
+from megacut.plan.build import RENDERER_VERSION, OutputFormat
+from megacut.plan.fonts import font_runs, load_font, primary_font
+from megacut.plan.sections import Section, SectionSpec
+from megacut.plan.settings import Settings
+from megacut.render.jobs import JobResult
+from megacut.render.pipe import write_segment
+from megacut.render.scene_ffmpeg import pcm_format
+from megacut.render.segment import (
+    check_cancel,
+    job_result,
+    process_cpu_s,
+    writing_segment,
+)
+from megacut.render.still import encode_still
 
 SECTION_RENDERER_VERSION = "2"  # bump when a change alters rendered sections
 DEFAULT_RESOLUTION = (1920, 1080)

@@ -14,10 +14,10 @@ import shutil
 import time
 from pathlib import Path
 
-from ..errors import Cancelled, FFmpegError
-from ..mov import read_tracks
-from ..plan import OutputFormat
-from .jobs import JobResult
+from megacut.errors import Cancelled, FFmpegError
+from megacut.mov import read_tracks
+from megacut.plan.build import OutputFormat
+from megacut.render.jobs import JobResult
 
 
 def partial_path(segment_path: Path) -> Path:

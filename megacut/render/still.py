@@ -36,15 +36,19 @@ from pathlib import Path
 
 import numpy as np
 
-from ..assemble import PartInput, concat_list, timestamp_problem
-from ..colour import rgb_to_output
-from ..errors import FFmpegError
-from ..ffmpeg import run_ffmpeg
-from ..mov import read_tracks
-from ..plan import OutputFormat
-from ..settings import Settings
-from .scene_ffmpeg import raw_rgb_input, segment_output_args, video_encoder_args, video_timescale
-from .segment import check_cancel
+from megacut.errors import FFmpegError
+from megacut.ffmpeg import concat_list, run_ffmpeg, timestamp_problem
+from megacut.mov import read_tracks
+from megacut.plan.build import OutputFormat
+from megacut.plan.settings import Settings
+from megacut.render.colour import rgb_to_output
+from megacut.render.scene_ffmpeg import (
+    raw_rgb_input,
+    segment_output_args,
+    video_encoder_args,
+    video_timescale,
+)
+from megacut.render.segment import check_cancel
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +134,7 @@ def encode_still(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: 
         files = _encode_gops(raw, lengths, fmt, real, work_dir, cancel)
     check_cancel(cancel)
     listing = work_dir / "gops.ffconcat"
-    listing.write_text(concat_list([PartInput(files[n], n, "") for n in lengths], Fraction(fmt.fps)),
+    listing.write_text(concat_list([(files[n], n) for n in lengths], Fraction(fmt.fps)),
                        encoding="utf-8")
     video_input = audio_inputs.count("-i")
     tag = encoder[encoder.index("-tag:v"):encoder.index("-tag:v") + 2] if "-tag:v" in encoder else []

@@ -12,21 +12,23 @@ from __future__ import annotations
 
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
-from .assemble import PARTIAL_OUTPUTS, PartInput, assemble_part
-from .cache import SegmentCache
-from .disk import check_free_space, estimate_bytes
-from .errors import Cancelled, MegacutError
-from .monitor import MemoryMonitor
-from .plan import OutputFormat, RenderPlan, Scene
-from .progress import Progress
-from .render.jobs import SceneJob
-from .render.segment import process_cpu_s
-from .scheduler import Outcome, Scheduler, StopControl
-from .worker import run_job
+from megacut.errors import Cancelled, ExitCode, InputError, MegacutError
+from megacut.join.assemble import PARTIAL_OUTPUTS, PartInput, assemble_part
+from megacut.plan.build import RenderPlan
+from megacut.plan.prepare import prepare_plan
+from megacut.plan.settings import Settings
+from megacut.render.segment import process_cpu_s
+from megacut.run.cache import SegmentCache
+from megacut.run.disk import check_free_space, estimate_bytes
+from megacut.run.groups import Group, Item, scene_groups
+from megacut.run.monitor import MemoryMonitor
+from megacut.run.progress import Progress
+from megacut.run.scheduler import Outcome, Scheduler, StopControl
+from megacut.run.worker import run_job
 
 
 @dataclass(frozen=True)
@@ -43,40 +45,6 @@ class RunOptions:
     force: bool = False
     memory_limit_bytes: int | None = None
     quiet: bool = False
-
-
-@dataclass(frozen=True)
-class Item:
-    """One segment of a group: rendered by ``make_job(segment_path, work_dir)`` or reused by key."""
-
-    index: int  # unique in the run: the report's index
-    key: str
-    frames: int
-    duration_s: float
-    chapter: str
-    name: str
-    subject: Any  # the Scene or Section it renders
-    make_job: Callable[[Path, Path], Any]
-
-
-@dataclass(frozen=True)
-class Group:
-    """One output file: a part of scenes, or a sections video."""
-
-    number: int
-    output: Path
-    items: tuple[Item, ...]
-    format: OutputFormat
-    title: str
-    selected: bool = True
-
-    @property
-    def frames(self) -> int:
-        return sum(i.frames for i in self.items)
-
-    @property
-    def duration_s(self) -> float:
-        return sum(i.duration_s for i in self.items)
 
 
 @dataclass
@@ -117,67 +85,12 @@ class RunResult:
     interrupted: bool = False
 
     @property
-    def exit_code(self) -> int:
+    def exit_code(self) -> ExitCode:
         if self.interrupted:
-            return 130
-        failed_scene = any(r.status == "failed" for r in self.scenes.values())
+            return ExitCode.INTERRUPTED
+        failed_item = any(r.status == "failed" for r in self.scenes.values())
         failed_part = any(p.status in ("failed", "incomplete") for p in self.parts)
-        return 1 if failed_scene or failed_part else 0
-
-
-def chapter_title(scene: Scene) -> str:
-    return scene.overlay_lines[0] if scene.overlay_lines else (scene.row.movie or scene.source.path.stem)
-
-
-CARD_S = 3.0  # how long a heading's title card shows (--section-cards)
-
-
-def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
-    """The parts of a scenes plan as groups (with heading title cards under --section-cards)."""
-    def item(scene: Scene) -> Item:
-        def make_job(segment_path: Path, work_dir: Path) -> SceneJob:
-            return SceneJob(scene=scene, format=plan.format, settings=plan.settings, segment_path=segment_path,
-                            work_dir=work_dir)
-        return Item(scene.index, scene.key, scene.frames, scene.duration_s, chapter_title(scene), scene.name,
-                    scene, make_job)
-
-    cards = heading_cards(plan) if plan.settings.section_cards else {}
-    groups = []
-    for part in plan.parts:
-        items = []
-        for scene in part.scenes:
-            items += cards.pop(scene.index, [])
-            items.append(item(scene))
-        groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
-                            f"{plan.csv_path.stem} — part {part.number}", part.selected))
-    return groups
-
-
-def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:
-    """Title-card items per scene index: each heading goes before the first valid scene after it."""
-    from .sections import Section
-
-    valid = sorted(s.index for s in plan.scenes)
-    cards: dict[int, list[Item]] = {}
-    for heading in plan.headings:
-        following = next((i for i in valid if i >= heading.before_scene), None)
-        if following is None or not heading.text:
-            continue
-        section = Section(plan.csv_path, heading.line, None, heading.text, None, CARD_S, 0.0)
-        cards.setdefault(following, []).append(section_item(-heading.line, section, plan.format, plan.settings,
-                                                            heading.text, f"heading card (line {heading.line})"))
-    return cards
-
-
-def section_item(index: int, section, fmt: OutputFormat, settings, chapter: str, name: str) -> Item:
-    """The item that renders ``section`` (a slide, or a heading's title card)."""
-    from .render.section import SectionJob
-
-    def make_job(segment_path: Path, work_dir: Path) -> SectionJob:
-        return SectionJob(section, fmt, settings, segment_path, work_dir)
-
-    job = make_job(Path(), Path())  # its key and length do not depend on where it is written
-    return Item(index, job.key, job.frames, fmt.seconds_for(job.frames), chapter, name, section, make_job)
+        return ExitCode.FAILED if failed_item or failed_part else ExitCode.OK
 
 
 class _Run:
@@ -349,3 +262,20 @@ def _check_disk(run: _Run) -> None:
         segments, parts = estimate_bytes(rendering, group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
     check_free_space(run.cache.root, segment_bytes, run.options.output_dir, part_bytes)
+
+
+def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path, settings: Settings | None = None,
+            options=None, *, on_scene=None):
+    """Plan and render in one call; raises InputError when a row is invalid (nothing is rendered).
+
+    ``options`` is an :class:`megacut.engine.RunOptions` (its output_dir is replaced
+    by ``output_dir``). Returns the engine's RunResult; its ``exit_code`` says how it went.
+    """
+    from megacut.run.engine import RunOptions, render_plan
+
+    plan = prepare_plan(csv_path, movies_dir, settings)
+    if plan.errors:
+        raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
+                         "\n".join(str(p) for p in plan.errors))
+    options = replace(options, output_dir=Path(output_dir)) if options else RunOptions(output_dir=Path(output_dir))
+    return render_plan(plan, options, on_scene=on_scene)

@@ -25,9 +25,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
 
-from .errors import FFmpegError, SourceError
-from .ffmpeg import run_ffmpeg
-from .timecodes import snap_fps
+from megacut.errors import FFmpegError, SourceError
+from megacut.ffmpeg import run_ffmpeg
+from megacut.plan.timecodes import snap_fps
 
 PROBE_TIMEOUT_S = 120.0
 MEASURE_TIMEOUT_S = 3600.0

@@ -1,4 +1,4 @@
-"""Sample sources for `megacut demo`, generated with ffmpeg's test sources (nothing is downloaded).
+"""``megacut demo``: sample sources, generated with ffmpeg's test sources (nothing is downloaded).
 
 The samples have the quirks real movie folders have: different resolutions and
 frame rates, a 4:3 picture without audio, a Matroska file with three tagged
@@ -7,11 +7,14 @@ audio tracks, episodes found by their S01E02 code, a year tag in a file name.
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from .ffmpeg import run_ffmpeg
+from megacut.cli.options import build_parser
+from megacut.cli.process import run_process
+from megacut.ffmpeg import run_ffmpeg
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,3 +78,19 @@ def make_demo_movies(folder: Path) -> Path:
     for sample in SAMPLES:
         make_sample_movie(sample, folder)
     return folder
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    output = Path(args.output).expanduser()
+    movies = output / "movies"
+    print(f"megacut demo: generating sample movies in {movies} ...", flush=True)
+    make_demo_movies(movies)
+    csv_path = output / "scenes.example.csv"
+    output.mkdir(parents=True, exist_ok=True)
+    csv_path.write_text(example_csv_text(), encoding="utf-8")
+    demo_args = build_parser().parse_args(["process", "--chunk-duration", "40s", "--preset", "veryfast"])
+    for name in ("max_workers", "no_threading", "quiet"):
+        setattr(demo_args, name, getattr(args, name))
+    print(f"megacut demo: rendering {csv_path} (the same as: megacut process --csv {csv_path} --movies {movies} "
+          f"--output {output / 'parts'} --chunk-duration 40s --preset veryfast)", flush=True)
+    return run_process(csv_path, movies, output / "parts", demo_args)

@@ -13,7 +13,7 @@ BT.709 when wider than 1024 or taller than 576 pixels, else BT.601.
 
 from __future__ import annotations
 
-from .probe import SourceInfo
+from megacut.plan.probe import SourceInfo
 
 OUTPUT_MATRIX = "bt709"
 OUTPUT_TAGS = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv"

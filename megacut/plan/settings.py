@@ -12,8 +12,8 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .errors import UsageError
-from .timecodes import TimecodeError, parse_duration, snap_fps
+from megacut.errors import UsageError
+from megacut.plan.timecodes import TimecodeError, parse_duration, snap_fps
 
 FIT_MODES = ("pad", "crop")
 BACKENDS = ("ffmpeg", "moviepy")

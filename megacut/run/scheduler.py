@@ -24,13 +24,20 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
-from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import (
+    FIRST_COMPLETED,
+    Executor,
+    Future,
+    ProcessPoolExecutor,
+    ThreadPoolExecutor,
+    wait,
+)
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from .errors import Cancelled, MegacutError
-from .worker import close_clip_caches, init_worker
+from megacut.errors import Cancelled, MegacutError
+from megacut.run.worker import close_clip_caches, init_worker
 
 EXECUTOR_KINDS = ("process", "thread", "inline")
 # Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip

@@ -36,9 +36,9 @@ from typing import Any, Iterable
 
 from PIL import Image
 
-from .errors import FFmpegError, InputError, UsageError
-from .ffmpeg import run_ffmpeg, stderr_tail
-from .settings import parse_fps, parse_resolution
+from megacut.errors import FFmpegError, InputError, UsageError
+from megacut.ffmpeg import run_ffmpeg, stderr_tail
+from megacut.plan.settings import parse_fps, parse_resolution
 
 DEFAULT_PADDING_S = 0.5  # silence after the narration
 DEFAULT_STILL_S = 3.0  # a section with neither audio nor duration

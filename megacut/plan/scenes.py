@@ -14,8 +14,8 @@ import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .errors import InputError
-from .timecodes import Timecode, TimecodeError, parse_timecode
+from megacut.errors import InputError
+from megacut.plan.timecodes import Timecode, TimecodeError, parse_timecode
 
 # canonical column -> accepted header names (case-insensitive)
 COLUMNS: dict[str, tuple[str, ...]] = {

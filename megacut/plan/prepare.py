@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from .errors import InputError, SourceError, SourceLookupError, UsageError
-from .plan import RenderPlan, build_plan
-from .scenes import Problem, load_scenes
-from .settings import Settings
-from .probe import SourceInfo, probe_sources
-from .sources import MovieIndex
+from megacut.errors import SourceError, SourceLookupError, UsageError
+from megacut.plan.build import RenderPlan, build_plan
+from megacut.plan.probe import SourceInfo, probe_sources
+from megacut.plan.scenes import Problem, load_scenes
+from megacut.plan.settings import Settings
+from megacut.plan.sources import MovieIndex
 
 
 def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Settings | None = None) -> RenderPlan:
@@ -25,7 +25,7 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
     """
     settings = settings or Settings()
     if settings.font:
-        from .overlay import primary_font
+        from megacut.plan.fonts import primary_font
 
         primary_font(settings)  # a --font that cannot be loaded is a usage error now, not in every job
     movies = Path(movies_dir)
@@ -57,7 +57,7 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
 
 def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
     """Warn about overlay characters that no installed font can draw (they would show as boxes)."""
-    from .overlay import uncovered_chars
+    from megacut.plan.fonts import uncovered_chars
 
     warnings = []
     missing_by_text: dict[str, str] = {}
@@ -72,37 +72,3 @@ def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
                     str(plan.csv_path), scene.line, "warning"))
                 break
     return warnings
-
-
-def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path, settings: Settings | None = None,
-            options=None, *, on_scene=None):
-    """Plan and render in one call; raises InputError when a row is invalid (nothing is rendered).
-
-    ``options`` is an :class:`megacut.engine.RunOptions` (its output_dir is replaced
-    by ``output_dir``). Returns the engine's RunResult; its ``exit_code`` says how it went.
-    """
-    from .engine import RunOptions, render_plan
-
-    plan = prepare_plan(csv_path, movies_dir, settings)
-    if plan.errors:
-        raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
-                         "\n".join(str(p) for p in plan.errors))
-    options = replace(options, output_dir=Path(output_dir)) if options else RunOptions(output_dir=Path(output_dir))
-    return render_plan(plan, options, on_scene=on_scene)
-
-
-def section_groups(specs, output_dir: Path, settings: Settings):
-    """Every section of every spec as engine items, one group (video) per spec, in section order."""
-    from .engine import Group, section_item
-    from .render.section import spec_format
-
-    groups, index = [], 0
-    for number, spec in enumerate(specs, start=1):
-        fmt = spec_format(spec, settings)
-        items = []
-        for section in spec.sections:
-            chapter = section.text or (section.image.stem if section.image else section.name)
-            items.append(section_item(index, section, fmt, settings, chapter.splitlines()[0], section.name))
-            index += 1
-        groups.append(Group(number, output_dir / spec.output, tuple(items), fmt, spec.title or spec.path.stem))
-    return groups

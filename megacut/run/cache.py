@@ -23,11 +23,10 @@ try:
 except ImportError:  # Windows: runs are not locked against each other
     fcntl = None
 
-from .errors import UsageError
-
-from .plan import OutputFormat
-from .render.jobs import SEGMENT_SUFFIX
-from .render.segment import segment_problem
+from megacut.errors import UsageError
+from megacut.plan.build import OutputFormat
+from megacut.render.jobs import SEGMENT_SUFFIX
+from megacut.render.segment import segment_problem
 
 
 def write_json_atomic(path: Path, data) -> None:

@@ -11,8 +11,8 @@ import os
 import shutil
 from pathlib import Path
 
-from .errors import MegacutError
-from .plan import OutputFormat
+from megacut.errors import ExitCode, MegacutError
+from megacut.plan.build import OutputFormat
 
 VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
 PCM_BYTES_PER_SAMPLE = 4  # s16 stereo in segments
@@ -22,6 +22,8 @@ HEADROOM_BYTES = 200 * 1024 * 1024
 
 class DiskSpaceError(MegacutError):
     """Not enough free space for the render; nothing was rendered."""
+
+    exit_code = ExitCode.INVALID
 
 
 def video_bytes(frames: int, fmt: OutputFormat) -> int:

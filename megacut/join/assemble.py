@@ -17,12 +17,11 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from .errors import MegacutError
-from .ffmpeg import run_ffmpeg
-from .mov import read_tracks
+from megacut.errors import MegacutError
+from megacut.ffmpeg import concat_list, run_ffmpeg, timestamp_problem
+from megacut.mov import read_tracks
 
 AUDIO_BITRATE = "192k"
-TIMESTAMP_WARNINGS = ("Non-monotonic DTS", "Non-monotonous DTS", "non monotonically increasing dts")
 
 
 class AssemblyError(MegacutError):
@@ -72,21 +71,6 @@ def partial_output(output: Path) -> Path:
     return output.with_name(f".{output.stem}.partial{output.suffix}")
 
 
-def timestamp_problem(stderr: str) -> str | None:
-    """The first line of a join's ffmpeg output that reports broken timestamps, or None."""
-    return next((line.strip() for line in stderr.splitlines() if any(w in line for w in TIMESTAMP_WARNINGS)), None)
-
-
-def concat_list(inputs: list[PartInput], fps: Fraction) -> str:
-    """An ffconcat list; each file's exact duration keeps the video timeline frame-exact."""
-    lines = ["ffconcat version 1.0"]
-    for item in inputs:
-        quoted = str(item.path.resolve()).replace("'", "'\\''")
-        lines.append(f"file '{quoted}'")
-        lines.append(f"duration {float(item.frames / fps):.6f}")
-    return "\n".join(lines) + "\n"
-
-
 def _escape_metadata(value: str) -> str:
     for char in ("\\", "=", ";", "#"):
         value = value.replace(char, "\\" + char)
@@ -116,7 +100,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
     temporary = partial_output(output)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:
         list_path = Path(scratch, "segments.ffconcat")
-        list_path.write_text(concat_list(inputs, fps), encoding="utf-8")
+        list_path.write_text(concat_list([(i.path, i.frames) for i in inputs], fps), encoding="utf-8")
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
         args = ["-f", "concat", "-safe", "0", "-i", str(list_path), "-f", "ffmetadata", "-i", str(meta_path),

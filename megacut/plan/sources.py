@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
-from .errors import SourceError, SourceLookupError  # noqa: F401  (SourceError re-exported)
-from .probe import AudioTrack, SourceInfo, probe_source, probe_sources  # noqa: F401  (re-exported)
+from megacut.errors import SourceError, SourceLookupError  # noqa: F401  (SourceError re-exported)
+from megacut.plan.probe import AudioTrack, SourceInfo, probe_source, probe_sources  # noqa: F401  (re-exported)
 
 VIDEO_EXTENSIONS = (".mkv", ".mp4", ".m4v", ".mov", ".avi", ".webm", ".ts", ".mpg")
 

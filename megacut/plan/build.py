@@ -17,11 +17,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
-from .scenes import Heading, Problem, SceneRow, SceneTable
-from .settings import Settings
-from .probe import AudioTrack, SourceInfo
-from .sources import choose_audio_track
-from .timecodes import TimecodeError, format_seconds, format_timestamp
+from megacut.plan.probe import AudioTrack, SourceInfo
+from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable
+from megacut.plan.settings import Settings
+from megacut.plan.sources import choose_audio_track
+from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
 
 # Bump when a change to the renderers changes the segments they produce: every
 # cached segment rendered before is then re-rendered.

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .colour import source_matrix
-from .plan import RenderPlan
-from .probe import SourceInfo
-from .timecodes import format_seconds, format_timestamp
+from megacut.plan.build import RenderPlan
+from megacut.plan.probe import SourceInfo
+from megacut.plan.timecodes import format_seconds, format_timestamp
+from megacut.render.colour import source_matrix
 
 MAX_SOURCES_SHOWN = 3
 
@@ -191,7 +191,7 @@ def _settings_data(result) -> dict:
 
 
 def _version() -> str:
-    from . import __version__
+    from megacut.version import __version__
 
     return __version__
 

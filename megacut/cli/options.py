@@ -1,25 +1,16 @@
-"""The ``megacut`` command: arguments, environment, logging, and errors turned into exit codes.
-
-Only this module prints and chooses exit codes: 0 all done, 1 some scenes or
-parts failed, 2 invalid input or usage (nothing rendered), 130 interrupted.
-"""
+"""Command-line options: the parser of every command, paths from options, the environment or
+.env, and the Settings the render options give. Values are checked by megacut's own parsers."""
 
 from __future__ import annotations
 
 import argparse
-import json
-import logging
+import hashlib
+import inspect
 import os
-import signal
-import sys
-from dataclasses import asdict
 from pathlib import Path
 
-from . import __version__
-from .cache import write_json_atomic
-from .disk import DiskSpaceError
-from .errors import InputError, MegacutError, SourceError, UsageError
-from .settings import (
+from megacut.errors import UsageError
+from megacut.plan.settings import (
     BACKENDS,
     FIT_MODES,
     Settings,
@@ -34,9 +25,10 @@ from .settings import (
     parse_transition,
     parse_video_codec,
 )
+from megacut.version import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_INVALID, EXIT_INTERRUPTED = 0, 1, 2, 130
 ENV_PATHS = {"csv": "MEGA_CUT_CSV", "movies": "MEGA_CUT_MOVIE_FOLDER", "output": "MEGA_CUT_OUTPUT"}
+
 
 EXAMPLES = {
     "main": """examples:
@@ -236,10 +228,8 @@ def effect_digest(spec: str | None, backend: str) -> str | None:
         return None
     if backend != "moviepy":
         raise UsageError("--effect runs inside the moviepy renderer: add --backend moviepy")
-    import hashlib
-    import inspect
 
-    from .render.scene_moviepy import load_effect
+    from megacut.render.scene_moviepy import load_effect
 
     function = load_effect(spec)
     try:
@@ -269,234 +259,3 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         effect=args.effect,
         effect_digest=effect_digest(args.effect, args.backend),
     )
-
-
-def cmd_plan(args: argparse.Namespace) -> int:
-    from .pipeline import prepare_plan
-
-    paths = resolve_paths(args, ("csv", "movies"))
-    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
-    return show_plan(plan)
-
-
-def show_plan(plan, verdict: str | None = None) -> int:
-    """Print the plan table, its problems and a verdict; exit 2 when the plan has errors."""
-    from .report import plan_table, plan_verdict
-
-    print(plan_table(plan))
-    print()
-    print(verdict or plan_verdict(plan))
-    return EXIT_INVALID if plan.errors else EXIT_OK
-
-
-def cmd_process(args: argparse.Namespace) -> int:
-    paths = resolve_paths(args, ("csv", "movies", "output"))
-    return run_process(paths["csv"], paths["movies"], paths["output"], args)
-
-
-def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace) -> int:
-    from .pipeline import prepare_plan
-
-    plan = prepare_plan(csv_path, movies, settings_from_args(args))
-    if args.dry_run:
-        return show_plan(plan)
-    if plan.errors and not args.skip_invalid:
-        return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
-                               "--skip-invalid to render the valid rows only.")
-    for problem in plan.problems:
-        print(f"megacut: {problem}", file=sys.stderr)
-    return render_scenes(plan, output, args)
-
-
-def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
-    from .engine import scene_groups
-    from .report import report_data
-
-    if not plan.selected_parts:
-        raise UsageError("nothing to render: the plan has no valid scene")
-    result = render(scene_groups(plan, output), output, args, noun="scene", plan=plan)
-    write_json_atomic(output / "megacut-report.json", report_data(result))
-    return finish_run(result, output)
-
-
-def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
-    """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
-    options and Ctrl+C handling."""
-    from .engine import RunOptions, render_groups
-    from .progress import Progress
-    from .scheduler import StopControl
-
-    executor = "inline" if args.no_threading else args.executor
-    workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
-    options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                         executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
-                         strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
-                         quiet=args.quiet)
-    selected = [g for g in groups if g.selected]
-    total_s = sum(g.duration_s for g in selected)
-    progress = Progress(total_s, quiet=args.quiet)
-    stop = StopControl()
-    progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
-                 f"{total_s:.0f} s of output, {1 if executor == 'inline' else workers} worker(s)")
-    with _stop_on_signals(stop, progress):
-        try:
-            return render_groups(groups, options, stop=stop, progress=progress, plan=plan)
-        finally:
-            progress.close()
-
-
-def default_worker_count(groups, encoder_threads: int) -> int:
-    """Enough jobs to keep every CPU busy without oversubscribing it: CPUs / encoder threads per job
-    (a second job per core adds memory, not speed), fewer when memory is short for them."""
-    from .monitor import job_memory_bytes, workers_for_memory
-    from .scheduler import default_workers
-
-    largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
-    wanted = max(1, default_workers() // max(1, encoder_threads))
-    return workers_for_memory(wanted, job_memory_bytes(largest))
-
-
-def finish_run(result, output: Path) -> int:
-    from .report import summary_text
-
-    print(summary_text(result))
-    print(f"  report: {output / 'megacut-report.json'}")
-    return result.exit_code
-
-
-class _stop_on_signals:
-    """First Ctrl+C: finish running scenes and join complete parts. Second, or SIGTERM: stop now."""
-
-    def __init__(self, stop, progress):
-        self.stop, self.progress = stop, progress
-        self.previous = {}
-
-    def _on_sigint(self, signum, frame) -> None:
-        if self.stop.request() == 1:
-            self.progress.log("stopping: running scenes will finish and complete parts will be joined; "
-                              "press Ctrl+C again to stop at once", always=True)
-        else:
-            self.progress.log("stopping now", always=True)
-
-    def _on_sigterm(self, signum, frame) -> None:
-        self.stop.request()
-        self.stop.request()
-
-    def __enter__(self):
-        self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
-                         signal.SIGTERM: signal.signal(signal.SIGTERM, self._on_sigterm)}
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for signum, handler in self.previous.items():
-            signal.signal(signum, handler)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .demo import example_csv_text, make_demo_movies
-
-    output = Path(args.output).expanduser()
-    movies = output / "movies"
-    print(f"megacut demo: generating sample movies in {movies} ...", flush=True)
-    make_demo_movies(movies)
-    csv_path = output / "scenes.example.csv"
-    output.mkdir(parents=True, exist_ok=True)
-    csv_path.write_text(example_csv_text(), encoding="utf-8")
-    demo_args = build_parser().parse_args(["process", "--chunk-duration", "40s", "--preset", "veryfast"])
-    for name in ("max_workers", "no_threading", "quiet"):
-        setattr(demo_args, name, getattr(args, name))
-    print(f"megacut demo: rendering {csv_path} (the same as: megacut process --csv {csv_path} --movies {movies} "
-          f"--output {output / 'parts'} --chunk-duration 40s --preset veryfast)", flush=True)
-    return run_process(csv_path, movies, output / "parts", demo_args)
-
-
-def cmd_sections(args: argparse.Namespace) -> int:
-    from .pipeline import section_groups
-    from .report import sections_report_data
-    from .sections import load_section_specs
-
-    output = resolve_paths(args, ("output",))["output"]
-    specs = load_section_specs(args.specs)
-    groups = section_groups(specs, output, settings_from_args(args))
-    result = render(groups, output, args, noun="section")
-    write_json_atomic(output / "megacut-report.json", sections_report_data(result, specs))
-    return finish_run(result, output)
-
-
-def cmd_probe(args: argparse.Namespace) -> int:
-    from .report import source_description
-    from .probe import probe_sources
-    from .sources import VIDEO_EXTENSIONS
-
-    files: list[Path] = []
-    for raw in args.paths:
-        path = Path(raw).expanduser()
-        if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in VIDEO_EXTENSIONS and p.is_file())
-        elif path.exists():
-            files.append(path)
-        else:
-            raise UsageError(f"{path}: no such file or folder")
-    if not files:
-        raise UsageError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in {', '.join(args.paths)}")
-    results = probe_sources(files)
-    failed = [r for r in results.values() if isinstance(r, SourceError)]
-    if args.json:
-        print(json.dumps([_probe_json(path, results[path]) for path in files], indent=2, default=str))
-    else:
-        for path in files:
-            result = results[path]
-            print(f"{path}\n  error: {result.message}" if isinstance(result, SourceError)
-                  else source_description(result))
-    return EXIT_INVALID if failed else EXIT_OK
-
-
-def _probe_json(path: Path, result) -> dict:
-    if isinstance(result, SourceError):
-        return {"path": str(path), "error": result.message}
-    data = asdict(result)
-    data["fps"] = float(result.fps)
-    return data
-
-
-COMMANDS = {"plan": cmd_plan, "process": cmd_process, "sections": cmd_sections, "demo": cmd_demo,
-            "probe": cmd_probe}
-
-
-def setup_logging(verbose: bool, log_file: str | None) -> None:
-    """Warnings (with -v, every ffmpeg command) on stderr; everything in --log-file."""
-    root = logging.getLogger("megacut")
-    root.setLevel(logging.DEBUG)
-    root.handlers.clear()
-    console = logging.StreamHandler(sys.stderr)
-    console.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    console.setFormatter(logging.Formatter("megacut: %(message)s"))
-    root.addHandler(console)
-    if log_file:
-        handler = logging.FileHandler(log_file, encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not args.command:
-        parser.print_help()
-        return EXIT_INVALID
-    setup_logging(args.verbose, args.log_file)
-    try:
-        return COMMANDS[args.command](args)
-    except (InputError, UsageError, DiskSpaceError) as exc:
-        print(f"megacut: error: {exc}", file=sys.stderr)
-        return EXIT_INVALID
-    except MegacutError as exc:
-        print(f"megacut: error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except OSError as exc:  # a full disk, a folder that cannot be written
-        where = f" {exc.filename}" if exc.filename else ""
-        print(f"megacut: error:{where}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_FAILED
-    except KeyboardInterrupt:
-        print("megacut: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED

@@ -12,61 +12,16 @@ import os
 import signal
 import threading
 import time
-from collections import OrderedDict
-from typing import Any, Callable
 
-from .ffmpeg import kill_all_active
-from .render.jobs import JobResult, SceneJob
+from megacut.ffmpeg import kill_all_active
+from megacut.render.clips import ClipCache
+from megacut.render.jobs import JobResult, SceneJob
 
 _cancel_event = None
 _clip_cache_size = 4
 _local = threading.local()  # one ClipCache per thread: a moviepy reader serves one thread at a time
 _caches: list["ClipCache"] = []
 _caches_lock = threading.Lock()
-
-
-class ClipCache:
-    """A bounded LRU of opened sources (clips, readers); what it evicts is closed.
-
-    Keeps the number of open files and reader processes per worker bounded,
-    whatever the number of scenes.
-    """
-
-    def __init__(self, capacity: int):
-        self.capacity = max(1, capacity)
-        self._items: OrderedDict[Any, Any] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any, opener: Callable[[], Any]) -> Any:
-        with self._lock:
-            if key in self._items:
-                self._items.move_to_end(key)
-                return self._items[key]
-        value = opener()
-        with self._lock:
-            self._items[key] = value
-            self._items.move_to_end(key)
-            evicted = []
-            while len(self._items) > self.capacity:
-                evicted.append(self._items.popitem(last=False)[1])
-        for item in evicted:
-            _close(item)
-        return value
-
-    def clear(self) -> None:
-        with self._lock:
-            items, self._items = list(self._items.values()), OrderedDict()
-        for item in items:
-            _close(item)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-
-def _close(item: Any) -> None:
-    close = getattr(item, "close", None)
-    if callable(close):
-        close()
 
 
 PARENT_CHECK_S = 0.5  # how soon a worker notices that megacut's main process is gone
@@ -115,18 +70,18 @@ def close_clip_caches() -> None:
 def run_job(job: SceneJob) -> JobResult:
     """The function the scheduler submits: render one job in this process."""
     if _cancel_event is not None and _cancel_event.is_set():
-        from .errors import Cancelled
+        from megacut.errors import Cancelled
 
         raise Cancelled("cancelled before it started")
     if isinstance(job, SceneJob):
         if job.settings.backend == "moviepy":
-            from .render.scene_moviepy import render_scene_moviepy
+            from megacut.render.scene_moviepy import render_scene_moviepy
 
             return render_scene_moviepy(job, cancel=_cancel_event, clips=clip_cache())
-        from .render.scene_ffmpeg import render_scene_ffmpeg
+        from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 
         return render_scene_ffmpeg(job, cancel=_cancel_event)
-    from .render.section import SectionJob, render_section
+    from megacut.render.section import SectionJob, render_section
 
     if isinstance(job, SectionJob):
         return render_section(job, cancel=_cancel_event, clips=clip_cache())

@@ -1,0 +1,26 @@
+"""``megacut plan``: check a scenes CSV, show its parts and every problem; render nothing."""
+
+from __future__ import annotations
+
+import argparse
+
+from megacut.cli.options import resolve_paths, settings_from_args
+from megacut.errors import ExitCode
+
+
+def cmd_plan(args: argparse.Namespace) -> int:
+    from megacut.plan.prepare import prepare_plan
+
+    paths = resolve_paths(args, ("csv", "movies"))
+    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
+    return show_plan(plan)
+
+
+def show_plan(plan, verdict: str | None = None) -> int:
+    """Print the plan table, its problems and a verdict; exit 2 when the plan has errors."""
+    from megacut.cli.report import plan_table, plan_verdict
+
+    print(plan_table(plan))
+    print()
+    print(verdict or plan_verdict(plan))
+    return ExitCode.INVALID if plan.errors else ExitCode.OK

@@ -1,0 +1,43 @@
+"""``megacut process``: check a scenes CSV like ``plan``, then render its parts."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from megacut.cli.options import resolve_paths, settings_from_args
+from megacut.cli.plan import show_plan
+from megacut.cli.rendering import finish_run, render
+from megacut.errors import UsageError
+from megacut.run.cache import write_json_atomic
+
+
+def cmd_process(args: argparse.Namespace) -> int:
+    paths = resolve_paths(args, ("csv", "movies", "output"))
+    return run_process(paths["csv"], paths["movies"], paths["output"], args)
+
+
+def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace) -> int:
+    from megacut.plan.prepare import prepare_plan
+
+    plan = prepare_plan(csv_path, movies, settings_from_args(args))
+    if args.dry_run:
+        return show_plan(plan)
+    if plan.errors and not args.skip_invalid:
+        return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
+                               "--skip-invalid to render the valid rows only.")
+    for problem in plan.problems:
+        print(f"megacut: {problem}", file=sys.stderr)
+    return render_scenes(plan, output, args)
+
+
+def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
+    from megacut.cli.report import report_data
+    from megacut.run.groups import scene_groups
+
+    if not plan.selected_parts:
+        raise UsageError("nothing to render: the plan has no valid scene")
+    result = render(scene_groups(plan, output), output, args, noun="scene", plan=plan)
+    write_json_atomic(output / "megacut-report.json", report_data(result))
+    return finish_run(result, output)

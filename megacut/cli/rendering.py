@@ -1,0 +1,81 @@
+"""Running the engine from a command: execution options, the two-stage Ctrl+C, the progress bar,
+the report file and the summary."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+from pathlib import Path
+
+
+def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
+    """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
+    options and Ctrl+C handling."""
+    from megacut.run.engine import RunOptions, render_groups
+    from megacut.run.progress import Progress
+    from megacut.run.scheduler import StopControl
+
+    executor = "inline" if args.no_threading else args.executor
+    workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
+    options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+                         executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
+                         strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
+                         quiet=args.quiet)
+    selected = [g for g in groups if g.selected]
+    total_s = sum(g.duration_s for g in selected)
+    progress = Progress(total_s, quiet=args.quiet)
+    stop = StopControl()
+    progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
+                 f"{total_s:.0f} s of output, {1 if executor == 'inline' else workers} worker(s)")
+    with _stop_on_signals(stop, progress):
+        try:
+            return render_groups(groups, options, stop=stop, progress=progress, plan=plan)
+        finally:
+            progress.close()
+
+
+def default_worker_count(groups, encoder_threads: int) -> int:
+    """Enough jobs to keep every CPU busy without oversubscribing it: CPUs / encoder threads per job
+    (a second job per core adds memory, not speed), fewer when memory is short for them."""
+    from megacut.run.monitor import job_memory_bytes, workers_for_memory
+    from megacut.run.scheduler import default_workers
+
+    largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
+    wanted = max(1, default_workers() // max(1, encoder_threads))
+    return workers_for_memory(wanted, job_memory_bytes(largest))
+
+
+def finish_run(result, output: Path) -> int:
+    from megacut.cli.report import summary_text
+
+    print(summary_text(result))
+    print(f"  report: {output / 'megacut-report.json'}")
+    return result.exit_code
+
+
+class _stop_on_signals:
+    """First Ctrl+C: finish running scenes and join complete parts. Second, or SIGTERM: stop now."""
+
+    def __init__(self, stop, progress):
+        self.stop, self.progress = stop, progress
+        self.previous = {}
+
+    def _on_sigint(self, signum, frame) -> None:
+        if self.stop.request() == 1:
+            self.progress.log("stopping: running scenes will finish and complete parts will be joined; "
+                              "press Ctrl+C again to stop at once", always=True)
+        else:
+            self.progress.log("stopping now", always=True)
+
+    def _on_sigterm(self, signum, frame) -> None:
+        self.stop.request()
+        self.stop.request()
+
+    def __enter__(self):
+        self.previous = {signal.SIGINT: signal.signal(signal.SIGINT, self._on_sigint),
+                         signal.SIGTERM: signal.signal(signal.SIGTERM, self._on_sigterm)}
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for signum, handler in self.previous.items():
+            signal.signal(signum, handler)
