@@ -5,7 +5,7 @@ Python API::
     import megacut
     table = megacut.load_scenes("scenes.csv")                       # rows, headings, problems
     plan = megacut.prepare_plan("scenes.csv", "movies/", megacut.Settings(fps=25))
-    result = megacut.render_plan(plan, megacut.RunOptions(output_dir=Path("out")), on_scene=print)
+    result = megacut.render_plan(plan, megacut.RunOptions(output_dir=Path("out")), on_item=print)
     result = megacut.process("scenes.csv", "movies/", "out")       # all three in one call
 
 Worker processes are started with "spawn": call rendering from under

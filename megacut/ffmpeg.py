@@ -193,3 +193,14 @@ def concat_list(files: list[tuple[Path, int]], fps: Fraction) -> str:
         lines.append(f"file '{quoted}'")
         lines.append(f"duration {float(frames / fps):.6f}")
     return "\n".join(lines) + "\n"
+
+
+def process_cpu_s() -> float:
+    """This process's CPU time (all threads) plus that of its finished children (ffmpeg)."""
+    own = time.process_time()
+    try:
+        import resource
+    except ImportError:  # Windows: children are not counted
+        return own
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own + usage.ru_utime + usage.ru_stime

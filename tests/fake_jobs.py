@@ -19,6 +19,10 @@ class FakeJob:
     hang: bool = False  # wait for the cancel event
     state_dir: str = ""
 
+    @property
+    def id(self) -> str:
+        return self.name
+
 
 def _attempt(job: FakeJob) -> int:
     marker = Path(job.state_dir) / f"{job.name}.attempts"

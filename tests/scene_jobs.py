@@ -18,7 +18,7 @@ from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.scenes import SceneRow
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import Timecode
-from megacut.render.jobs import SceneJob
+from megacut.render.jobs import ItemKind, SceneJob, Still, StillJob, scene_job, still_job
 
 FAST = Settings(preset="veryfast")
 FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
@@ -30,14 +30,21 @@ def make_scene(info, start_s: float, frames: int, fmt: OutputFormat = FMT, **cha
     duration_s = frames / float(fmt.fps)
     scene = Scene(index=0, line=2, row=row, source=info, start_s=start_s, end_s=start_s + duration_s, frames=frames,
                   duration_s=duration_s, audio=info.default_audio, overlay_lines=(), part=1, offset_s=0.0,
-                  fade_in_s=0.0, fade_out_s=0.0, warnings=(), key="test-key")
+                  fade_in_s=0.0, fade_out_s=0.0, warnings=())
     return replace(scene, **changes)
 
 
 def make_job(folder: Path, scene: Scene, fmt: OutputFormat = FMT, settings: Settings = FAST,
              name: str = "seg") -> SceneJob:
-    return SceneJob(scene=scene, format=fmt, settings=settings, segment_path=folder / "segments" / f"{name}.mov",
-                    work_dir=folder / "work" / name)
+    return scene_job(scene, fmt, settings).at(folder / "segments" / f"{name}.mov", folder / "work" / name)
+
+
+def make_still_job(folder: Path, section, fmt: OutputFormat = FMT, settings: Settings = FAST,
+                   name: str = "s") -> StillJob:
+    """The job that renders a spec's section (as `megacut sections` makes it), written under ``folder``."""
+    still = Still(section.image, section.text, section.audio, section.duration_s)
+    job = still_job(f"slide-{name}", ItemKind.SLIDE, section.name, still, fmt, settings)
+    return job.at(folder / "segments" / f"{name}.mov", folder / "work" / name)
 
 
 def seconds_until_cancelled(render: Callable[[threading.Event], object], cancel_after_s: float) -> float:

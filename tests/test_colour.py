@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from framecode import decode_frames
 from media import ffmpeg
-from scene_jobs import make_job, make_scene
+from scene_jobs import make_job, make_scene, make_still_job
 
 from megacut.join.assemble import PartInput, assemble_part
 from megacut.plan.build import OutputFormat
@@ -21,7 +21,7 @@ from megacut.render.clips import ClipCache
 from megacut.render.colour import reader_matrix, source_matrix
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.scene_moviepy import render_scene_moviepy
-from megacut.render.section import SectionJob, render_section
+from megacut.render.section import render_still
 
 FMT = OutputFormat(width=320, height=180, fps=Fraction(25))
 FAST = Settings(preset="ultrafast", encoder_threads=1)
@@ -130,9 +130,8 @@ def test_a_slide_is_bt709_and_keeps_its_colour(tmp_path):
     Image.new("RGB", (64, 36), RED).save(tmp_path / "red.png")
     section = Section(tmp_path / "s.json", 1, tmp_path / "red.png", None, None, 0.2, 0.0)
     for backend in ("ffmpeg", "moviepy"):
-        job = SectionJob(section, FMT, replace(FAST, backend=backend), tmp_path / f"{backend}.mov",
-                         tmp_path / "work" / backend)
-        segment = render_section(job).segment_path
+        job = make_still_job(tmp_path, section, FMT, replace(FAST, backend=backend), backend)
+        segment = render_still(job).segment_path
         assert tagged_matrix(segment) == "bt709"
         assert np.abs(centre_rgb(segment, tmp_path) - RED).max() <= TOLERANCE
 

@@ -137,10 +137,10 @@ def test_a_failed_scene_is_reported_and_its_part_assembled_without_it(tmp_path, 
     (source / "Other.mkv").unlink()  # the drive went away after planning
     result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", quiet=True, retries=1, max_workers=2))
     assert result.exit_code == 1
-    failed = result.scenes[1]
+    failed = result.items["scene-1"]
     assert failed.status == "failed" and failed.attempts == 2 and "Other.mkv" in failed.error
     part = result.parts[0]
-    assert part.status == "incomplete" and part.scene_indices == [0, 2]
+    assert part.status == "incomplete" and part.item_ids == ["scene-0", "scene-2"]
     frames = part_frames(part.path, tmp_path)
     assert len(frames) == plan.scenes[0].frames + plan.scenes[2].frames
     strict = render_plan(plan, RunOptions(output_dir=tmp_path / "strict", quiet=True, retries=0, strict=True))
@@ -155,10 +155,10 @@ def test_rerun_reuses_segments_and_an_edit_rerenders_one_scene(tmp_path, movies)
     assert [p.status for p in first.parts] == ["written", "written"]
     _, again = render(tmp_path, csv, movies, Settings(chunk_duration_s=1.1, **FAST), max_workers=2)
     assert [p.status for p in again.parts] == ["current", "current"]
-    assert {s.status for s in again.scenes.values()} == {"cached"}
+    assert {s.status for s in again.items.values()} == {"cached"}
     csv.write_text(csv.read_text().replace("Year 230", "Year 231"))
     _, edited = render(tmp_path, csv, movies, Settings(chunk_duration_s=1.1, **FAST), max_workers=2)
-    assert [s.status for _, s in sorted(edited.scenes.items())] == ["cached", "cached", "ok", "cached"]
+    assert [s.status for _, s in sorted(edited.items.items())] == ["cached", "cached", "ok", "cached"]
     assert [p.status for p in edited.parts] == ["current", "written"]
 
 
@@ -169,7 +169,7 @@ def test_a_damaged_cached_segment_is_rendered_again(tmp_path, movies):
     segment.write_bytes(segment.read_bytes()[: segment.stat().st_size // 2])  # truncated, moov lost
     (tmp_path / "out" / "mega_cut_part_1.mp4").unlink()
     _, second = render(tmp_path, csv, movies)
-    assert second.scenes[0].status == "ok"
+    assert second.items["scene-0"].status == "ok"
     assert [t.samples for t in read_tracks(segment) if t.handler == "vide"] == [plan.scenes[0].frames]
 
 
@@ -213,7 +213,7 @@ def test_python_api_one_call_with_a_progress_callback(tmp_path, movies):
     seen = []
     result = megacut.process(csv, movies, tmp_path / "out", Settings(**FAST),
                              megacut.RunOptions(output_dir=tmp_path / "ignored", max_workers=2),
-                             on_scene=lambda scene: seen.append((scene.scene.index, scene.status)))
+                             on_item=lambda r: seen.append((r.item.index, r.status)))
     assert result.exit_code == 0 and sorted(seen) == [(0, "ok"), (1, "ok")]
     assert result.parts[0].path == tmp_path / "out" / "mega_cut_part_1.mp4" and result.parts[0].path.exists()
     bad = write_csv(tmp_path, ["Nowhere,1,2,"])
@@ -226,8 +226,8 @@ def test_identical_rows_are_rendered_once_and_used_twice(tmp_path, movies):
     row = f"Beeps,{frame_time(100)},{frame_time(110)},Recap"
     csv = write_csv(tmp_path, [row, f"Beeps,{frame_time(200)},{frame_time(205)},", row])
     plan, result = render(tmp_path, csv, movies, max_workers=2)
-    assert plan.scenes[0].key == plan.scenes[2].key
-    assert result.exit_code == 0 and [r.status for _, r in sorted(result.scenes.items())] == ["ok", "ok", "ok"]
+    assert result.items["scene-0"].item.key == result.items["scene-2"].item.key
+    assert result.exit_code == 0 and [r.status for _, r in sorted(result.items.items())] == ["ok", "ok", "ok"]
     assert len([p for p in (tmp_path / "out" / ".megacut-cache" / "segments").glob("*.mov")]) == 2
     assert len(part_frames(result.parts[0].path, tmp_path)) == 25
 

@@ -1,13 +1,16 @@
+import os
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
+from megacut.plan import fonts
 from megacut.plan.build import build_plan, episode_code
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import load_scenes
 from megacut.plan.settings import Settings, Transition
+from megacut.render.jobs import scene_job
 
 
 def source(name, *, duration_s=3600.0, size=(1920, 1080), fps=Fraction(24000, 1001), tracks=None, mtime_ns=1):
@@ -154,7 +157,7 @@ def test_fades_only_at_joins_inside_a_part(tmp_path):
 
 def keys(tmp_path, body, settings=Settings(), sources=None):
     plan = plan_for(tmp_path, body, sources or {"Thor": THOR}, settings)
-    return [s.key for s in plan.scenes]
+    return [scene_job(s, plan.format, plan.settings).key for s in plan.scenes]
 
 
 def test_scene_keys_change_exactly_when_the_segment_would(tmp_path):
@@ -172,6 +175,40 @@ def test_scene_keys_change_exactly_when_the_segment_would(tmp_path):
     assert set(touched).isdisjoint(first)
     # an added scene elsewhere does not change the others (resume and incremental renders rely on it)
     assert keys(tmp_path, "Thor,50,60,\n" + base)[1:] == first
+
+
+@pytest.fixture
+def font_folder(tmp_path, monkeypatch):
+    """An empty OS font folder (the font caches are cleared before and after): fonts are "installed" into it."""
+    folder = tmp_path / "fonts"
+    folder.mkdir()
+    caches = [fonts.system_fonts, fonts._default_primary, fonts._fallback_order, fonts.font_for_char,
+              fonts._user_font]
+    for cache in caches:
+        cache.cache_clear()
+    monkeypatch.setattr(fonts, "font_dirs", lambda: [folder])
+    yield folder
+    monkeypatch.undo()
+    for cache in caches:
+        cache.cache_clear()
+
+
+def test_installing_or_changing_a_font_that_draws_an_overlay_changes_its_key(tmp_path, font_folder):
+    dejavu = next(Path("/usr/share/fonts").rglob("DejaVuSans.ttf"), None) if Path("/usr/share/fonts").is_dir() else None
+    if dejavu is None:
+        pytest.skip("no DejaVuSans.ttf on this machine to install (apt-get install fonts-dejavu-core)")
+    body = "Thor,0,10,Жуков 1942\nThor,10,20,\n"
+    before = keys(tmp_path, body)  # no font draws the Cyrillic: it would show as boxes
+    assert keys(tmp_path, body) == before
+    (font_folder / "DejaVuSans.ttf").write_bytes(dejavu.read_bytes())
+    for cache in (fonts.system_fonts, fonts._default_primary, fonts._fallback_order, fonts.font_for_char):
+        cache.cache_clear()
+    installed = keys(tmp_path, body)
+    assert installed[0] != before[0], "a rerun would reuse the segment drawn with boxes"
+    assert installed[1] == before[1]  # no overlay, no font: the scene is not re-rendered
+    stat = (font_folder / "DejaVuSans.ttf").stat()
+    os.utime(font_folder / "DejaVuSans.ttf", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    assert keys(tmp_path, body)[0] != installed[0]  # a replaced font file re-renders too
 
 
 def test_an_hdr_source_is_warned_about_once_and_still_planned(tmp_path):

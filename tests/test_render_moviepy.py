@@ -93,7 +93,7 @@ def test_both_backends_give_the_same_segment(tmp_path, source, clips, fit):
                                                                                           tmp_path)
     assert len(audio) == FMT.samples_for(30)
     assert np.abs(audio.astype(np.int32) - reference_audio).max() <= 1  # the same audio graph
-    assert by_moviepy.key == "test-key" and by_moviepy.render_s > 0 and by_moviepy.cpu_s > 0
+    assert by_moviepy.job_id == "scene-0" and by_moviepy.render_s > 0 and by_moviepy.cpu_s > 0
 
 
 @pytest.mark.parametrize("name, fps, first", [("tones.mp4", Fraction(25), 37),

@@ -123,7 +123,7 @@ def test_segment_starts_on_the_requested_frame(tmp_path, source, name, fps, firs
         assert got == expected
     else:
         assert all(abs(g - e) <= tolerance for g, e in zip(got, expected)), (got, expected)
-    assert result.segment_path == job.segment_path and result.key == "test-key"
+    assert result.segment_path == job.segment_path and result.key == job.key
     assert result.render_s > 0 and result.cpu_s > 0
 
 

@@ -17,6 +17,7 @@ from framecode import decode_audio, decode_frames, dominant_frequency, rms
 from media import make_audio, make_video
 from PIL import Image
 from scene_jobs import make_job as make_scene_job
+from scene_jobs import make_still_job
 from scene_jobs import make_scene
 
 from megacut.errors import InputError
@@ -32,9 +33,9 @@ from megacut.plan.sections import (
 )
 from megacut.plan.settings import Settings
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.jobs import StillJob
 from megacut.render.section import (
-    SectionJob,
-    render_section,
+    render_still,
     section_pcm,
     section_picture,
     spec_format,
@@ -77,13 +78,13 @@ def problems_of(*paths) -> str:
     return str(caught.value)
 
 
-def job_for(tmp_path: Path, section: Section, fmt: OutputFormat = FMT, name: str = "s") -> SectionJob:
-    return SectionJob(section, fmt, FAST, tmp_path / "segments" / f"{name}.mov", tmp_path / "work" / name)
+def job_for(tmp_path: Path, section: Section, fmt: OutputFormat = FMT, name: str = "s") -> StillJob:
+    return make_still_job(tmp_path, section, fmt, FAST, name)
 
 
 def render(tmp_path: Path, section: Section, fmt: OutputFormat = FMT, name: str = "s"):
     job = job_for(tmp_path, section, fmt, name)
-    result = render_section(job)
+    result = render_still(job)
     assert segment_problem(result.segment_path, job.frames, fmt) is None
     frames = decode_frames(result.segment_path, fmt.width, fmt.height, tmp_path)
     return job, frames, decode_audio(result.segment_path, tmp_path)
@@ -292,33 +293,34 @@ def test_real_narration_and_photo_pass_validation(tmp_path):
 def test_job_key_follows_everything_that_changes_the_segment(tmp_path):
     make_audio(tmp_path / "voice.wav", duration_s=0.3)
     spec = load_section_spec(write_spec(tmp_path, [{"text": "a", "audio": "voice.wav"}, {"text": "b"}]))
+
     def section_jobs():  # as megacut sections schedules them
-        items = section_groups([spec], tmp_path / "out", FAST)[0].items
-        return [item.make_job(tmp_path / "segs" / item.key, tmp_path / "work" / item.key) for item in items]
+        return [item.job for item in section_groups([spec], tmp_path / "out", FAST)[0].items]
 
     jobs, again = section_jobs(), section_jobs()
     assert [j.key for j in jobs] == [j.key for j in again] and jobs[0].key != jobs[1].key
     assert jobs[0].name == "intro.json section 1" and jobs[0].cost == jobs[0].frames == 20
-    base = jobs[0]
-    variants = [replace(base, section=replace(base.section, text="c")),
-                replace(base, section=replace(base.section, duration_s=2.0)),
-                replace(base, format=replace(FMT, width=320)),
-                replace(base, settings=replace(FAST, crf=30))]
+    section = spec.sections[0]
+    base = job_for(tmp_path, section)
+    variants = [job_for(tmp_path, replace(section, text="c")),
+                job_for(tmp_path, replace(section, duration_s=2.0)),
+                job_for(tmp_path, section, replace(FMT, width=320)),
+                make_still_job(tmp_path, section, FMT, replace(FAST, crf=30))]
+    assert base.key == jobs[0].key
     assert len({base.key, *(v.key for v in variants)}) == 5
-    before = base.key
     stat = (tmp_path / "voice.wav").stat()
     os.utime(tmp_path / "voice.wav", ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
-    assert base.key != before  # the audio file's identity is part of the key
+    assert job_for(tmp_path, section).key != base.key  # the audio file's identity is part of the key
 
 
 def test_many_sections_leave_no_process_thread_or_file_behind(tmp_path):
     fmt = OutputFormat(width=64, height=36, fps=Fraction(25))
     me = psutil.Process()
-    render_section(job_for(tmp_path, Section(tmp_path / "s.json", 1, None, "warm-up", None, 0.04, 0.0), fmt, "w"))
+    render_still(job_for(tmp_path, Section(tmp_path / "s.json", 1, None, "warm-up", None, 0.04, 0.0), fmt, "w"))
     fds, threads, children = me.num_fds(), threading.active_count(), set(me.children(recursive=True))
     for n in range(200):
         section = Section(tmp_path / "s.json", n + 1, None, f"{n}", None, 0.04, 0.0)  # one frame each
-        render_section(job_for(tmp_path, section, fmt, f"s{n}"))
+        render_still(job_for(tmp_path, section, fmt, f"s{n}"))
     assert set(me.children(recursive=True)) <= children  # no ffmpeg (or anything else) left running
     assert me.num_fds() <= fds and threading.active_count() <= threads
     assert not any((tmp_path / "work").iterdir())
@@ -329,5 +331,5 @@ def test_section_segments_join_with_scene_segments(tmp_path):
     info = probe_source(make_video(tmp_path / "movie.mp4", duration_s=0.5, size="160x90"))
     scene = render_scene_ffmpeg(make_scene_job(tmp_path, make_scene(info, 0.0, 5, FMT), FMT, FAST))
     job = job_for(tmp_path, Section(tmp_path / "s.json", 1, None, "x", None, 0.2, 0.0))
-    section = render_section(job)
+    section = render_still(job)
     assert stream_signature(section.segment_path) == stream_signature(scene.segment_path)

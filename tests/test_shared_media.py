@@ -48,7 +48,7 @@ def test_real_files_render_frame_accurate_and_in_sync(tmp_path):
                                              encoder_threads=1))
     assert not plan.errors, plan.errors
     result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", quiet=True, max_workers=2))
-    assert result.exit_code == 0, [(r.scene.name, r.error) for r in result.scenes.values()]
+    assert result.exit_code == 0, [(r.item.name, r.error) for r in result.items.values()]
     part = result.parts[0].path
     frames = decode_frames(part, 320, 180, tmp_path)
     assert len(frames) == sum(s.frames for s in plan.scenes)

@@ -14,6 +14,7 @@ from framecode import decode_audio, decode_frames, dominant_frequency
 from media import make_audio, make_video
 from PIL import Image
 from scene_jobs import make_job as make_scene_job
+from scene_jobs import make_still_job
 from scene_jobs import make_scene
 from test_render_moviepy import psnr_db
 
@@ -32,7 +33,8 @@ from megacut.plan.sections import Section
 from megacut.plan.settings import Settings
 from megacut.render import still
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
-from megacut.render.section import SectionJob, render_section, section_picture
+from megacut.render.jobs import StillJob
+from megacut.render.section import render_still, section_picture
 from megacut.render.segment import segment_problem
 
 FMT = OutputFormat(width=96, height=54, fps=Fraction(25))
@@ -63,9 +65,9 @@ def slide(tmp_path: Path) -> Path:
     return path
 
 
-def section_job(tmp_path: Path, settings: Settings, frames: int, name: str, audio: Path | None = None) -> SectionJob:
+def section_job(tmp_path: Path, settings: Settings, frames: int, name: str, audio: Path | None = None) -> StillJob:
     section = Section(tmp_path / "s.json", 1, slide(tmp_path), None, audio, frames / 25, 0.0)
-    return SectionJob(section, FMT, settings, tmp_path / "segments" / f"{name}.mov", tmp_path / "work" / name)
+    return make_still_job(tmp_path, section, FMT, settings, name)
 
 
 def frame_log(path: Path) -> list[tuple[float, bool]]:
@@ -87,10 +89,10 @@ def short_gops(monkeypatch):
 def test_a_long_still_shows_the_picture_on_every_frame_at_an_even_pace(tmp_path, short_gops):
     make_audio(tmp_path / "voice.wav", duration_s=2.5, freq=660)
     job = section_job(tmp_path, MEDIUM, 61, "long", tmp_path / "voice.wav")  # GOPs of 16, 15, 15 and 15 frames
-    result = render_section(job)
+    result = render_still(job)
     assert segment_problem(result.segment_path, 61, FMT) is None
     frames = decode_frames(result.segment_path, FMT.width, FMT.height, tmp_path)
-    picture = section_picture(job.section, FMT, MEDIUM)
+    picture = section_picture(job.still, FMT, MEDIUM)
     assert len(frames) == 61
     assert min(psnr_db(frame, picture) for frame in frames) >= 30
     log = frame_log(result.segment_path)
@@ -106,14 +108,14 @@ def test_a_still_joins_a_scene_by_stream_copy(tmp_path, short_gops):
     scene_job = make_scene_job(tmp_path, make_scene(info, 0.0, 10, FMT), FMT, MEDIUM)
     scene = render_scene_ffmpeg(scene_job)
     job = section_job(tmp_path, MEDIUM, 45, "still")
-    section = render_section(job)
+    section = render_still(job)
     # Identical SPS and PPS: the joined part decodes the still with the headers of the scene before it.
     assert read_tracks(section.segment_path)[0].config == read_tracks(scene.segment_path)[0].config
     assert stream_signature(section.segment_path) == stream_signature(scene.segment_path)
     part = assemble_part([PartInput(scene.segment_path, 10, "scene"), PartInput(section.segment_path, 45, "slide"),
                           PartInput(scene.segment_path, 10, "again")], tmp_path / "part.mp4", FMT.fps, title="t")
     frames = decode_frames(part, FMT.width, FMT.height, tmp_path)
-    picture = section_picture(job.section, FMT, MEDIUM)
+    picture = section_picture(job.still, FMT, MEDIUM)
     scene_frames = decode_frames(scene.segment_path, FMT.width, FMT.height, tmp_path)
     assert len(frames) == 65
     assert min(psnr_db(frame, picture) for frame in frames[10:55]) >= 30
@@ -122,8 +124,8 @@ def test_a_still_joins_a_scene_by_stream_copy(tmp_path, short_gops):
 
 
 def test_segments_with_other_headers_are_not_joined(tmp_path):
-    medium = render_section(section_job(tmp_path, MEDIUM, 10, "medium"))
-    ultrafast = render_section(section_job(tmp_path, replace(MEDIUM, preset="ultrafast"), 10, "ultrafast"))
+    medium = render_still(section_job(tmp_path, MEDIUM, 10, "medium"))
+    ultrafast = render_still(section_job(tmp_path, replace(MEDIUM, preset="ultrafast"), 10, "ultrafast"))
     assert read_tracks(medium.segment_path)[0].config != read_tracks(ultrafast.segment_path)[0].config  # CAVLC
     with pytest.raises(AssemblyError, match="different stream parameters.*headers"):
         assemble_part([PartInput(medium.segment_path, 10, "a"), PartInput(ultrafast.segment_path, 10, "b")],
@@ -135,7 +137,7 @@ def test_headers_that_differ_fall_back_to_the_real_settings(tmp_path, monkeypatc
     real = still.reference_headers(MEDIUM, FMT)
     monkeypatch.setattr(still, "reference_headers", lambda settings, fmt: (b"other headers", real[1]))
     caplog.set_level("INFO", logger="megacut.render.still")
-    result = render_section(section_job(tmp_path, MEDIUM, 30, "fallback"))
+    result = render_still(section_job(tmp_path, MEDIUM, 30, "fallback"))
     assert segment_problem(result.segment_path, 30, FMT) is None
     options = x264_options(result.segment_path)
     assert "me=hex" in options and "subme=7" in options  # preset medium's own analysis
@@ -144,8 +146,8 @@ def test_headers_that_differ_fall_back_to_the_real_settings(tmp_path, monkeypatc
 
 
 def test_the_still_looks_like_the_moviepy_reference(tmp_path):
-    fast = render_section(section_job(tmp_path, MEDIUM, 30, "still"))
-    reference = render_section(section_job(tmp_path, replace(MEDIUM, backend="moviepy"), 30, "moviepy"))
+    fast = render_still(section_job(tmp_path, MEDIUM, 30, "still"))
+    reference = render_still(section_job(tmp_path, replace(MEDIUM, backend="moviepy"), 30, "moviepy"))
     a = decode_frames(fast.segment_path, FMT.width, FMT.height, tmp_path)
     b = decode_frames(reference.segment_path, FMT.width, FMT.height, tmp_path)
     assert len(a) == len(b) == 30 and psnr_db(a, b) >= 30
@@ -155,11 +157,11 @@ def test_the_still_looks_like_the_moviepy_reference(tmp_path):
 def test_hevc_stills_repeat_their_gops_too_and_are_tagged_hvc1(tmp_path, short_gops):
     settings = Settings(video_codec="libx265", preset="ultrafast", encoder_threads=1)
     job = section_job(tmp_path, settings, 50, "hevc")  # GOPs of 17, 17 and 16 frames
-    result = render_section(job)
+    result = render_still(job)
     assert segment_problem(result.segment_path, 50, FMT) is None
     assert read_tracks(result.segment_path)[0].codec == "hvc1"
     frames = decode_frames(result.segment_path, FMT.width, FMT.height, tmp_path)
-    picture = section_picture(job.section, FMT, settings)
+    picture = section_picture(job.still, FMT, settings)
     assert len(frames) == 50 and min(psnr_db(frame, picture) for frame in frames) >= 30
     log = frame_log(result.segment_path)
     assert [round(t * 25, 3) for t, _ in log] == list(range(50))
@@ -168,7 +170,7 @@ def test_hevc_stills_repeat_their_gops_too_and_are_tagged_hvc1(tmp_path, short_g
 
 def test_other_encoders_get_one_encode_of_every_frame(tmp_path, short_gops):
     settings = Settings(video_codec="mpeg4", encoder_threads=1)
-    result = render_section(section_job(tmp_path, settings, 30, "mpeg4"))
+    result = render_still(section_job(tmp_path, settings, 30, "mpeg4"))
     assert segment_problem(result.segment_path, 30, FMT) is None
     assert len(decode_frames(result.segment_path, FMT.width, FMT.height, tmp_path)) == 30
 
@@ -180,6 +182,6 @@ def test_a_cancelled_still_leaves_nothing(tmp_path):
 
     job = section_job(tmp_path, MEDIUM, 30, "c")
     with pytest.raises(Cancelled):
-        render_section(job, cancel=Cancelled_())
+        render_still(job, cancel=Cancelled_())
     assert not job.segment_path.exists() and not list((tmp_path / "segments").glob("*partial*"))
     assert not (tmp_path / "work" / "c").exists()

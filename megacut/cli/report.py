@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from megacut.plan.build import RenderPlan
+from megacut.render.jobs import ItemKind
 from megacut.plan.probe import SourceInfo
 from megacut.plan.timecodes import format_seconds, format_timestamp
 from megacut.render.colour import source_matrix
@@ -92,12 +93,13 @@ def report_data(result) -> dict:
     plan = result.plan
     rejected = [{"index": r.index, "line": r.line, "movie": r.movie, "source": None, "status": "skipped",
                  "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
-    offsets = offsets_by_index(result)
-    scenes = [_scene_data(result, r, offsets) for r in result.scenes.values() if r.item.index >= 0]
-    cards = [{"line": -r.item.index, "text": r.item.chapter, "status": r.status, "error": r.error,
-              "offset_s": round(offsets[r.item.index], 6) if r.item.index in offsets else None,
+    offsets = offsets_by_id(result)
+    of_kind = {kind: [r for r in result.items.values() if r.item.kind == kind] for kind in ItemKind}
+    scenes = [_scene_data(r, offsets) for r in of_kind[ItemKind.SCENE]]
+    cards = [{"line": r.item.origin.line, "text": r.item.chapter, "status": r.status, "error": r.error,
+              "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
               "duration_s": round(r.item.duration_s, 6)}
-             for r in result.scenes.values() if r.item.index < 0]
+             for r in of_kind[ItemKind.TITLE_CARD]]
     return {
         "megacut_version": _version(),
         "csv": str(plan.csv_path),
@@ -108,7 +110,7 @@ def report_data(result) -> dict:
                    "pix_fmt": plan.format.pix_fmt, "audio": f"aac {plan.format.sample_rate} Hz stereo"},
         "parts": [
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
-             "duration_s": round(p.duration_s, 6), "scenes": [i for i in p.scene_indices if i >= 0],
+             "duration_s": round(p.duration_s, 6), "scenes": _indices(result, p, ItemKind.SCENE),
              "error": p.error}
             for p in result.parts
         ],
@@ -120,6 +122,11 @@ def report_data(result) -> dict:
     }
 
 
+def _indices(result, part, *kinds) -> list[int]:
+    """The report indices of the items of ``kinds`` that ``part`` was joined from, in order."""
+    return [result.items[i].item.index for i in part.item_ids if result.items[i].item.kind in kinds]
+
+
 def _run_totals(result) -> dict:
     return {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
             "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers}
@@ -127,8 +134,8 @@ def _run_totals(result) -> dict:
 
 def sections_report_data(result, specs) -> dict:
     """The run report of `megacut sections`: one entry per video and per section."""
-    offsets = offsets_by_index(result)
-    spec_of = {item.index: spec for spec, part in zip(specs, result.parts) for item in part.part.items}
+    offsets = offsets_by_id(result)
+    spec_of = {item.id: spec for spec, part in zip(specs, result.parts) for item in part.part.items}
     return {
         "megacut_version": _version(),
         "output": str(result.options.output_dir),
@@ -136,45 +143,46 @@ def sections_report_data(result, specs) -> dict:
         "interrupted": result.interrupted,
         "videos": [
             {"n": p.part.number, "spec": str(spec.path), "path": str(p.path) if p.path else None,
-             "status": p.status, "duration_s": round(p.duration_s, 6), "sections": p.scene_indices,
-             "error": p.error}
+             "status": p.status, "duration_s": round(p.duration_s, 6),
+             "sections": _indices(result, p, *ItemKind), "error": p.error}
             for spec, p in zip(specs, result.parts)
         ],
         "sections": [
-            {"index": r.item.index, "spec": str(spec_of[r.item.index].path), "section": r.item.subject.index,
+            {"index": r.item.index, "spec": str(spec_of[r.item.id].path), "section": r.item.origin.index,
              "name": r.item.name, "status": r.status, "error": r.error, "duration_s": round(r.item.duration_s, 6),
-             "offset_s": round(offsets[r.item.index], 6) if r.item.index in offsets else None,
+             "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
              "render_s": round(r.render_s, 3), "attempts": r.attempts, "retried_after": r.retried_after,
              "key": r.item.key}
-            for r in sorted(result.scenes.values(), key=lambda r: r.item.index)
+            for r in sorted(result.items.values(), key=lambda r: r.item.index)
         ],
         **_run_totals(result),
     }
 
 
-def offsets_by_index(result) -> dict[int, float]:
-    """Where each included scene starts in the part file actually written."""
+def offsets_by_id(result) -> dict[str, float]:
+    """Where each included item starts in the part file actually written."""
     offsets = {}
     for part in result.parts:
         at = 0.0
-        for index in part.scene_indices:
-            offsets[index] = at
-            at += result.scenes[index].item.duration_s
+        for item_id in part.item_ids:
+            offsets[item_id] = at
+            at += result.items[item_id].item.duration_s
     return offsets
 
 
-def _scene_data(result, scene_result, offsets: dict[int, float]) -> dict:
-    scene = scene_result.scene
+def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
+    item = scene_result.item
+    scene = item.origin
     audio = scene.audio
     return {
         "index": scene.index, "line": scene.line, "movie": scene.row.movie, "source": str(scene.source.path),
         "start_s": round(scene.start_s, 6), "end_s": round(scene.end_s, 6), "status": scene_result.status,
         "error": scene_result.error, "warnings": list(scene.warnings), "part": scene.part,
-        "offset_s": round(offsets[scene.index], 6) if scene.index in offsets else None,
+        "offset_s": round(offsets[item.id], 6) if item.id in offsets else None,
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
-        "retried_after": scene_result.retried_after, "key": scene.key,
+        "retried_after": scene_result.retried_after, "key": item.key,
         "overlay": list(scene.overlay_lines),
     }
 
@@ -199,8 +207,8 @@ def _version() -> str:
 def summary_text(result) -> str:
     """The end-of-run summary printed by `megacut process`."""
     counts = {}
-    for scene in result.scenes.values():
-        counts[scene.status] = counts.get(scene.status, 0) + 1
+    for item in result.items.values():
+        counts[item.status] = counts.get(item.status, 0) + 1
     noun, file_noun = ("scenes", "part") if result.plan is not None else ("sections", "video")
     lines = ["", "Summary:"]
     for part in result.parts:
@@ -211,10 +219,10 @@ def summary_text(result) -> str:
         lines.append(f"  {file_noun} {part.part.number}: {part.status}{where}{note}")
     lines.append(f"  {noun}: " + ", ".join(f"{counts.get(k, 0)} {k}" for k in ("ok", "cached", "failed", "cancelled")
                                           if counts.get(k) or k in ("ok", "failed")))
-    for item in result.scenes.values():
+    for item in result.items.values():
         if item.status == "failed":
             lines.append(f"  failed: {item.item.name}: {item.error}")
-    rendered_s = sum(r.item.duration_s for r in result.scenes.values() if r.status == "ok")
+    rendered_s = sum(r.item.duration_s for r in result.items.values() if r.status == "ok")
     speed = f", {rendered_s / result.wall_s:.2f}x real time" if rendered_s and result.wall_s else ""
     lines.append(f"  wall {result.wall_s:.1f} s, CPU {result.cpu_s:.1f} s, peak memory "
                  f"{result.peak_rss_bytes / 1e6:.0f} MB, {result.workers} worker(s); rendered "

@@ -2,17 +2,15 @@
 
 The plan fixes everything rendering needs: the output format, each scene's
 exact source times, frame count and audio track, the parts and each scene's
-place in its part, and a key per scene that changes exactly when its rendered
-segment would. Rendering never decides order: it follows the plan.
+place in its part. Rendering never decides order: it follows the plan. (Each
+segment's key is the job's: ``megacut.render.jobs``.)
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from collections import Counter
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
@@ -23,9 +21,6 @@ from megacut.plan.settings import Settings
 from megacut.plan.sources import choose_audio_track
 from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
 
-# Bump when a change to the renderers changes the segments they produce: every
-# cached segment rendered before is then re-rendered.
-RENDERER_VERSION = "3"
 AUDIO_SAMPLE_RATE = 48000
 AUDIO_CHANNELS = 2
 PART_NAME = "mega_cut_part_{n}.mp4"
@@ -74,7 +69,6 @@ class Scene:
     fade_in_s: float
     fade_out_s: float
     warnings: tuple[str, ...]
-    key: str  # changes exactly when the rendered segment would
 
     @property
     def name(self) -> str:
@@ -346,9 +340,8 @@ def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ..
                 fade_in_s=min(fade, fmt.seconds_for(frames) / 2) if position > 0 else 0.0,
                 fade_out_s=min(fade, fmt.seconds_for(frames) / 2) if position < len(entries) - 1 else 0.0,
                 warnings=warnings,
-                key="",
             )
-            made.append(replace(scene, key=scene_key(scene, fmt, settings)))
+            made.append(scene)
             offset_frames += frames
         parts.append(Part(number=number, scenes=tuple(made), selected=selected is None or number in selected))
     return tuple(parts)
@@ -385,26 +378,3 @@ def overlay_lines(row: SceneRow, source: SourceInfo) -> tuple[str, ...]:
     name = row.movie or source.path.stem
     second = " · ".join(x for x in (name, episode_code(row.season_episode), row.episode_title) if x)
     return (row.overlay, second)
-
-
-def scene_key(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
-    """A stable digest of everything that determines the scene's rendered segment."""
-    source = scene.source
-    payload = {
-        "renderer": RENDERER_VERSION,
-        "backend": settings.backend,
-        "effect": [settings.effect, settings.effect_digest],
-        "source": [str(source.path), source.size_bytes, source.mtime_ns],
-        "start_s": repr(scene.start_s),
-        "frames": scene.frames,
-        "audio": scene.audio.index if scene.audio else None,
-        "overlay": list(scene.overlay_lines),
-        "overlay_style": [settings.font, settings.font_size, settings.overlay_duration_s]
-        if scene.overlay_lines else None,
-        "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
-        "fit": settings.fit,
-        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
-        "fade": [scene.fade_in_s, scene.fade_out_s],
-    }
-    digest = hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8"))
-    return digest.hexdigest()[:32]

@@ -16,6 +16,7 @@ import unicodedata
 from functools import lru_cache
 from pathlib import Path
 
+import PIL
 from PIL import ImageFont
 
 from megacut.errors import UsageError
@@ -215,3 +216,18 @@ def font_runs(text: str, primary: str) -> list[tuple[str, str]]:
         else:
             runs.append((char, spec))
     return runs
+
+
+def font_identities(texts, settings: Settings) -> list:
+    """The font files that draw ``texts`` (path, size, mtime; Pillow's version for its own font), sorted:
+    installing or replacing a font that changes how the text is drawn changes this."""
+    primary = primary_font(settings)
+    specs = {spec for text in texts if text for _, spec in font_runs(text, primary)}
+    identities = []
+    for spec in sorted(specs):
+        if spec == BUILTIN:
+            identities.append([BUILTIN, PIL.__version__])
+        else:
+            stat = os.stat(spec)
+            identities.append([spec, stat.st_size, stat.st_mtime_ns])
+    return identities

@@ -1,50 +1,178 @@
-"""Job values sent to workers, and what workers send back. Small, frozen and picklable."""
+"""Job values: what a worker renders, and what it sends back. Small, frozen and picklable.
+
+A job is made once, when a plan becomes jobs (``megacut.run.groups``): it
+carries its id (unique in a run), its segment key (a digest of everything that
+decides the segment's frames and samples, computed then and never again) and
+the name of its renderer. ``megacut.render.renderers`` maps that name to the
+function that renders it, so the worker entry knows no job kinds.
+
+Keys: :func:`segment_key` is the one key function. It hashes the renderer's
+name and version (``RENDERER_VERSIONS``), the output format and encoder
+settings, and the job's own content (source identity and times for a scene;
+picture, text and narration files for a still; the font files that draw its
+text). A rerun finds every segment whose key did not change.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, replace
+from enum import Enum
 from pathlib import Path
 
 from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
 
 SEGMENT_SUFFIX = ".mov"
 
+# Bump a renderer's version when a change to it alters the segments it writes: every segment it
+# rendered before is then rendered again. The renderers themselves are in megacut.render.renderers.
+RENDERER_VERSIONS = {
+    "scene/ffmpeg": "4",
+    "scene/moviepy": "4",
+    "still/ffmpeg": "3",
+    "still/moviepy": "3",
+}
+# Loudness targets of narration (megacut.render.section): part of a still's key when it has audio.
+TARGET_RMS_DBFS = -20.0
+PEAK_CEILING_DBFS = -1.0
+GATE_DBFS = -50.0  # 50 ms windows quieter than this (pauses) do not count towards the loudness
+
+
+class Text(str, Enum):
+    """An enum whose members are their own text, in messages, f-strings and JSON alike."""
+
+    def __str__(self) -> str:
+        return self.value
+
+    def __format__(self, spec: str) -> str:
+        return format(self.value, spec)
+
+
+class ItemKind(Text):
+    """What one item of a part or video is; each kind is a job kind too."""
+
+    SCENE = "scene"  # a range of a source movie (the scenes CSV)
+    SLIDE = "slide"  # a section of a sections spec (picture, text, narration)
+    TITLE_CARD = "title card"  # a heading row of the CSV (--section-cards), or a spec's title
+
 
 @dataclass(frozen=True, slots=True)
-class SceneJob:
-    """Render one scene into ``segment_path``.
+class Still:
+    """What a slide or a title card shows and plays: one picture (an image, text, or both) and narration."""
 
-    The job writes a temporary name in the same folder and renames it when the
-    segment is complete, so ``segment_path`` is never partial. ``work_dir`` is a
-    private scratch folder (overlay image and such) the job creates and removes.
+    image: Path | None  # absolute
+    text: str | None
+    audio: Path | None  # absolute
+    duration_s: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Job:
+    """Render one segment into ``segment_path``.
+
+    The renderer writes a temporary name in the same folder and renames it when
+    the segment is complete, so ``segment_path`` is never partial. ``work_dir``
+    is a private scratch folder the job creates and removes. Both are given by
+    the cache (:meth:`at`); id, key, renderer and frames are fixed when the job is made.
     """
 
-    scene: Scene
+    id: str
+    key: str
+    renderer: str  # a key of RENDERER_VERSIONS
+    kind: ItemKind
+    name: str  # for messages: "scene 3 (line 5)", "intro.json section 2"
+    frames: int
     format: OutputFormat
     settings: Settings
-    segment_path: Path
-    work_dir: Path
-
-    @property
-    def name(self) -> str:
-        return self.scene.name
-
-    @property
-    def key(self) -> str:
-        return self.scene.key
+    segment_path: Path = Path()
+    work_dir: Path = Path()
 
     @property
     def cost(self) -> float:
         """Relative amount of work, for longest-first scheduling."""
-        return self.scene.frames
+        return self.frames
+
+    def at(self, segment_path: Path, work_dir: Path) -> "Job":
+        """This job writing ``segment_path`` with ``work_dir`` as its scratch folder."""
+        return replace(self, segment_path=segment_path, work_dir=work_dir)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SceneJob(Job):
+    scene: Scene
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StillJob(Job):
+    still: Still
 
 
 @dataclass(frozen=True, slots=True)
 class JobResult:
     """What a worker reports for a finished job (failures are raised, not returned)."""
 
+    job_id: str
     key: str
     segment_path: Path
     render_s: float
     cpu_s: float
+
+
+def segment_key(renderer: str, content: dict, fmt: OutputFormat, settings: Settings) -> str:
+    """The one key function: a stable digest of everything that decides a segment."""
+    payload = {
+        "renderer": [renderer, RENDERER_VERSIONS[renderer]],
+        "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
+        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
+        "content": content,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
+def file_identity(path: Path | None) -> list | None:
+    """A file's path, size and modification time: any edit of the file changes it."""
+    if path is None:
+        return None
+    stat = path.stat()
+    return [str(path), stat.st_size, stat.st_mtime_ns]
+
+
+def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings) -> SceneJob:
+    """The job that renders ``scene``, its key computed now."""
+    renderer = f"scene/{settings.backend}"
+    source = scene.source
+    content = {
+        "effect": [settings.effect, settings.effect_digest],
+        "source": [str(source.path), source.size_bytes, source.mtime_ns],
+        "start_s": repr(scene.start_s),
+        "frames": scene.frames,
+        "audio": scene.audio.index if scene.audio else None,
+        "overlay": list(scene.overlay_lines),
+        "overlay_style": [settings.font, settings.font_size, settings.overlay_duration_s,
+                          font_identities(scene.overlay_lines, settings)] if scene.overlay_lines else None,
+        "fit": settings.fit,
+        "fade": [scene.fade_in_s, scene.fade_out_s],
+    }
+    return SceneJob(id=f"scene-{scene.index}", key=segment_key(renderer, content, fmt, settings), renderer=renderer,
+                    kind=ItemKind.SCENE, name=scene.name, frames=scene.frames, format=fmt, settings=settings,
+                    scene=scene)
+
+
+def still_job(job_id: str, kind: ItemKind, name: str, still: Still, fmt: OutputFormat,
+              settings: Settings) -> StillJob:
+    """The job that renders ``still`` (a slide or a title card), its key computed now (files are read)."""
+    renderer = f"still/{settings.backend}"
+    frames = max(1, fmt.frames_for(still.duration_s))
+    content = {
+        "image": file_identity(still.image),
+        "audio": file_identity(still.audio),
+        "text": still.text,
+        "frames": frames,
+        "font": [settings.font, settings.font_size, font_identities((still.text,), settings)] if still.text else None,
+        "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if still.audio else None,
+    }
+    return StillJob(id=job_id, key=segment_key(renderer, content, fmt, settings), renderer=renderer, kind=kind,
+                    name=name, frames=frames, format=fmt, settings=settings, still=still)

@@ -197,12 +197,14 @@ def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> l
 # ---------------------------------------------------------------- running
 
 
-def render_scene_ffmpeg(job: SceneJob, cancel=None) -> JobResult:
+def render_scene_ffmpeg(job: SceneJob, cancel=None, clips=None) -> JobResult:
     """Render one scene to ``job.segment_path`` (complete or absent, never partial).
 
     Raises FFmpegError (with ffmpeg's last lines) on failure and Cancelled when
     ``cancel`` is set; the temporary file and ``job.work_dir`` are removed either way.
+    ``clips`` is not used: ffmpeg opens the source itself.
     """
+    del clips
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     with writing_segment(job.name, job.segment_path, job.work_dir, job.scene.frames, job.format) as temp:
         overlay = None
@@ -210,4 +212,4 @@ def render_scene_ffmpeg(job: SceneJob, cancel=None) -> JobResult:
             overlay = render_overlay_png(job.scene.overlay_lines, job.format.width, job.format.height,
                                          job.settings, job.work_dir / "overlay.png")
         run_ffmpeg(build_scene_args(job, overlay, temp), cancel=cancel)
-    return job_result(job.key, job.segment_path, started_s, cpu_before_s)
+    return job_result(job, started_s, cpu_before_s)

@@ -301,4 +301,4 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
     finally:
         if clips is None:
             cache.clear()
-    return job_result(job.key, job.segment_path, started_s, cpu_before_s)
+    return job_result(job, started_s, cpu_before_s)

@@ -1,4 +1,4 @@
-"""Section render jobs: one narrated slide (image, text, audio) rendered into a joinable segment.
+"""Stills: a slide or a title card (image, text, narration) rendered into a joinable segment.
 
 The picture is drawn once with Pillow (the image fitted by padding; text alone
 a title card centred on black; text with an image a caption band at the
@@ -19,11 +19,8 @@ sections and scenes join by stream copy.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 import warnings
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
@@ -31,11 +28,11 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
 from megacut.ffmpeg import run_ffmpeg
-from megacut.plan.build import RENDERER_VERSION, OutputFormat
+from megacut.plan.build import OutputFormat
 from megacut.plan.fonts import font_runs, load_font, primary_font
-from megacut.plan.sections import Section, SectionSpec
+from megacut.plan.sections import SectionSpec
 from megacut.plan.settings import Settings
-from megacut.render.jobs import JobResult
+from megacut.render.jobs import GATE_DBFS, PEAK_CEILING_DBFS, TARGET_RMS_DBFS, JobResult, Still, StillJob
 from megacut.render.pipe import write_segment
 from megacut.render.scene_ffmpeg import pcm_format
 from megacut.render.segment import (
@@ -46,12 +43,8 @@ from megacut.render.segment import (
 )
 from megacut.render.still import encode_still
 
-SECTION_RENDERER_VERSION = "2"  # bump when a change alters rendered sections
 DEFAULT_RESOLUTION = (1920, 1080)
 DEFAULT_FPS = Fraction(30)
-TARGET_RMS_DBFS = -20.0
-PEAK_CEILING_DBFS = -1.0
-GATE_DBFS = -50.0  # 50 ms windows quieter than this (pauses) do not count towards the loudness
 GATE_WINDOW_S = 0.05
 CUT_FADE_MS = 20  # fade-out where a too-long narration is cut, so it ends without a click
 TITLE_SIZE_PER_HEIGHT = 0.075
@@ -59,54 +52,6 @@ CAPTION_SIZE_PER_HEIGHT = 0.045
 TEXT_RGB = (255, 255, 255)
 CAPTION_BAND_RGBA = (0, 0, 0, 170)
 LINE_GAP = 0.25  # between lines, as a fraction of the font size
-
-
-@dataclass(frozen=True, slots=True)
-class SectionJob:
-    """Render one section into ``segment_path`` (written under a temporary name, then renamed)."""
-
-    section: Section
-    format: OutputFormat
-    settings: Settings
-    segment_path: Path
-    work_dir: Path
-
-    @property
-    def name(self) -> str:
-        return self.section.name
-
-    @property
-    def frames(self) -> int:
-        return max(1, self.format.frames_for(self.section.duration_s))
-
-    @property
-    def cost(self) -> float:
-        """Relative amount of work, for longest-first scheduling."""
-        return self.frames
-
-    @property
-    def key(self) -> str:
-        """A stable digest of everything that determines the segment."""
-        fmt, settings, section = self.format, self.settings, self.section
-        payload = {
-            "renderer": [RENDERER_VERSION, SECTION_RENDERER_VERSION],
-            "image": _identity(section.image),
-            "audio": _identity(section.audio),
-            "text": section.text,
-            "frames": self.frames,
-            "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
-            "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads, settings.backend],
-            "font": [settings.font, settings.font_size] if section.text else None,
-            "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if section.audio else None,
-        }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
-
-
-def _identity(path: Path | None) -> list | None:
-    if path is None:
-        return None
-    stat = path.stat()
-    return [str(path), stat.st_size, stat.st_mtime_ns]
 
 
 def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
@@ -185,7 +130,7 @@ def draw_text_block(image: Image.Image, lines: list[str], settings: Settings, si
     return top, top + step * len(lines) - size * LINE_GAP
 
 
-def section_picture(section: Section, fmt: OutputFormat, settings: Settings) -> np.ndarray:
+def section_picture(section: Still, fmt: OutputFormat, settings: Settings) -> np.ndarray:
     """The slide as an H x W x 3 uint8 frame."""
     width, height = fmt.width, fmt.height
     if section.image is not None:
@@ -254,7 +199,7 @@ def level(segment):
     return segment.apply_gain(gain_db)
 
 
-def section_pcm(section: Section, fmt: OutputFormat, frames: int, work_dir: Path, cancel=None) -> Path:
+def section_pcm(section: Still, fmt: OutputFormat, frames: int, work_dir: Path, cancel=None) -> Path:
     """Raw s16le PCM of exactly ``fmt.samples_for(frames)`` samples: the levelled narration, or silence."""
     samples = fmt.samples_for(frames)
     frame_bytes = 2 * fmt.channels
@@ -272,31 +217,30 @@ def section_pcm(section: Section, fmt: OutputFormat, frames: int, work_dir: Path
 # ---------------------------------------------------------------- the job
 
 
-def render_section(job: SectionJob, cancel=None, clips=None) -> JobResult:
-    """Render one section to ``job.segment_path`` (complete or absent, never partial).
+def render_still(job: StillJob, cancel=None, clips=None) -> JobResult:
+    """Render one slide or title card to ``job.segment_path`` (complete or absent, never partial).
 
-    The slide is encoded as a still (``still.encode_still``); with ``--backend
+    The picture is encoded as a still (``still.encode_still``); with ``--backend
     moviepy`` every frame is drawn by a moviepy ``ImageClip`` and piped to
-    ffmpeg instead, the reference the still encoder is tested against.
-    ``clips`` is accepted for a uniform job signature; stills need no source
-    cache. Raises FFmpegError or Cancelled; the temporary file and
-    ``job.work_dir`` are removed either way.
+    ffmpeg instead, the reference the still encoder is tested against. Stills
+    need no source cache (``clips``). Raises FFmpegError or Cancelled; the
+    temporary file and ``job.work_dir`` are removed either way.
     """
     del clips
     check_cancel(cancel)
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     fmt, frames = job.format, job.frames
     with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
-        pcm = section_pcm(job.section, fmt, frames, job.work_dir, cancel)
+        pcm = section_pcm(job.still, fmt, frames, job.work_dir, cancel)
         audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
         audio_filter = f"[0:a]{pcm_format(fmt)}[a]"
-        picture = section_picture(job.section, fmt, job.settings)
+        picture = section_picture(job.still, fmt, job.settings)
         if job.settings.backend == "moviepy":
             _write_with_moviepy(picture, frames, fmt, job.settings, audio_inputs, audio_filter, temp, job.work_dir,
                                 cancel)
         else:
             encode_still(picture, frames, fmt, job.settings, audio_inputs, audio_filter, temp, job.work_dir, cancel)
-    return job_result(job.key, job.segment_path, started_s, cpu_before_s)
+    return job_result(job, started_s, cpu_before_s)
 
 
 def _write_with_moviepy(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: Settings,

@@ -17,7 +17,8 @@ from pathlib import Path
 from megacut.errors import Cancelled, FFmpegError
 from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
-from megacut.render.jobs import JobResult
+from megacut.ffmpeg import process_cpu_s
+from megacut.render.jobs import Job, JobResult
 
 
 def partial_path(segment_path: Path) -> Path:
@@ -53,17 +54,6 @@ def check_cancel(cancel) -> None:
         raise Cancelled("cancelled")
 
 
-def process_cpu_s() -> float:
-    """This process's CPU time (all threads) plus that of its finished children (ffmpeg)."""
-    own = time.process_time()
-    try:
-        import resource
-    except ImportError:  # Windows: children are not counted
-        return own
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own + usage.ru_utime + usage.ru_stime
-
-
 @contextlib.contextmanager
 def writing_segment(name: str, segment_path: Path, work_dir: Path, frames: int, fmt: OutputFormat):
     """Yield the temporary path to write; on success check it and rename it to ``segment_path``."""
@@ -81,6 +71,7 @@ def writing_segment(name: str, segment_path: Path, work_dir: Path, frames: int, 
         shutil.rmtree(work_dir, ignore_errors=True)
 
 
-def job_result(key: str, segment_path: Path, started_s: float, cpu_before_s: float) -> JobResult:
-    return JobResult(key=key, segment_path=segment_path, render_s=time.monotonic() - started_s,
+def job_result(job: Job, started_s: float, cpu_before_s: float) -> JobResult:
+    """What a renderer returns for ``job``, rendered since ``started_s`` (monotonic) and ``cpu_before_s``."""
+    return JobResult(job_id=job.id, key=job.key, segment_path=job.segment_path, render_s=time.monotonic() - started_s,
                      cpu_s=process_cpu_s() - cpu_before_s)

@@ -21,13 +21,14 @@ from megacut.join.assemble import PARTIAL_OUTPUTS, PartInput, assemble_part
 from megacut.plan.build import RenderPlan
 from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
-from megacut.render.segment import process_cpu_s
+from megacut.ffmpeg import process_cpu_s
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, estimate_bytes
+from megacut.render.jobs import Text
 from megacut.run.groups import Group, Item, scene_groups
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
-from megacut.run.scheduler import Outcome, Scheduler, StopControl
+from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl
 from megacut.run.worker import run_job
 
 
@@ -47,27 +48,46 @@ class RunOptions:
     quiet: bool = False
 
 
+class ItemStatus(Text):
+    """How an item of a part ended."""
+
+    OK = "ok"  # rendered in this run
+    CACHED = "cached"  # its segment was reused
+    FAILED = "failed"
+    CANCELLED = "cancelled"  # the run stopped before it ended
+    SKIPPED = "skipped"  # its part was not selected (--chunks)
+
+
+class PartStatus(Text):
+    """How a part (or a sections video) ended."""
+
+    WRITTEN = "written"
+    INCOMPLETE = "incomplete"  # written without its failed items
+    CURRENT = "current"  # already written from the same segments: not joined again
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+
+ITEM_STATUS = {JobStatus.OK: ItemStatus.OK, JobStatus.FAILED: ItemStatus.FAILED}  # else cancelled
+
+
 @dataclass
 class ItemResult:
     item: Item
-    status: str  # ok | cached | failed | cancelled | skipped
+    status: ItemStatus
     error: str | None = None
     render_s: float = 0.0
     attempts: int = 0
     retried_after: list = field(default_factory=list)  # why earlier attempts failed
 
-    @property
-    def scene(self):
-        """The Scene (or Section) this result is about."""
-        return self.item.subject
-
 
 @dataclass
 class PartResult:
     part: Group
-    status: str  # written | incomplete | current | failed | cancelled | skipped
+    status: PartStatus
     path: Path | None = None
-    scene_indices: list[int] = field(default_factory=list)
+    item_ids: list[str] = field(default_factory=list)  # the items it was joined from, in order
     duration_s: float = 0.0
     error: str | None = None
 
@@ -76,7 +96,7 @@ class PartResult:
 class RunResult:
     plan: RenderPlan | None  # None for sections
     options: RunOptions
-    scenes: dict[int, ItemResult]
+    items: dict[str, ItemResult]  # by item id: scenes, slides and title cards
     parts: list[PartResult]
     wall_s: float = 0.0
     cpu_s: float = 0.0
@@ -88,8 +108,8 @@ class RunResult:
     def exit_code(self) -> ExitCode:
         if self.interrupted:
             return ExitCode.INTERRUPTED
-        failed_item = any(r.status == "failed" for r in self.scenes.values())
-        failed_part = any(p.status in ("failed", "incomplete") for p in self.parts)
+        failed_item = any(r.status == ItemStatus.FAILED for r in self.items.values())
+        failed_part = any(p.status in (PartStatus.FAILED, PartStatus.INCOMPLETE) for p in self.parts)
         return ExitCode.FAILED if failed_item or failed_part else ExitCode.OK
 
 
@@ -100,12 +120,11 @@ class _Run:
                  on_event: Callable[[str], None] | None):
         self.groups, self.options, self.stop = groups, options, stop
         self.cache = SegmentCache(options.cache_dir or options.output_dir / ".megacut-cache")
-        self.items: dict[int, ItemResult] = {}
+        self.items: dict[str, ItemResult] = {}
         self.parts: dict[int, PartResult] = {}
         self.joins: dict[int, Future] = {}
-        self.waiting: dict[int, set[int]] = {}  # group -> item indices not ended yet
+        self.waiting: dict[int, set[str]] = {}  # group -> ids of its items not ended yet
         self.same_key: dict[str, list[tuple[Group, Item]]] = {}  # key -> the items one job renders for
-        self.job_keys: dict[int, str] = {}  # id(job) -> its item's key (a section's key reads its files)
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.on_event = on_event or (lambda message: None)
 
@@ -114,69 +133,70 @@ class _Run:
         jobs = []
         for group in self.groups:
             if not group.selected:
-                self.parts[group.number] = PartResult(group, "skipped")
-                self.items.update({i.index: ItemResult(i, "skipped") for i in group.items})
+                self.parts[group.number] = PartResult(group, PartStatus.SKIPPED)
+                self.items.update({i.id: ItemResult(i, ItemStatus.SKIPPED) for i in group.items})
             elif not self.options.force and self.cache.part_is_current(group.output, [i.key for i in group.items]):
-                self.parts[group.number] = PartResult(group, "current", group.output,
-                                                      [i.index for i in group.items], group.duration_s)
-                self.items.update({i.index: ItemResult(i, "cached") for i in group.items})
+                self.parts[group.number] = PartResult(group, PartStatus.CURRENT, group.output,
+                                                      [i.id for i in group.items], group.duration_s)
+                self.items.update({i.id: ItemResult(i, ItemStatus.CACHED) for i in group.items})
         for group in (g for g in self.groups if g.number not in self.parts):
             self.waiting[group.number] = set()
             for item in group.items:
                 if not self.options.force and self.cache.is_valid(item.key, item.frames, group.format):
-                    self.items[item.index] = ItemResult(item, "cached")
+                    self.items[item.id] = ItemResult(item, ItemStatus.CACHED)
                     continue
-                self.waiting[group.number].add(item.index)
+                self.waiting[group.number].add(item.id)
                 if item.key in self.same_key:  # an identical item: one render serves both
                     self.same_key[item.key].append((group, item))
                     continue
                 self.same_key[item.key] = [(group, item)]
-                jobs.append(item.make_job(self.cache.segment_path(item.key), self.cache.work_dir(item.key)))
-                self.job_keys[id(jobs[-1])] = item.key
+                jobs.append(item.job.at(self.cache.segment_path(item.key), self.cache.work_dir(item.key)))
         return jobs
 
     def item_ended(self, outcome: Outcome) -> Item:
         """Record the outcome for every item the job rendered; return the first of them."""
-        status = {"ok": "ok", "failed": "failed"}.get(outcome.status, "cancelled")
+        status = ITEM_STATUS.get(outcome.status, ItemStatus.CANCELLED)
         render_s = outcome.result.render_s if outcome.result else 0.0
-        rendered_for = self.same_key[self.job_keys[id(outcome.job)]]
+        rendered_for = self.same_key[outcome.job.key]
         for group, item in rendered_for:
-            self.items[item.index] = ItemResult(item, status, outcome.error, render_s, outcome.attempts,
-                                                outcome.retried_after)
-            self.waiting[group.number].discard(item.index)
+            self.items[item.id] = ItemResult(item, status, outcome.error, render_s, outcome.attempts,
+                                             outcome.retried_after)
+            self.waiting[group.number].discard(item.id)
             self.join_if_ready(group)
         return rendered_for[0][1]
 
     def join_if_ready(self, group: Group) -> None:
         if self.waiting.get(group.number) or group.number in self.joins or group.number in self.parts:
             return
-        if any(self.items[i.index].status == "cancelled" for i in group.items):
-            self.parts[group.number] = PartResult(group, "cancelled", error="interrupted before all its items ended")
+        if any(self.items[i.id].status == ItemStatus.CANCELLED for i in group.items):
+            self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,
+                                                  error="interrupted before all its items ended")
             return
         self.joins[group.number] = self.joiner.submit(self._join, group)
 
     def _join(self, group: Group) -> None:
-        included = [i for i in group.items if self.items[i.index].status in ("ok", "cached")]
-        failed = [i for i in group.items if self.items[i.index].status == "failed"]
+        included = [i for i in group.items if self.items[i.id].status in (ItemStatus.OK, ItemStatus.CACHED)]
+        failed = [i for i in group.items if self.items[i.id].status == ItemStatus.FAILED]
         if failed and self.options.strict:
-            self.parts[group.number] = PartResult(group, "failed", error=f"--strict: {len(failed)} item(s) failed")
+            self.parts[group.number] = PartResult(group, PartStatus.FAILED,
+                                                  error=f"--strict: {len(failed)} item(s) failed")
             return
         if not included:
-            self.parts[group.number] = PartResult(group, "failed", error="every item of it failed")
+            self.parts[group.number] = PartResult(group, PartStatus.FAILED, error="every item of it failed")
             return
         inputs = [PartInput(self.cache.segment_path(i.key), i.frames, i.chapter) for i in included]
         try:
             self.cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel)
         except Cancelled:
-            self.parts[group.number] = PartResult(group, "cancelled", error="interrupted while joining")
+            self.parts[group.number] = PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
             return
         except MegacutError as exc:
-            self.parts[group.number] = PartResult(group, "failed", error=str(exc))
+            self.parts[group.number] = PartResult(group, PartStatus.FAILED, error=str(exc))
             return
         self.cache.record_part(group.output, [i.key for i in included])
-        status = "incomplete" if failed else "written"
-        self.parts[group.number] = PartResult(group, status, group.output, [i.index for i in included],
+        status = PartStatus.INCOMPLETE if failed else PartStatus.WRITTEN
+        self.parts[group.number] = PartResult(group, status, group.output, [i.id for i in included],
                                               sum(i.duration_s for i in included),
                                               f"{len(failed)} failed item(s) left out" if failed else None)
         self.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
@@ -190,23 +210,23 @@ class _Run:
             future.result()  # _join records its own failures; anything raised here is a bug
         for group in self.groups:
             if group.number not in self.parts:
-                self.parts[group.number] = PartResult(group, "cancelled", error="interrupted before all its "
-                                                      "items ended")
+                self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,
+                                                      error="interrupted before all its items ended")
             for item in group.items:
-                self.items.setdefault(item.index, ItemResult(item, "cancelled"))
+                self.items.setdefault(item.id, ItemResult(item, ItemStatus.CANCELLED))
         return [self.parts[g.number] for g in self.groups]
 
 
 def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | None = None,
                 progress: Progress | None = None,
-                on_scene: Callable[[ItemResult], None] | None = None) -> RunResult:
+                on_item: Callable[[ItemResult], None] | None = None) -> RunResult:
     """Render every selected part of ``plan`` into ``options.output_dir``.
 
-    ``on_scene`` is called in this process with each scene's result as it ends;
+    ``on_item`` is called in this process with each item's result as it ends;
     ``progress`` draws the terminal bar; ``stop`` lets a caller stop the run.
     """
     return render_groups(scene_groups(plan, options.output_dir), options, stop=stop, progress=progress,
-                         on_item=on_scene, plan=plan)
+                         on_item=on_item, plan=plan)
 
 
 def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl | None = None,
@@ -234,11 +254,11 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
             def on_outcome(outcome: Outcome) -> None:
                 item = run.item_ended(outcome)
                 if on_item:
-                    on_item(run.items[item.index])
+                    on_item(run.items[item.id])
                 if progress:
                     took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
-                    reason = f": {outcome.error}" if outcome.error and outcome.status != "ok" else ""
-                    progress.advance(item.duration_s, failed=outcome.status == "failed",
+                    reason = f": {outcome.error}" if outcome.error and outcome.status != JobStatus.OK else ""
+                    progress.advance(item.duration_s, failed=outcome.status == JobStatus.FAILED,
                                      running=len(scheduler.running), rss_bytes=memory.current_rss_bytes,
                                      message=f"{item.name} {outcome.status}{took}{reason}")
 
@@ -246,7 +266,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 scheduler.run(jobs, run_job, on_outcome)
             finally:
                 parts = run.finish()
-    return RunResult(plan=plan, options=options, scenes=run.items, parts=parts,
+    return RunResult(plan=plan, options=options, items=run.items, parts=parts,
                      wall_s=time.monotonic() - started, cpu_s=process_cpu_s() - cpu_started,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
                      interrupted=stop.stopping)
@@ -258,24 +278,22 @@ def _check_disk(run: _Run) -> None:
     for group in run.groups:
         if group.number in run.parts:
             continue
-        rendering = sum(i.frames for i in group.items if i.index in run.waiting.get(group.number, ()))
+        rendering = sum(i.frames for i in group.items if i.id in run.waiting.get(group.number, ()))
         segments, parts = estimate_bytes(rendering, group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
     check_free_space(run.cache.root, segment_bytes, run.options.output_dir, part_bytes)
 
 
 def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path, settings: Settings | None = None,
-            options=None, *, on_scene=None):
+            options=None, *, on_item=None):
     """Plan and render in one call; raises InputError when a row is invalid (nothing is rendered).
 
-    ``options`` is an :class:`megacut.engine.RunOptions` (its output_dir is replaced
-    by ``output_dir``). Returns the engine's RunResult; its ``exit_code`` says how it went.
+    ``options`` is a :class:`RunOptions` (its output_dir is replaced by ``output_dir``).
+    Returns the RunResult; its ``exit_code`` says how it went.
     """
-    from megacut.run.engine import RunOptions, render_plan
-
     plan = prepare_plan(csv_path, movies_dir, settings)
     if plan.errors:
         raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
                          "\n".join(str(p) for p in plan.errors))
     options = replace(options, output_dir=Path(output_dir)) if options else RunOptions(output_dir=Path(output_dir))
-    return render_plan(plan, options, on_scene=on_scene)
+    return render_plan(plan, options, on_item=on_item)

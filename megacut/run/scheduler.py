@@ -21,6 +21,7 @@ jobs stop at once; workers see it through their initializer).
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import threading
@@ -37,7 +38,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from megacut.errors import Cancelled, MegacutError
+from megacut.render.jobs import Text
 from megacut.run.worker import close_clip_caches, init_worker
+
+log = logging.getLogger(__name__)
 
 EXECUTOR_KINDS = ("process", "thread", "inline")
 # Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip
@@ -73,10 +77,19 @@ class InlineExecutor(Executor):
         return future
 
 
+class JobStatus(Text):
+    """How a job ended."""
+
+    OK = "ok"
+    FAILED = "failed"  # after its retries, with the reason
+    CANCELLED = "cancelled"  # stopped while running (second Ctrl+C, SIGTERM)
+    NOT_STARTED = "not-started"  # never started: the run stopped first
+
+
 @dataclass
 class Outcome:
     job: Any
-    status: str  # ok | failed | cancelled | not-started
+    status: JobStatus
     result: Any = None
     error: str | None = None
     attempts: int = 0
@@ -106,12 +119,21 @@ class StopControl:
 @dataclass
 class _RunState:
     pending: list
-    attempts: dict = field(default_factory=dict)  # id(job) -> times submitted
-    failures: dict = field(default_factory=dict)  # id(job) -> failures charged to the job itself
+    attempts: dict = field(default_factory=dict)  # job id -> times submitted
+    failures: dict = field(default_factory=dict)  # job id -> failures charged to the job itself
     suspects: set = field(default_factory=set)  # ids of jobs that were in flight when a worker died
-    retried_after: dict = field(default_factory=dict)  # id(job) -> why its earlier attempts failed
+    retried_after: dict = field(default_factory=dict)  # job id -> why its earlier attempts failed
     isolated_running: bool = False
     outcomes: list = field(default_factory=list)
+
+
+def failure_reason(job: Any, exc: Exception) -> str:
+    """The reason a job failed, for the report. megacut's own errors are their message; anything else is a
+    bug worth its traceback, which goes to the log (``--log-file``; the terminal with ``--verbose``)."""
+    if isinstance(exc, MegacutError):
+        return str(exc)
+    log.info("%s: unexpected %s", job.name, type(exc).__name__, exc_info=exc)
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Scheduler:
@@ -145,18 +167,18 @@ class Scheduler:
         executor = self._make_executor()
 
         def finish(outcome: Outcome) -> None:
-            outcome.retried_after = state.retried_after.get(id(outcome.job), [])
+            outcome.retried_after = state.retried_after.get(outcome.job.id, [])
             state.outcomes.append(outcome)
             on_outcome(outcome)
 
         def retry_or_fail(job: Any, reason: str) -> None:
-            if state.failures.get(id(job), 0) <= self.retries and not self.stop.stopping:
-                state.retried_after.setdefault(id(job), []).append(reason)
+            if state.failures.get(job.id, 0) <= self.retries and not self.stop.stopping:
+                state.retried_after.setdefault(job.id, []).append(reason)
                 state.pending.append(job)  # next to run
             elif self.stop.cancel.is_set():
-                finish(Outcome(job, "cancelled", error=reason, attempts=state.attempts[id(job)]))
+                finish(Outcome(job, JobStatus.CANCELLED, error=reason, attempts=state.attempts[job.id]))
             else:
-                finish(Outcome(job, "failed", error=reason, attempts=state.attempts[id(job)]))
+                finish(Outcome(job, JobStatus.FAILED, error=reason, attempts=state.attempts[job.id]))
 
         try:
             while state.pending or self.running:
@@ -164,7 +186,7 @@ class Scheduler:
                 if self.stop.stopping:
                     for future in [f for f in self.running if f.cancel()]:  # queued, not started: withdraw
                         job, _ = self.running.pop(future)
-                        finish(Outcome(job, "not-started", attempts=state.attempts[id(job)]))
+                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts[job.id]))
                     if not self.running:
                         break
                 done, _ = wait(list(self.running), timeout=TICK_S, return_when=FIRST_COMPLETED)
@@ -175,16 +197,15 @@ class Scheduler:
                     try:
                         result = future.result()
                     except Cancelled as exc:
-                        finish(Outcome(job, "cancelled", error=str(exc), attempts=state.attempts[id(job)]))
+                        finish(Outcome(job, JobStatus.CANCELLED, error=str(exc), attempts=state.attempts[job.id]))
                     except BrokenProcessPool:
                         broken = True
                         self._charge_break(job, alone, state, retry_or_fail)
                     except Exception as exc:  # a failed job is a result with its reason, never the run's end
-                        state.failures[id(job)] = state.failures.get(id(job), 0) + 1
-                        reason = str(exc) if isinstance(exc, MegacutError) else f"{type(exc).__name__}: {exc}"
-                        retry_or_fail(job, reason)
+                        state.failures[job.id] = state.failures.get(job.id, 0) + 1
+                        retry_or_fail(job, failure_reason(job, exc))
                     else:
-                        finish(Outcome(job, "ok", result=result, attempts=state.attempts[id(job)]))
+                        finish(Outcome(job, JobStatus.OK, result=result, attempts=state.attempts[job.id]))
                 if broken:
                     for future, (job, alone) in list(self.running.items()):
                         self.running.pop(future)
@@ -195,7 +216,7 @@ class Scheduler:
         finally:
             self._shutdown(executor)
         for job in reversed(state.pending):
-            finish(Outcome(job, "not-started", attempts=state.attempts.get(id(job), 0)))
+            finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts.get(job.id, 0)))
         return state.outcomes
 
     def _submit_ready(self, executor: Executor, fn: Callable, state: "_RunState", limit: int) -> None:
@@ -207,19 +228,19 @@ class Scheduler:
             if state.isolated_running:
                 return
             job = state.pending[-1]
-            isolate = id(job) in state.suspects
+            isolate = job.id in state.suspects
             if isolate and self.running:
                 return  # wait for the others to end, then run it alone
             state.pending.pop()
-            state.attempts[id(job)] = state.attempts.get(id(job), 0) + 1
+            state.attempts[job.id] = state.attempts.get(job.id, 0) + 1
             self.running[executor.submit(fn, job)] = (job, isolate)
             state.isolated_running = isolate
 
     def _charge_break(self, job: Any, ran_alone: bool, state: "_RunState", retry_or_fail) -> None:
         """A worker died: a job that ran alone is to blame; jobs that shared the pool run alone next."""
         if ran_alone:
-            state.failures[id(job)] = state.failures.get(id(job), 0) + 1
-        state.suspects.add(id(job))
+            state.failures[job.id] = state.failures.get(job.id, 0) + 1
+        state.suspects.add(job.id)
         retry_or_fail(job, "its worker process died (killed, crashed or out of memory)")
 
     def _shutdown(self, executor: Executor) -> None:

@@ -1,4 +1,4 @@
-"""What runs inside each worker: the initializer, the per-process source LRU, and the job entry.
+"""What runs inside each worker: the initializer, the per-thread source LRUs, and the job entry.
 
 A worker never prints and never decides to stop on its own: it ignores SIGINT
 (the terminal sends it to the whole process group; only the parent decides) and
@@ -15,7 +15,9 @@ import time
 
 from megacut.ffmpeg import kill_all_active
 from megacut.render.clips import ClipCache
-from megacut.render.jobs import JobResult, SceneJob
+from megacut.render.jobs import Job, JobResult
+from megacut.render.renderers import render_job
+from megacut.render.segment import check_cancel
 
 _cancel_event = None
 _clip_cache_size = 4
@@ -67,22 +69,7 @@ def close_clip_caches() -> None:
     _local.__dict__.clear()
 
 
-def run_job(job: SceneJob) -> JobResult:
-    """The function the scheduler submits: render one job in this process."""
-    if _cancel_event is not None and _cancel_event.is_set():
-        from megacut.errors import Cancelled
-
-        raise Cancelled("cancelled before it started")
-    if isinstance(job, SceneJob):
-        if job.settings.backend == "moviepy":
-            from megacut.render.scene_moviepy import render_scene_moviepy
-
-            return render_scene_moviepy(job, cancel=_cancel_event, clips=clip_cache())
-        from megacut.render.scene_ffmpeg import render_scene_ffmpeg
-
-        return render_scene_ffmpeg(job, cancel=_cancel_event)
-    from megacut.render.section import SectionJob, render_section
-
-    if isinstance(job, SectionJob):
-        return render_section(job, cancel=_cancel_event, clips=clip_cache())
-    raise TypeError(f"unknown job type {type(job).__name__}")
+def run_job(job: Job) -> JobResult:
+    """The function the scheduler submits: check for a stop, render the job in this process, return its result."""
+    check_cancel(_cancel_event)
+    return render_job(job, cancel=_cancel_event, clips=clip_cache())
