@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from megacut.cli.cache import cmd_cache
 from megacut.cli.demo import cmd_demo
 from megacut.cli.options import build_parser
 from megacut.cli.plan import cmd_plan
@@ -19,7 +20,7 @@ from megacut.cli.sections import cmd_sections
 from megacut.errors import ExitCode, MegacutError
 
 COMMANDS = {"plan": cmd_plan, "process": cmd_process, "sections": cmd_sections, "demo": cmd_demo,
-            "probe": cmd_probe}
+            "probe": cmd_probe, "cache": cmd_cache}
 
 
 def setup_logging(verbose: bool, log_file: str | None) -> None:

@@ -27,6 +27,7 @@ from megacut.plan.settings import (
 )
 from megacut.version import __version__
 
+OUTPUT_HELP = "folder for the parts and the report"
 ENV_PATHS = {"csv": "MEGA_CUT_CSV", "movies": "MEGA_CUT_MOVIE_FOLDER", "output": "MEGA_CUT_OUTPUT"}
 
 
@@ -35,13 +36,15 @@ EXAMPLES = {
   megacut demo                                   render sample scenes, generated on the spot
   megacut plan --csv scenes.csv --movies ~/Movies
   megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
-  megacut probe ~/Movies/Thor.mkv""",
+  megacut probe ~/Movies/Thor.mkv
+  megacut cache --output out --csv scenes.csv --movies ~/Movies --prune""",
     "plan": """example:
   megacut plan --csv scenes.csv --movies ~/Movies --chunk-duration 90m --chunks 1,3-5
 
-Reads the CSV, finds and probes every source, and prints one line per part and
-every problem with file:line. Renders nothing, writes nothing. Exit 0 when
-clean, 2 when a row or option needs fixing.""",
+Reads the CSV, finds and probes every source, and prints one line per part,
+every problem with file:line, and about how much disk the run needs (with
+--output: only for what is not rendered there yet). Renders nothing, writes
+nothing. Exit 0 when clean, 2 when a row or option needs fixing.""",
     "process": """example:
   megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
 
@@ -62,6 +65,16 @@ Each spec makes one video (its "output", inside --output) from sections of an
 image and/or text with narration audio. Every section of every spec is a job
 in one shared pool; each video is joined in section order. Specs are checked
 first: errors name the spec file and the section.""",
+    "cache": """examples:
+  megacut cache --output out
+  megacut cache --output out --csv scenes.csv --movies ~/Movies --prune
+
+Shows the segment cache of an output folder: its segments and their size,
+and the parts joined from them. With --csv and --movies (and the format
+options the render used, so the scenes' keys match) also what that plan uses.
+--prune deletes the segments that plan does not use and no part still on disk
+was joined from, and what killed runs left; it waits for no render: while one
+runs on the cache it refuses. Exit 0 done, 2 usage error.""",
     "probe": """example:
   megacut probe ~/Movies/Thor.mkv ~/Movies/Shows
 
@@ -84,13 +97,18 @@ def _option(parse):
     return convert
 
 
-def _add_paths(parser: argparse.ArgumentParser, *, output: bool) -> None:
+def _add_paths(parser: argparse.ArgumentParser, *, output: str | None = None):
     group = parser.add_argument_group("inputs (also from MEGA_CUT_* variables or a .env file)")
     group.add_argument("--csv", help="the scenes CSV [MEGA_CUT_CSV]")
     group.add_argument("--movies", help="folder with the movies and episodes, searched recursively "
                                         "[MEGA_CUT_MOVIE_FOLDER]")
     if output:
-        group.add_argument("--output", help="folder for the parts and the report [MEGA_CUT_OUTPUT]")
+        group.add_argument("--output", help=f"{output} [MEGA_CUT_OUTPUT]")
+    return group
+
+
+def _add_cache_dir(group) -> None:
+    group.add_argument("--cache-dir", help="where rendered segments are kept (default: OUTPUT/.megacut-cache)")
 
 
 def _add_render_options(parser: argparse.ArgumentParser):
@@ -144,7 +162,7 @@ def _add_execution_options(run) -> None:
     run.add_argument("--strict", action="store_true", help="do not write a part if any of its scenes failed")
     run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
     run.add_argument("--force", action="store_true", help="render everything again, ignoring the cache")
-    run.add_argument("--cache-dir", help="where rendered segments are kept (default: OUTPUT/.megacut-cache)")
+    _add_cache_dir(run)
     run.add_argument("--memory-limit", type=_option(lambda t: parse_size("--memory-limit", t)),
                      help="hold new jobs while megacut's processes use more than this, e.g. 8G")
     run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
@@ -165,12 +183,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     plan = commands.add_parser("plan", help="check a scenes CSV and show the parts; renders nothing",
                                epilog=EXAMPLES["plan"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_paths(plan, output=False)
+    _add_cache_dir(_add_paths(plan, output="the folder a run would render into: the disk needed counts only "
+                                           "what is not rendered there yet"))
     _add_render_options(plan)
 
     process = commands.add_parser("process", help="render the scenes CSV into parts",
                                   epilog=EXAMPLES["process"], formatter_class=argparse.RawDescriptionHelpFormatter)
-    _add_paths(process, output=True)
+    _add_paths(process, output=OUTPUT_HELP)
     _add_execution_options(_add_render_options(process))
 
     demo = commands.add_parser("demo", help="generate sample movies and render the example scenes",
@@ -184,6 +203,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    epilog=EXAMPLES["sections"], formatter_class=argparse.RawDescriptionHelpFormatter)
     sections.add_argument("specs", nargs="+", metavar="SPEC.json")
     sections.add_argument("--output", help="folder for the videos and the report [MEGA_CUT_OUTPUT]")
+
+    cache = commands.add_parser("cache", help="show the segment cache, what a plan uses, and prune the rest",
+                                epilog=EXAMPLES["cache"], formatter_class=argparse.RawDescriptionHelpFormatter)
+    paths = _add_paths(cache, output=OUTPUT_HELP)
+    _add_cache_dir(paths)
+    cache.add_argument("--prune", action="store_true", help="delete the segments the plan of --csv/--movies does "
+                       "not use and no part on disk was joined from, and a killed run's leftovers")
+    _add_render_options(cache)
     _add_execution_options(_add_render_options(sections))
 
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
@@ -212,14 +239,23 @@ def load_dotenv(path: Path = Path(".env")) -> dict[str, str]:
 
 def resolve_paths(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Path]:
     """Command-line paths, else environment variables, else the .env file; all required."""
-    dotenv = load_dotenv()
     paths = {}
     for name in names:
-        value = getattr(args, name, None) or os.environ.get(ENV_PATHS[name]) or dotenv.get(ENV_PATHS[name])
-        if not value:
+        paths[name] = optional_path(args, name)
+        if paths[name] is None:
             raise UsageError(f"--{name} is required (or set {ENV_PATHS[name]} in the environment or .env)")
-        paths[name] = Path(value).expanduser()
     return paths
+
+
+def optional_path(args: argparse.Namespace, name: str) -> Path | None:
+    """A command-line path, else its environment variable, else the .env file's; None when none is set."""
+    value = getattr(args, name, None) or os.environ.get(ENV_PATHS[name]) or load_dotenv().get(ENV_PATHS[name])
+    return Path(value).expanduser() if value else None
+
+
+def cache_folder(args: argparse.Namespace, output: Path) -> Path:
+    """--cache-dir, else the output folder's own cache."""
+    return Path(args.cache_dir).expanduser() if args.cache_dir else output / ".megacut-cache"
 
 
 def effect_digest(spec: str | None, backend: str) -> str | None:

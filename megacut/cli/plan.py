@@ -1,10 +1,12 @@
-"""``megacut plan``: check a scenes CSV, show its parts and every problem; render nothing."""
+"""``megacut plan``: check a scenes CSV, show its parts, every problem and the disk a run needs;
+render nothing."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
-from megacut.cli.options import resolve_paths, settings_from_args
+from megacut.cli.options import cache_folder, optional_path, resolve_paths, settings_from_args
 from megacut.errors import ExitCode
 
 
@@ -13,14 +15,35 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     paths = resolve_paths(args, ("csv", "movies"))
     plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
-    return show_plan(plan)
+    return show_plan(plan, disk=disk_line(plan, optional_path(args, "output"), args))
 
 
-def show_plan(plan, verdict: str | None = None) -> int:
-    """Print the plan table, its problems and a verdict; exit 2 when the plan has errors."""
+def show_plan(plan, verdict: str | None = None, disk: str | None = None) -> int:
+    """Print the plan table, its problems, the disk it needs and a verdict; exit 2 when the plan has errors."""
     from megacut.cli.report import plan_table, plan_verdict
 
     print(plan_table(plan))
     print()
+    if disk:
+        print(disk)
     print(verdict or plan_verdict(plan))
     return ExitCode.INVALID if plan.errors else ExitCode.OK
+
+
+def disk_line(plan, output: Path | None, args: argparse.Namespace) -> str | None:
+    """About how much disk rendering the selected parts takes: with an output folder (or a cache
+    folder), only what is not rendered there yet; None when nothing is selected."""
+    from megacut.run.cache import SegmentCache
+    from megacut.run.disk import format_bytes, render_need
+    from megacut.run.groups import scene_groups
+
+    if not plan.selected_parts:
+        return None
+    cache_root = cache_folder(args, output) if output else Path(args.cache_dir) if args.cache_dir else None
+    segments, parts = render_need(scene_groups(plan, output or Path()),
+                                  SegmentCache(cache_root) if cache_root else None)
+    if output and not segments and not parts:
+        return f"disk: nothing to render, every part is current in {output}"
+    in_cache = f" (in {cache_root})" if cache_root else ""
+    in_output = f" (in {output})" if output else " (give --output to count only what is not rendered there yet)"
+    return f"disk: about {format_bytes(segments)} for segments{in_cache} and {format_bytes(parts)} for parts{in_output}"

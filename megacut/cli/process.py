@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from megacut.cli.options import resolve_paths, settings_from_args
-from megacut.cli.plan import show_plan
+from megacut.cli.plan import disk_line, show_plan
 from megacut.cli.rendering import finish_run, render
 from megacut.errors import UsageError
 from megacut.run.cache import write_json_atomic
@@ -23,7 +23,7 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
 
     plan = prepare_plan(csv_path, movies, settings_from_args(args))
     if args.dry_run:
-        return show_plan(plan)
+        return show_plan(plan, disk=disk_line(plan, output, args))
     if plan.errors and not args.skip_invalid:
         return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
                                "--skip-invalid to render the valid rows only.")

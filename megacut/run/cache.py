@@ -5,6 +5,10 @@ section's), so a rerun finds every segment whose inputs did not change. A cached
 checked before reuse (it has the expected streams and length), never trusted
 on its name alone. Each written part records the keys it was joined from, so a
 part whose segments did not change is not joined again.
+
+Nothing is deleted during a render, so the cache grows with every edit;
+:meth:`SegmentCache.prune` deletes, under the run lock, the segments that a
+given plan does not use and that no part still on disk was joined from.
 """
 
 from __future__ import annotations
@@ -14,7 +18,9 @@ import hashlib
 import json
 import os
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import psutil
 
@@ -40,12 +46,51 @@ def write_json_atomic(path: Path, data) -> None:
         temporary.unlink(missing_ok=True)
 
 
+@dataclass(frozen=True)
+class PartRecord:
+    """What a written part was joined from, as the cache recorded it."""
+
+    path: Path  # the record (parts/<name>.json)
+    output: Path | None  # the part file; None in a record older than this field, or unreadable
+    keys: tuple[str, ...]
+    current: bool  # the part file is still as written; a record with no output is taken as current
+
+
+@dataclass(frozen=True)
+class CacheUsage:
+    """The stored segments (key -> bytes) by who needs them."""
+
+    used: dict[str, int]  # by the given plan
+    in_parts: dict[str, int]  # not by the plan, but by a part still as written (another output's, say)
+    unused: dict[str, int]  # by neither: what prune deletes
+    missing: int  # keys of the plan not stored: to render
+
+
+@dataclass(frozen=True)
+class Pruned:
+    segments: dict[str, int]  # deleted segments: key -> bytes
+    records: int  # deleted records of parts gone or changed
+    leftover_bytes: int  # partial files and work folders of killed runs
+
+    @property
+    def freed_bytes(self) -> int:
+        return sum(self.segments.values()) + self.leftover_bytes
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes of a file, or of every file under a folder; 0 for nothing there."""
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else 0
+
+
 class SegmentCache:
     def __init__(self, root: Path):
         self.root = root
         self.segments = root / "segments"
         self.parts = root / "parts"
         self.work = root / "work"
+        self.leftover_bytes = 0  # what the last lock() cleared of a killed run's files
 
     def prepare(self) -> None:
         for folder in (self.segments, self.parts, self.work):
@@ -74,23 +119,28 @@ class SegmentCache:
             handle.truncate()
             handle.write(str(os.getpid()))
             handle.flush()
-            self.clean_stale()
+            self.leftover_bytes = self.clean_stale()
             yield self
         finally:
             handle.close()
 
-    def clean_stale(self) -> None:
-        """Stop ffmpeg processes a killed run left writing into this cache, and remove partial files."""
+    def clean_stale(self) -> int:
+        """Stop ffmpeg processes a killed run left writing into this cache, and remove partial files;
+        return the bytes removed."""
         marker = str(self.root)
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info["cmdline"] or []
             if proc.pid != os.getpid() and any(marker in arg and ".partial" in arg for arg in cmdline):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
+        removed = 0
         for partial in self.segments.glob(".*.partial*"):
+            removed += tree_bytes(partial)
             partial.unlink(missing_ok=True)
         for leftover in self.work.iterdir():
+            removed += tree_bytes(leftover)
             shutil.rmtree(leftover, ignore_errors=True)
+        return removed
 
     def segment_path(self, key: str) -> Path:
         return self.segments / f"{key}{SEGMENT_SUFFIX}"
@@ -114,16 +164,68 @@ class SegmentCache:
         """``output`` exists and was joined from exactly these segments."""
         try:
             manifest = json.loads(self._manifest_path(output).read_text(encoding="utf-8"))
-            stat = output.stat()
         except (OSError, ValueError):
             return False
-        return (manifest.get("keys") == keys
-                and manifest.get("size_bytes") == stat.st_size and manifest.get("mtime_ns") == stat.st_mtime_ns)
+        return manifest.get("keys") == keys and _as_written(output, manifest)
 
     def record_part(self, output: Path, keys: list[str]) -> None:
         stat = output.stat()
-        write_json_atomic(self._manifest_path(output),
-                          {"keys": keys, "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns})
+        write_json_atomic(self._manifest_path(output), {"keys": keys, "size_bytes": stat.st_size,
+                                                        "mtime_ns": stat.st_mtime_ns, "output": str(output.resolve())})
+
+    def stored(self) -> dict[str, int]:
+        """Every complete segment in the cache: key -> bytes."""
+        sizes = {}
+        for path in self.segments.glob(f"*{SEGMENT_SUFFIX}"):
+            if not path.name.startswith("."):  # a partial file
+                with contextlib.suppress(FileNotFoundError):
+                    sizes[path.name.removesuffix(SEGMENT_SUFFIX)] = path.stat().st_size
+        return sizes
+
+    def part_records(self) -> list[PartRecord]:
+        """The record of every part joined from this cache, in name order."""
+        records = []
+        for path in sorted(self.parts.glob("*.json")):
+            try:
+                manifest = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):  # unreadable: no part can be found current by it
+                records.append(PartRecord(path, None, (), current=False))
+                continue
+            output = Path(manifest["output"]) if manifest.get("output") else None
+            records.append(PartRecord(path, output, tuple(manifest.get("keys", ())),
+                                      current=output is None or _as_written(output, manifest)))
+        return records
+
+    def usage(self, keys: Iterable[str]) -> CacheUsage:
+        """Which stored segments the plan with these keys uses, which a written part still needs, which nothing."""
+        wanted = set(keys)
+        in_parts = {k for record in self.part_records() if record.current for k in record.keys}
+        stored = self.stored()
+        return CacheUsage(used={k: n for k, n in stored.items() if k in wanted},
+                          in_parts={k: n for k, n in stored.items() if k in in_parts and k not in wanted},
+                          unused={k: n for k, n in stored.items() if k not in wanted and k not in in_parts},
+                          missing=len(wanted - stored.keys()))
+
+    def prune(self, keep: Iterable[str]) -> Pruned:
+        """Delete the segments neither in ``keep`` nor in a part still as written, the records of parts
+        gone or changed, and what killed runs left. Holds the run lock: never under a running render."""
+        with self.lock():
+            unused = self.usage(keep).unused
+            for key in unused:
+                self.segment_path(key).unlink(missing_ok=True)
+            stale = [record for record in self.part_records() if not record.current]
+            for record in stale:
+                record.path.unlink(missing_ok=True)
+            return Pruned(unused, len(stale), self.leftover_bytes)
 
     def forget_part(self, output: Path) -> None:
         self._manifest_path(output).unlink(missing_ok=True)
+
+
+def _as_written(output: Path, manifest: dict) -> bool:
+    """``output`` is the very file the record was made for (same size and modification time)."""
+    try:
+        stat = output.stat()
+    except OSError:
+        return False
+    return manifest.get("size_bytes") == stat.st_size and manifest.get("mtime_ns") == stat.st_mtime_ns

@@ -37,6 +37,22 @@ def estimate_bytes(segment_frames: int, part_frames: int, fmt: OutputFormat) -> 
     return segments, parts
 
 
+def render_need(groups, cache=None) -> tuple[int, int]:
+    """(segment bytes, part bytes) that rendering the selected ``groups`` writes: with a
+    :class:`~megacut.run.cache.SegmentCache`, only the parts not current and the segments not valid in it."""
+    segment_bytes = part_bytes = 0
+    rendered: set[str] = set()  # identical items are rendered once
+    for group in (g for g in groups if g.selected):
+        if cache is not None and cache.part_is_current(group.output, [i.key for i in group.items]):
+            continue
+        todo = {i.key: i.frames for i in group.items
+                if i.key not in rendered and not (cache is not None and cache.is_valid(i.key, i.frames, group.format))}
+        rendered.update(todo)
+        segments, parts = estimate_bytes(sum(todo.values()), group.frames, group.format)
+        segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
+    return segment_bytes, part_bytes
+
+
 def _device(path: Path) -> int:
     return os.stat(_existing(path)).st_dev
 
@@ -52,9 +68,9 @@ def check_free_space(cache_dir: Path, segment_bytes: int, output_dir: Path, part
         free = shutil.disk_usage(_existing(folder)).free
         if amount + HEADROOM_BYTES > free:
             raise DiskSpaceError(
-                f"not enough free space in {folder}: this render needs about {_gb(amount + HEADROOM_BYTES)}, "
-                f"{_gb(free)} is free; free some space, render fewer parts (--chunks), or put the segment "
-                "cache on another disk (--cache-dir)")
+                f"not enough free space in {folder}: this render needs about "
+                f"{format_bytes(amount + HEADROOM_BYTES)}, {format_bytes(free)} is free; free some space, render "
+                "fewer parts (--chunks), or put the segment cache on another disk (--cache-dir)")
 
 
 def _existing(path: Path) -> Path:
@@ -63,5 +79,10 @@ def _existing(path: Path) -> Path:
     return path
 
 
-def _gb(amount: int) -> str:
-    return f"{amount / 1e9:.1f} GB" if amount >= 1e8 else f"{amount / 1e6:.0f} MB"
+def format_bytes(amount: int) -> str:
+    """A size as a person reads it: 1.2 GB, 340 MB, 85 kB, 0 B."""
+    if amount >= 1e8:
+        return f"{amount / 1e9:.1f} GB"
+    if amount >= 1e6:
+        return f"{amount / 1e6:.0f} MB"
+    return f"{amount / 1e3:.0f} kB" if amount >= 1e3 else f"{amount} B"
