@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 from framecode import decode_frames
+from media import make_audio
 from PIL import Image
 
 from megacut.cli import main
@@ -60,4 +61,15 @@ def test_a_bad_spec_names_file_and_section_and_renders_nothing(tmp_path, capsys)
     assert main(["sections", str(spec), "--output", str(output)]) == 2
     err = capsys.readouterr().err
     assert "talk.json" in err and "section 2" in err and "missing.mp3" in err
+    assert not output.exists()
+
+
+def test_a_duration_that_would_cut_the_narration_is_refused_before_rendering(tmp_path, capsys):
+    make_audio(tmp_path / "voice.wav", duration_s=8.3)
+    spec = write_spec(tmp_path, "talk.json", [{"text": "Hello", "audio": "voice.wav", "duration": 2}], "talk.mp4")
+    output = tmp_path / "out"
+    assert main(["sections", str(spec), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{spec}: section 1: the narration 'voice.wav' lasts 8.30 s, longer than its \"duration\" of 2 s: "
+            "it would be cut; raise \"duration\" to at least 8.30 or remove it") in err
     assert not output.exists()
