@@ -45,11 +45,12 @@ def default_worker_count(groups, encoder_threads: int) -> int:
     return workers_for_memory(wanted, job_memory_bytes(largest))
 
 
-def finish_run(result, output: Path) -> int:
+def finish_run(result, output: Path, more_reports: list[Path] = ()) -> int:
     from megacut.cli.report import summary_text
 
     print(summary_text(result))
-    print(f"  report: {output / 'megacut-report.json'}")
+    for report in (output / "megacut-report.json", *more_reports):
+        print(f"  report: {report}")
     return result.exit_code
 
 
