@@ -5,8 +5,10 @@ Python API::
     import megacut
     table = megacut.load_scenes("scenes.csv")                       # rows, headings, problems
     plan = megacut.prepare_plan("scenes.csv", "movies/", megacut.Settings(fps=25))
-    result = megacut.render_plan(plan, megacut.RunOptions(output_dir=Path("out")), on_item=print)
+    result = megacut.render_plan(plan, megacut.RunOptions(output_dir="out"), on_item=print)
     result = megacut.process("scenes.csv", "movies/", "out")       # all three in one call
+
+Every path may be a ``str`` or a ``pathlib.Path``.
 
 Worker processes are started with "spawn": call rendering from under
 ``if __name__ == "__main__":`` in a script.

@@ -163,6 +163,30 @@ def test_invalid_input_to_process_writes_nothing(tmp_path, movies, capsys):
     assert not output.exists()
 
 
+@pytest.mark.parametrize("command", ["process", "sections", "demo", "process from MEGA_CUT_OUTPUT",
+                                     "sections in a file"])
+def test_an_output_that_is_a_file_is_a_usage_error_and_nothing_is_written(tmp_path, movies, capsys, monkeypatch,
+                                                                          command):
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    spec = tmp_path / "talk.json"
+    spec.write_text('{"output": "talk.mp4", "sections": [{"text": "Hi", "duration": 1}]}', encoding="utf-8")
+    taken = tmp_path / "taken.mp4"
+    taken.write_bytes(b"someone's video")
+    args = {"process": ["process", "--csv", csv, "--movies", movies, "--output", taken],
+            "sections": ["sections", spec, "--output", taken],
+            "demo": ["demo", "--output", taken],
+            "process from MEGA_CUT_OUTPUT": ["process", "--csv", csv, "--movies", movies],
+            "sections in a file": ["sections", spec, "--output", taken / "videos"]}[command]
+    monkeypatch.setenv("MEGA_CUT_OUTPUT", str(taken))
+    before = files_in(tmp_path)
+    code, _, err = run_cli(args, capsys, cwd=tmp_path)
+    where = {"process from MEGA_CUT_OUTPUT": f"MEGA_CUT_OUTPUT {taken}",
+             "sections in a file": f"--output {taken / 'videos'}: {taken}"}.get(command, f"--output {taken}")
+    assert code == 2
+    assert f"{where} is a file, not a folder; give a folder path" in err
+    assert files_in(tmp_path) == before and taken.read_bytes() == b"someone's video"
+
+
 def test_paths_from_environment_and_dotenv(tmp_path, movies, capsys, monkeypatch):
     csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
     (tmp_path / ".env").write_text(f'# paths\nMEGA_CUT_CSV="{csv}"\nexport MEGA_CUT_MOVIE_FOLDER={movies}\n')

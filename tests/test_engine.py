@@ -4,6 +4,7 @@ import hashlib
 import json
 import random
 from fractions import Fraction
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -220,6 +221,22 @@ def test_python_api_one_call_with_a_progress_callback(tmp_path, movies):
     with pytest.raises(megacut.InputError, match="scenes.csv:2: error: "):
         megacut.process(bad, movies, tmp_path / "out2")
     assert not (tmp_path / "out2").exists()
+
+
+def test_every_path_of_the_python_api_may_be_a_string(tmp_path, movies, monkeypatch):
+    import megacut
+
+    monkeypatch.chdir(tmp_path)
+    write_csv(tmp_path, ["Beeps,1,1.4,Year 1"])
+    options = megacut.RunOptions(output_dir="out", cache_dir="cache", executor="inline", quiet=True)
+    assert (options.output_dir, options.cache_dir) == (Path("out"), Path("cache"))
+    assert [row.movie for row in megacut.load_scenes("scenes.csv").rows] == ["Beeps"]
+    plan = megacut.prepare_plan("scenes.csv", str(movies), Settings(**FAST))
+    assert megacut.render_plan(plan, options).exit_code == 0
+    assert (tmp_path / "out" / "mega_cut_part_1.mp4").exists() and list((tmp_path / "cache").rglob("*.mov"))
+    result = megacut.process("scenes.csv", str(movies), "again", Settings(**FAST), options)  # the cache's segment
+    assert result.exit_code == 0 and result.parts[0].path == Path("again") / "mega_cut_part_1.mp4"
+    assert (tmp_path / "again" / "mega_cut_part_1.mp4").exists()
 
 
 def test_identical_rows_are_rendered_once_and_used_twice(tmp_path, movies):

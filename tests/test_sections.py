@@ -105,11 +105,42 @@ def test_a_section_lasts_its_audio_plus_padding(tmp_path):
     assert abs(dominant_frequency(audio[:48000]) - 440) < 5
 
 
-def test_duration_overrides_the_audio_length(tmp_path):
-    make_audio(tmp_path / "long.wav", duration_s=2.0)
-    spec = load_section_spec(write_spec(tmp_path, [{"text": "Cut", "audio": "long.wav", "duration": 0.6}]))
-    assert spec.sections[0].duration_s == 0.6
+def test_duration_sets_the_length_and_narration_shorter_than_it_is_followed_by_silence(tmp_path):
+    make_audio(tmp_path / "voice.wav", duration_s=0.4)
+    spec = load_section_spec(write_spec(tmp_path, [{"text": "Long", "audio": "voice.wav", "duration": 1.0}]))
+    assert spec.sections[0].duration_s == 1.0
     job, frames, audio = render(tmp_path, spec.sections[0])
+    assert len(frames) == 25 and rms(audio[:19000]) > 1000 and not audio[20000:].any()
+
+
+def test_a_duration_shorter_than_the_narration_is_an_error_naming_both_lengths(tmp_path):
+    make_audio(tmp_path / "long.wav", duration_s=2.0)
+    path = write_spec(tmp_path, [{"text": "Fits", "audio": "long.wav", "duration": 2.0},
+                                 {"text": "Cut", "audio": "long.wav", "duration": 0.6}])
+    message = problems_of(path)
+    assert (f"{path}: section 2: the narration 'long.wav' lasts 2.00 s, longer than its \"duration\" of 0.6 s: "
+            "it would be cut; raise \"duration\" to at least 2.00 or remove it (the section then lasts the "
+            "narration plus \"padding\")") in message.splitlines()
+    assert "section 1" not in message
+
+
+def test_padding_is_an_error_where_it_would_be_ignored(tmp_path):
+    make_audio(tmp_path / "voice.wav", duration_s=0.4)
+    path = write_spec(tmp_path, [{"text": "Both", "audio": "voice.wav", "duration": 2, "padding": 1},
+                                 {"text": "Silent", "padding": 1},
+                                 {"text": "Fine", "audio": "voice.wav", "padding": 1}])
+    lines = problems_of(path).splitlines()
+    assert (f'{path}: section 1: "padding" and "duration" are both given, and a section with "duration" lasts '
+            'exactly that; remove one of them') in lines
+    assert (f'{path}: section 2: "padding" is the silence after the narration, and this section has no "audio"; '
+            'give "duration" instead') in lines
+    assert len(lines) == 3
+
+
+def test_the_renderer_still_cuts_narration_longer_than_the_section_with_a_fade(tmp_path):
+    audio_path = make_audio(tmp_path / "long.wav", duration_s=2.0)  # a spec cannot ask for this: a safety net
+    section = Section(tmp_path / "intro.json", 1, None, "Cut", audio_path.absolute(), 0.6, 0.0)
+    job, frames, audio = render(tmp_path, section)
     assert len(frames) == 15 and len(audio) == 28800
     assert rms(audio[:20000]) > 1000 and rms(audio[-50:]) < rms(audio[:20000]) / 10  # faded at the cut
 
@@ -194,7 +225,7 @@ def test_narrations_at_different_volumes_come_out_equally_loud(tmp_path):
 def test_title_becomes_a_first_card_and_paths_are_relative_to_the_spec(tmp_path, monkeypatch):
     (tmp_path / "deck" / "slides").mkdir(parents=True)
     write_image(tmp_path / "deck" / "slides" / "01.png")
-    path = write_spec(tmp_path / "deck", [{"image": "slides/01.png", "text": "caption", "padding": 1}],
+    path = write_spec(tmp_path / "deck", [{"image": "slides/01.png", "text": "caption"}],
                       title="Welcome")
     monkeypatch.chdir(tmp_path)
     spec = load_section_spec(Path("deck") / "intro.json")
@@ -202,7 +233,7 @@ def test_title_becomes_a_first_card_and_paths_are_relative_to_the_spec(tmp_path,
     title, first = spec.sections
     assert (title.index, title.text, title.image, title.name) == (0, "Welcome", None, "intro.json title")
     assert first.image == path.parent / "slides" / "01.png" and first.image.is_absolute()
-    assert first.duration_s == DEFAULT_STILL_S and first.padding_s == 1 and first.name == "intro.json section 1"
+    assert first.duration_s == DEFAULT_STILL_S and first.padding_s == 0 and first.name == "intro.json section 1"
     assert spec_format(spec, Settings()) == FMT
     assert spec_format(replace(spec, resolution=None, fps=None), Settings()) == OutputFormat(1920, 1080, Fraction(30))
 

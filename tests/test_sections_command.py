@@ -4,6 +4,7 @@ import json
 
 import numpy as np
 from framecode import decode_frames
+from media import make_audio
 from PIL import Image
 
 from megacut.cli import main
@@ -61,3 +62,30 @@ def test_a_bad_spec_names_file_and_section_and_renders_nothing(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "talk.json" in err and "section 2" in err and "missing.mp3" in err
     assert not output.exists()
+
+
+def test_a_duration_that_would_cut_the_narration_is_refused_before_rendering(tmp_path, capsys):
+    make_audio(tmp_path / "voice.wav", duration_s=8.3)
+    spec = write_spec(tmp_path, "talk.json", [{"text": "Hello", "audio": "voice.wav", "duration": 2}], "talk.mp4")
+    output = tmp_path / "out"
+    assert main(["sections", str(spec), "--output", str(output)]) == 2
+    err = capsys.readouterr().err
+    assert (f"{spec}: section 1: the narration 'voice.wav' lasts 8.30 s, longer than its \"duration\" of 2 s: "
+            "it would be cut; raise \"duration\" to at least 8.30 or remove it") in err
+    assert not output.exists()
+
+
+def test_each_video_keeps_its_report_when_another_spec_renders_into_the_same_folder(tmp_path, capsys):
+    a = write_spec(tmp_path, "a.json", [{"text": "A", "duration": 0.2}], "a.mp4")
+    b = write_spec(tmp_path, "b.json", [{"text": "B", "duration": 0.2}], "videos/b.mp4")
+    output = tmp_path / "out"
+    common = ["--output", str(output), "--preset", "ultrafast", "--encoder-threads", "1", "--no-threading", "-q"]
+    assert main(["sections", str(a), *common]) == 0
+    assert main(["sections", str(b), *common]) == 0
+    for spec, report_path in ((a, output / "a.report.json"), (b, output / "videos" / "b.report.json")):
+        report = json.loads(report_path.read_text())
+        assert [(v["spec"], v["status"]) for v in report["videos"]] == [(str(spec), "written")]
+        assert [s["name"] for s in report["sections"]] == [f"{spec.name} section 1"]
+    run_report = json.loads((output / "megacut-report.json").read_text())
+    assert [v["spec"] for v in run_report["videos"]] == [str(b)]  # the latest run's, as a whole
+    assert f"report: {output / 'videos' / 'b.report.json'}" in capsys.readouterr().out

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from megacut.cli.options import build_parser
+from megacut.cli.options import build_parser, output_folder
 from megacut.cli.process import run_process
 from megacut.ffmpeg import run_ffmpeg
 
@@ -81,7 +81,7 @@ def make_demo_movies(folder: Path) -> Path:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    output = Path(args.output).expanduser()
+    output = output_folder(args.output)
     movies = output / "movies"
     print(f"megacut demo: generating sample movies in {movies} ...", flush=True)
     make_demo_movies(movies)

@@ -238,12 +238,15 @@ def load_dotenv(path: Path = Path(".env")) -> dict[str, str]:
 
 
 def resolve_paths(args: argparse.Namespace, names: tuple[str, ...]) -> dict[str, Path]:
-    """Command-line paths, else environment variables, else the .env file; all required."""
+    """Command-line paths, else environment variables, else the .env file; all required. An output
+    folder is checked to be one (or not to exist yet) before anything is written."""
     paths = {}
     for name in names:
         paths[name] = optional_path(args, name)
         if paths[name] is None:
             raise UsageError(f"--{name} is required (or set {ENV_PATHS[name]} in the environment or .env)")
+    if "output" in paths:
+        output_folder(paths["output"], "--output" if getattr(args, "output", None) else ENV_PATHS["output"])
     return paths
 
 
@@ -256,6 +259,16 @@ def optional_path(args: argparse.Namespace, name: str) -> Path | None:
 def cache_folder(args: argparse.Namespace, output: Path) -> Path:
     """--cache-dir, else the output folder's own cache."""
     return Path(args.cache_dir).expanduser() if args.cache_dir else output / ".megacut-cache"
+
+
+def output_folder(value: str | Path, option: str = "--output") -> Path:
+    """The folder ``value`` names; UsageError when it, or a folder it would be made in, is a file."""
+    path = Path(value).expanduser()
+    existing = next((p for p in (path, *path.parents) if p.exists()), path)
+    if existing.exists() and not existing.is_dir():
+        where = f"{option} {path}" if existing == path else f"{option} {path}: {existing}"
+        raise UsageError(f"{where} is a file, not a folder; give a folder path")
+    return path
 
 
 def effect_digest(spec: str | None, backend: str) -> str | None:

@@ -17,7 +17,7 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
 
     executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
-    options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
+    options = RunOptions(output_dir=output, cache_dir=args.cache_dir or None,
                          executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
@@ -45,11 +45,12 @@ def default_worker_count(groups, encoder_threads: int) -> int:
     return workers_for_memory(wanted, job_memory_bytes(largest))
 
 
-def finish_run(result, output: Path) -> int:
+def finish_run(result, output: Path, more_reports: list[Path] = ()) -> int:
     from megacut.cli.report import summary_text
 
     print(summary_text(result))
-    print(f"  report: {output / 'megacut-report.json'}")
+    for report in (output / "megacut-report.json", *more_reports):
+        print(f"  report: {report}")
     return result.exit_code
 
 

@@ -159,6 +159,14 @@ def sections_report_data(result, specs) -> dict:
     }
 
 
+def video_reports(data: dict, specs, output: Path) -> list[tuple[Path, dict]]:
+    """The sections run report split per video: (the video's path with ``.report.json``, its report:
+    the run's fields with only that video and its sections)."""
+    return [(output / spec.output.with_suffix(".report.json"),
+             {**data, "videos": [video], "sections": [s for s in data["sections"] if s["spec"] == video["spec"]]})
+            for spec, video in zip(specs, data["videos"])]
+
+
 def offsets_by_id(result) -> dict[str, float]:
     """Where each included item starts in the part file actually written."""
     offsets = {}

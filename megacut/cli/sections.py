@@ -10,7 +10,9 @@ from megacut.run.cache import write_json_atomic
 
 
 def cmd_sections(args: argparse.Namespace) -> int:
-    from megacut.cli.report import sections_report_data
+    """Reports: one per video next to it (``intro.mp4``: ``intro.report.json``), kept when another
+    spec renders into the same folder, and ``megacut-report.json`` for this run as a whole."""
+    from megacut.cli.report import sections_report_data, video_reports
     from megacut.plan.sections import load_section_specs
     from megacut.run.groups import section_groups
 
@@ -18,5 +20,9 @@ def cmd_sections(args: argparse.Namespace) -> int:
     specs = load_section_specs(args.specs)
     groups = section_groups(specs, output, settings_from_args(args))
     result = render(groups, output, args, noun="section")
-    write_json_atomic(output / "megacut-report.json", sections_report_data(result, specs))
-    return finish_run(result, output)
+    data = sections_report_data(result, specs)
+    reports = video_reports(data, specs, output)
+    for path, report in reports:
+        write_json_atomic(path, report)
+    write_json_atomic(output / "megacut-report.json", data)
+    return finish_run(result, output, [path for path, _ in reports])

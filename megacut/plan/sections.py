@@ -7,11 +7,13 @@ optional ``resolution``, ``fps`` and ``title``, and its ``sections``: each an
 
 Durations, resolved here so planning needs no more probing:
 
-* ``duration`` given: exactly that (audio longer than it is cut, shorter is
-  padded with silence);
+* ``duration`` given: exactly that; narration shorter than it is followed by
+  silence, and narration longer than it is an error (it would be cut);
 * else with ``audio``: the audio's measured length plus ``padding`` (default
   0.5 s);
 * else (an image or text with no audio): ``DEFAULT_STILL_S`` (3 s);
+* ``padding`` where it would be ignored (with ``duration``, or without
+  ``audio``) is an error;
 * the ``title`` becomes a first title card (index 0) of ``TITLE_CARD_S``.
 
 Every problem of every spec is collected before one InputError lists them,
@@ -59,7 +61,7 @@ class Section:
     text: str | None
     audio: Path | None  # absolute
     duration_s: float  # audio length + padding, or duration
-    padding_s: float
+    padding_s: float  # the silence after the narration; 0 when "duration" decides the length
 
     @property
     def name(self) -> str:
@@ -261,12 +263,35 @@ def _section(raw: Any, spec_path: Path, index: int, complain) -> Section | None:
     if image is not None:
         _check_image(image, raw["image"], count)
     length_s = _audio_length(audio, raw["audio"], count) if audio is not None else None
+    _check_length(raw, duration_s, padding_s, length_s, count)
     if count.problems:
         return None
-    padding_s = DEFAULT_PADDING_S if padding_s is None else padding_s
-    if duration_s is None:
-        duration_s = length_s + padding_s if length_s is not None else DEFAULT_STILL_S
+    if duration_s is None and length_s is not None:
+        padding_s = DEFAULT_PADDING_S if padding_s is None else padding_s
+        duration_s = length_s + padding_s
+    else:
+        padding_s = 0.0
+        duration_s = DEFAULT_STILL_S if duration_s is None else duration_s
     return Section(spec_path, index, image, text.strip() if text else None, audio, duration_s, padding_s)
+
+
+def _check_length(raw: dict, duration_s: float | None, padding_s: float | None, length_s: float | None,
+                  complain) -> None:
+    """The length rule: "duration" if given, else the narration plus "padding"; nothing is silently
+    cut or ignored."""
+    if duration_s is not None and length_s is not None and length_s > duration_s:
+        needed_s = math.ceil(round(length_s * 100, 6)) / 100
+        complain(f"the narration '{raw['audio']}' lasts {needed_s:.2f} s, longer than its \"duration\" of "
+                 f"{duration_s:g} s: it would be cut; raise \"duration\" to at least {needed_s:.2f} or remove it "
+                 "(the section then lasts the narration plus \"padding\")")
+    if padding_s is None:
+        return
+    if duration_s is not None:
+        complain('"padding" and "duration" are both given, and a section with "duration" lasts exactly that; '
+                 "remove one of them")
+    elif raw.get("audio") is None:
+        complain('"padding" is the silence after the narration, and this section has no "audio"; '
+                 'give "duration" instead')
 
 
 class _Tally:

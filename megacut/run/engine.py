@@ -34,7 +34,7 @@ from megacut.run.worker import run_job
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to execute a plan (nothing here changes the rendered output)."""
+    """How to execute a plan (nothing here changes the rendered output); folders as ``str`` or ``Path``."""
 
     output_dir: Path
     cache_dir: Path | None = None  # default: <output>/.megacut-cache
@@ -46,6 +46,11 @@ class RunOptions:
     force: bool = False
     memory_limit_bytes: int | None = None
     quiet: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "output_dir", Path(self.output_dir))
+        if self.cache_dir is not None:
+            object.__setattr__(self, "cache_dir", Path(self.cache_dir))
 
 
 class ItemStatus(Text):
@@ -288,12 +293,13 @@ def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path
             options=None, *, on_item=None):
     """Plan and render in one call; raises InputError when a row is invalid (nothing is rendered).
 
-    ``options`` is a :class:`RunOptions` (its output_dir is replaced by ``output_dir``).
-    Returns the RunResult; its ``exit_code`` says how it went.
+    ``options`` is a :class:`megacut.RunOptions` (its output_dir is replaced by
+    ``output_dir``); paths may be ``str`` or ``Path``. Returns the engine's RunResult;
+    its ``exit_code`` says how it went.
     """
     plan = prepare_plan(csv_path, movies_dir, settings)
     if plan.errors:
         raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
                          "\n".join(str(p) for p in plan.errors))
-    options = replace(options, output_dir=Path(output_dir)) if options else RunOptions(output_dir=Path(output_dir))
+    options = replace(options, output_dir=output_dir) if options else RunOptions(output_dir=output_dir)
     return render_plan(plan, options, on_item=on_item)
