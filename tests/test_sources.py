@@ -16,7 +16,12 @@ from megacut.plan.probe import (
     probe_source,
     probe_sources,
 )
-from megacut.plan.sources import MovieIndex, choose_audio_track, movie_title, normalize_language
+from megacut.plan.sources import (
+    MovieIndex,
+    choose_audio_track,
+    movie_title,
+    normalize_language,
+)
 from megacut.plan.timecodes import snap_fps
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"

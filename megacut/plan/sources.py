@@ -154,7 +154,7 @@ _SEP = r"[\s._-]"
 # The title ends at the first year in brackets, else at the last bare year that tags follow; a year
 # at the start ("2001 A Space Odyssey") or alone at the end ("Blade Runner 2049") is part of the title.
 _TITLE_YEAR_FORMS = (
-    re.compile(rf"^(?P<title>.*?[^\s._-].*?){_SEP}*[(\[](?P<year>{_YEAR})[)\]]"),
+    re.compile(rf"^(?P<title>.*?[^\s._-].*?)[\s_-]*[(\[](?P<year>{_YEAR})[)\]]"),
     re.compile(rf"^(?P<title>.*[^\s._-]){_SEP}+(?P<year>{_YEAR}){_SEP}+[^\s._-]"),
 )
 _TRAILING_YEAR_RE = re.compile(rf"^(?P<title>.*[^\s._-]){_SEP}+(?P<year>{_YEAR})$")
@@ -378,8 +378,8 @@ class MovieIndex:
         suggestion = f"; did you mean {quoted}?" if close else "."
         return (f'movie "{movie}" not found in {self.root} (searched {len(self._entries)} video files, '
                 f"subfolders included, by exact name and by a loose match ignoring case, punctuation, the "
-                f"extension, [tags] and a year with the release tags after it){suggestion} Check the name in the CSV, or "
-                f"give the file's path relative to the movies folder in the `file` column.")
+                f"extension, [tags] and a year with the release tags after it){suggestion} Check the name in the "
+                f"CSV, or give the file's path relative to the movies folder in the `file` column.")
 
     def _episode_not_found_message(self, show: str, season: int, episode: int, with_code: list[_Entry]) -> str:
         code = f"S{season:02d}E{episode:02d}"
