@@ -120,6 +120,7 @@ OPTION_ERRORS = [
     (["--fps", "fast"], "argument --fps: 'fast' is not a frame rate"),
     (["--transition", "wipe"], "argument --transition: 'wipe' is not none, fade or fade:SECONDS"),
     (["--video-codec", "libvpx-vp9"], "argument --video-codec: 'libvpx-vp9' is not supported; megacut joins H.264"),
+    (["--overlay-second-line", "both"], "argument --overlay-second-line: 'both' is not title, movie or none"),
     (["--font", "/no/such/font.ttf"], "--font: '/no/such/font.ttf' is neither a font file nor the name"),
 ]
 
@@ -129,6 +130,19 @@ def test_bad_options_exit_2(tmp_path, movies, capsys, options, message):
     csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
     code, out, err = run_cli(["plan", "--csv", csv, "--movies", movies, *options], capsys)
     assert code == 2 and message in err, err
+
+
+def test_overlay_second_line_option_is_for_plan_and_process(capsys):
+    from megacut.cli.options import build_parser, settings_from_args
+
+    parser = build_parser()
+    for command in ("plan", "process"):
+        assert settings_from_args(parser.parse_args([command, "--overlay-second-line", "none"])
+                                  ).overlay_second_line == "none"
+        assert settings_from_args(parser.parse_args([command])).overlay_second_line == "title"
+    assert settings_from_args(parser.parse_args(["sections", "a.json"])).overlay_second_line == "title"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["sections", "a.json", "--overlay-second-line", "none"])
 
 
 def test_overlay_characters_no_font_can_draw_are_a_warning(tmp_path, movies, capsys):

@@ -5,11 +5,12 @@ from pathlib import Path
 
 import pytest
 
+from megacut.errors import UsageError
 from megacut.plan import fonts
 from megacut.plan.build import build_plan, episode_code
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import load_scenes
-from megacut.plan.settings import Settings, Transition
+from megacut.plan.settings import Settings, Transition, parse_overlay_second_line
 from megacut.render.jobs import scene_job
 
 
@@ -146,6 +147,39 @@ def test_overlay_text(tmp_path):
     assert plan.scenes[0].overlay_lines == ("May 2013", "Thor · S03E19 · The Dark")
     assert plan.scenes[1].overlay_lines == ()
     assert episode_code("3.10") == "S03E10" and episode_code("s1e2") == "S01E02"
+
+
+SILENT = source("Silent Planet (1955) 4x3.mp4")
+
+
+@pytest.mark.parametrize("second_line, lines", [
+    ("title", ("1955", "Silent Planet")),  # no extension, year or release tags
+    ("movie", ("1955", "Silent Planet (1955) 4x3.mp4")),  # the cell as written
+    ("none", ("1955",)),
+])
+def test_overlay_second_line_is_the_title_the_movie_cell_or_nothing(tmp_path, second_line, lines):
+    body = "Silent Planet (1955) 4x3.mp4,0,10,1955\nThe.Kid.1921.720p.BluRay.x264-GROUP.mp4,0,10,1921\n"
+    sources = {"Silent Planet (1955) 4x3.mp4": SILENT, "The.Kid.1921.720p.BluRay.x264-GROUP.mp4": THOR}
+    plan = plan_for(tmp_path, body, sources, Settings(overlay_second_line=second_line))
+    assert plan.scenes[0].overlay_lines == lines
+    assert plan.scenes[1].overlay_lines[1:] == {"title": ("The Kid",), "none": ()}.get(
+        second_line, ("The.Kid.1921.720p.BluRay.x264-GROUP.mp4",))
+    others = {keys(tmp_path, body, Settings(overlay_second_line=other), sources)[0]
+              for other in ("title", "movie", "none") if other != second_line}
+    assert keys(tmp_path, body, Settings(overlay_second_line=second_line), sources)[0] not in others
+
+
+def test_overlay_title_keeps_the_episode_code_and_title(tmp_path):
+    plan = plan_for(tmp_path, "Agents of S.H.I.E.L.D. (2013),0,10,May 2016,3.19,Absolution\n",
+                    {"Agents of S.H.I.E.L.D. (2013)": THOR},
+                    header="movie,start,end,overlay,season_episode,episode_title")
+    assert plan.scenes[0].overlay_lines == ("May 2016", "Agents of S.H.I.E.L.D. · S03E19 · Absolution")
+
+
+def test_overlay_second_line_values():
+    assert [parse_overlay_second_line(v) for v in ("title", " Movie ", "NONE")] == ["title", "movie", "none"]
+    with pytest.raises(UsageError, match="--overlay-second-line: 'both' is not title, movie or none"):
+        parse_overlay_second_line("both")
 
 
 def test_fades_only_at_joins_inside_a_part(tmp_path):

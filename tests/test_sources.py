@@ -16,7 +16,12 @@ from megacut.plan.probe import (
     probe_source,
     probe_sources,
 )
-from megacut.plan.sources import MovieIndex, choose_audio_track, normalize_language
+from megacut.plan.sources import (
+    MovieIndex,
+    choose_audio_track,
+    movie_title,
+    normalize_language,
+)
 from megacut.plan.timecodes import snap_fps
 
 SHARED_MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -600,3 +605,68 @@ def test_failed_lookups_raise_every_time(movies):
 def test_lookup_needs_no_media_and_returns_absolute_paths(movies):
     found = movies.find("Thor")
     assert found.is_absolute() and os.path.samefile(found, movies.root / "Thor.mkv")
+
+
+# ------------------------------------------------- titles with a year and release tags
+
+
+@pytest.mark.parametrize("name, title", [
+    ("Silent Planet (1955) 4x3.mp4", "Silent Planet"),
+    ("Silent Planet (1955) DVDRip.mp4", "Silent Planet"),
+    ("Silent Planet (1955)", "Silent Planet"),
+    ("The.Kid.1921.720p.BluRay.x264-GROUP.mp4", "The Kid"),
+    ("Thor The Dark World (2013) [1080p].mkv", "Thor The Dark World"),
+    ("[Group] Thor [2011] [Extended].mkv", "Thor"),
+    ("Blade Runner 2049 (2017).mkv", "Blade Runner 2049"),
+    ("Blade.Runner.2049.2017.1080p.mkv", "Blade Runner 2049"),
+    ("Blade Runner 2049", "Blade Runner 2049"),  # a year at the end, alone, is part of the title
+    ("Space: 1999", "Space: 1999"),
+    ("2001 A Space Odyssey", "2001 A Space Odyssey"),  # a year at the start too
+    ("2001.A.Space.Odyssey.1968.1080p.mkv", "2001 A Space Odyssey"),
+    ("1917 (2019)", "1917"),
+    ("Thor: The Dark World", "Thor: The Dark World"),
+    ("Mr. Smith Goes to Washington.mkv", "Mr. Smith Goes to Washington"),
+    ("Iron Man 1080p.mkv", "Iron Man 1080p"),  # no year: only the extension goes
+])
+def test_movie_title(name, title):
+    assert movie_title(name) == title
+
+
+@pytest.mark.parametrize("files, name, expected", [
+    (["Silent Planet (1955) 4x3.mp4"], "Silent Planet", "Silent Planet (1955) 4x3.mp4"),
+    (["Silent Planet (1955) 4x3.mp4"], "Silent Planet (1955)", "Silent Planet (1955) 4x3.mp4"),
+    (["old/Silent Planet (1955) DVDRip.mp4"], "silent planet", "old/Silent Planet (1955) DVDRip.mp4"),
+    (["The.Kid.1921.720p.BluRay.x264-GROUP.mp4"], "The Kid (1921)", "The.Kid.1921.720p.BluRay.x264-GROUP.mp4"),
+    (["2001.A.Space.Odyssey.1968.1080p.mkv", "2010.The.Year.We.Make.Contact.1984.mkv"], "2001: A Space Odyssey",
+     "2001.A.Space.Odyssey.1968.1080p.mkv"),
+    (["Dune (1984) [DVD].mkv", "Dune.2021.2160p.mkv"], "Dune (2021)", "Dune.2021.2160p.mkv"),  # the year picks
+    (["Thor 2011.mkv"], "Thor", "Thor 2011.mkv"),
+])
+def test_a_title_followed_by_a_year_and_tags_is_that_title(tmp_path, files, name, expected):
+    index = MovieIndex(make_tree(tmp_path / "movies", files))
+    assert rel(index, index.find(name)) == expected
+
+
+@pytest.mark.parametrize("files, name", [
+    (["Iron Man.mkv", "iron_man.mp4"], "Iron Man"),  # with an extension, and by separators
+    (["Thor.mkv", "a/thor.mkv"], "THOR.MKV"),  # by case only
+    (["Thor.mkv", "Thor (2011) [1080p].mkv"], "Thor"),  # with an extension, and by title
+    (["Thor Ragnarok.mkv", "Thor - Ragnarok (2017).mp4"], "Thor: Ragnarok"),  # by punctuation, and by title
+    (["Blade Runner (1982).mkv", "Blade Runner 2049.mkv"], "Blade Runner"),  # "2049" may be a year
+    (["Dune.mkv", "Dune (2021).mkv"], "Dune.mp4"),  # a wrong extension counts for nothing
+])
+def test_a_name_several_files_match_in_any_way_is_ambiguous(tmp_path, files, name):
+    root = make_tree(tmp_path / "movies", files)
+    with pytest.raises(SourceLookupError) as caught:
+        MovieIndex(root).find(name)
+    message = str(caught.value)
+    assert ", ".join(sorted(files)) in message and "`file` column" in message and f'movie "{name}"' in message
+
+
+def test_only_a_byte_exact_file_name_wins_over_looser_matches(tmp_path):
+    files = ["Thor.mkv", "a/thor.mkv", "Thor.mp4", "thor_.mkv", "Thor (2011).mkv"]
+    index = MovieIndex(make_tree(tmp_path / "movies", files))
+    assert rel(index, index.find("Thor.mkv")) == "Thor.mkv"
+    assert rel(index, index.find("Thor (2011).mkv")) == "Thor (2011).mkv"
+    with pytest.raises(SourceLookupError, match="a/thor.mkv"):
+        index.find("THOR.mkv")

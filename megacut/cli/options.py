@@ -13,11 +13,13 @@ from megacut.errors import UsageError
 from megacut.plan.settings import (
     BACKENDS,
     FIT_MODES,
+    OVERLAY_SECOND_LINES,
     Settings,
     parse_chunk_duration,
     parse_chunks,
     parse_fps,
     parse_non_negative_int,
+    parse_overlay_second_line,
     parse_positive_int,
     parse_positive_seconds,
     parse_resolution,
@@ -111,7 +113,7 @@ def _add_cache_dir(group) -> None:
     group.add_argument("--cache-dir", help="where rendered segments are kept (default: OUTPUT/.megacut-cache)")
 
 
-def _add_render_options(parser: argparse.ArgumentParser):
+def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True):
     fmt = parser.add_argument_group("output format")
     fmt.add_argument("--resolution", type=_option(parse_resolution), help="WxH or 720p/1080p (default: what "
                      "covers most of the planned duration)")
@@ -129,6 +131,12 @@ def _add_render_options(parser: argparse.ArgumentParser):
     fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
                      help="how long the date overlay shows (default: 3)")
+    if scenes:
+        fmt.add_argument("--overlay-second-line", type=_option(parse_overlay_second_line),
+                         default=OVERLAY_SECOND_LINES[0], metavar="|".join(OVERLAY_SECOND_LINES),
+                         help="the overlay's line under the date. title: the movie's title without "
+                              "extension, year or release tags, then episode code and title (default); movie: "
+                              "the CSV's movie cell as written, then episode code and title; none: no such line")
     fmt.add_argument("--font", help="font file or name for overlays (default: Pillow's/OS default)")
     fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
                      help="overlay font size in pixels (default: scaled to the output height)")
@@ -211,7 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--prune", action="store_true", help="delete the segments the plan of --csv/--movies does "
                        "not use and no part on disk was joined from, and a killed run's leftovers")
     _add_render_options(cache)
-    _add_execution_options(_add_render_options(sections))
+    _add_execution_options(_add_render_options(sections, scenes=False))
 
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -298,6 +306,7 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         video_codec=args.video_codec,
         encoder_threads=args.encoder_threads,
         overlay_duration_s=args.overlay_duration,
+        overlay_second_line=getattr(args, "overlay_second_line", OVERLAY_SECOND_LINES[0]),  # not for sections
         font=args.font,
         font_size=args.font_size,
         transition=args.transition,

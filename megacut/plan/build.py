@@ -18,7 +18,7 @@ from typing import Mapping
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable
 from megacut.plan.settings import Settings
-from megacut.plan.sources import choose_audio_track
+from megacut.plan.sources import choose_audio_track, movie_title
 from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
 
 AUDIO_SAMPLE_RATE = 48000
@@ -334,7 +334,7 @@ def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ..
                 frames=frames,
                 duration_s=fmt.seconds_for(frames),
                 audio=audio,
-                overlay_lines=overlay_lines(item.row, item.source),
+                overlay_lines=overlay_lines(item.row, item.source, settings),
                 part=number,
                 offset_s=fmt.seconds_for(offset_frames),
                 fade_in_s=min(fade, fmt.seconds_for(frames) / 2) if position > 0 else 0.0,
@@ -371,10 +371,15 @@ def episode_code(text: str) -> str:
     return f"S{season:02d}E{episode:02d}"
 
 
-def overlay_lines(row: SceneRow, source: SourceInfo) -> tuple[str, ...]:
-    """The overlay's text: the placement, then the movie or show, episode code and title."""
+def overlay_lines(row: SceneRow, source: SourceInfo, settings: Settings) -> tuple[str, ...]:
+    """The overlay's text: the placement, then (``--overlay-second-line``) the movie or show, episode code
+    and title, the movie or show being its title ("title") or the ``movie`` cell as written ("movie")."""
     if not row.overlay:
         return ()
+    if settings.overlay_second_line == "none":
+        return (row.overlay,)
     name = row.movie or source.path.stem
+    if settings.overlay_second_line == "title":
+        name = movie_title(name)
     second = " · ".join(x for x in (name, episode_code(row.season_episode), row.episode_title) if x)
     return (row.overlay, second)

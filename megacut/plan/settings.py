@@ -17,6 +17,7 @@ from megacut.plan.timecodes import TimecodeError, parse_duration, snap_fps
 
 FIT_MODES = ("pad", "crop")
 BACKENDS = ("ffmpeg", "moviepy")
+OVERLAY_SECOND_LINES = ("title", "movie", "none")  # the first is the default
 RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
                     "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
 
@@ -42,6 +43,7 @@ class Settings:
     video_codec: str = "libx264"
     encoder_threads: int = 2  # per job, fixed so output never depends on the worker count
     overlay_duration_s: float = 3.0
+    overlay_second_line: str = OVERLAY_SECOND_LINES[0]  # title, movie (the CSV cell as written) or none
     font: str | None = None
     font_size: int | None = None  # None: scaled to the output height
     transition: Transition = Transition()
@@ -75,6 +77,14 @@ def parse_resolution(text: str) -> tuple[int, int]:
     if not (16 <= width <= 8192 and 16 <= height <= 8192) or width % 2 or height % 2:
         raise UsageError(f"--resolution: {width}x{height} must be even numbers from 16 to 8192 (yuv420p)")
     return width, height
+
+
+def parse_overlay_second_line(text: str) -> str:
+    value = text.strip().lower()
+    if value not in OVERLAY_SECOND_LINES:
+        raise UsageError(f"--overlay-second-line: '{text}' is not {', '.join(OVERLAY_SECOND_LINES[:-1])} or "
+                         f"{OVERLAY_SECOND_LINES[-1]}")
+    return value
 
 
 def parse_chunks(text: str) -> tuple[int, ...]:

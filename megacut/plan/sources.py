@@ -148,7 +148,16 @@ def _request(title: str | None, language: str | None) -> str:
 
 _APOSTROPHES = str.maketrans("", "", "'\u2019`\u00b4")
 _BRACKETS_RE = re.compile(r"\[[^\]]*\]|\([^)]*\)|\{[^}]*\}")
-_YEAR_RE = re.compile(r"^(?:19|20)\d\d$")
+_TAGS_RE = re.compile(r"\[[^\]]*\]|\{[^}]*\}")
+_YEAR = r"(?:18[89]\d|19\d\d|20\d\d)"
+_SEP = r"[\s._-]"
+# The title ends at the first year in brackets, else at the last bare year that tags follow; a year
+# at the start ("2001 A Space Odyssey") or alone at the end ("Blade Runner 2049") is part of the title.
+_TITLE_YEAR_FORMS = (
+    re.compile(rf"^(?P<title>.*?[^\s._-].*?)[\s_-]*[(\[](?P<year>{_YEAR})[)\]]"),
+    re.compile(rf"^(?P<title>.*[^\s._-]){_SEP}+(?P<year>{_YEAR}){_SEP}+[^\s._-]"),
+)
+_TRAILING_YEAR_RE = re.compile(rf"^(?P<title>.*[^\s._-]){_SEP}+(?P<year>{_YEAR})$")
 _SEASON_EPISODE_FORMS = (
     re.compile(r"^s(\d{1,3})\s*e(\d{1,4})$", re.IGNORECASE),
     re.compile(r"^(\d{1,3})x(\d{1,4})$", re.IGNORECASE),
@@ -168,15 +177,43 @@ def _without_brackets(text: str) -> str:
     return _BRACKETS_RE.sub(" ", text)
 
 
-def _year_cuts(key: str) -> set[str]:
-    """Title keys that end before, or at, a year: "thor 2013 1080p" -> {"thor", "thor 2013"}."""
-    words = key.split()
-    cuts = set()
-    for i, word in enumerate(words):
-        if i > 0 and _YEAR_RE.match(word):
-            cuts.add(" ".join(words[:i]))
-            cuts.add(" ".join(words[: i + 1]))
-    return cuts
+def _without_extension(name: str) -> str:
+    stem, dot, extension = name.rpartition(".")
+    return stem if dot and f".{extension.lower()}" in VIDEO_EXTENSIONS else name
+
+
+def title_and_year(name: str) -> tuple[str, str | None]:
+    """A movie name or file name as (title, release year or None).
+
+    "Silent Planet (1955) 4x3.mp4" -> ("Silent Planet", "1955"); "The.Kid.1921.720p.BluRay.x264-GROUP.mp4"
+    -> ("The Kid", "1921"). The video extension, the year and all after it, and [tags] go; dots or
+    underscores between words become spaces when the title has no spaces.
+    """
+    title, year = _without_extension(name.strip()), None
+    for form in _TITLE_YEAR_FORMS:
+        match = form.match(title)
+        if match:
+            title, year = match["title"], match["year"]
+            break
+    title = " ".join(_TAGS_RE.sub(" ", title).split())
+    if " " not in title:
+        title = " ".join(re.split(r"[._]+", title))
+    return title.strip(" -") or _without_extension(name.strip()), year
+
+
+def movie_title(name: str) -> str:
+    """The title a movie name or file name stands for (see :func:`title_and_year`)."""
+    return title_and_year(name)[0]
+
+
+def _title_keys(name: str) -> frozenset[tuple[str, str | None]]:
+    """(loose title, year) readings of a name; "Thor 2011" is also read as "Thor" of 2011."""
+    title, year = title_and_year(name)
+    readings = {(title, year)}
+    trailing = _TRAILING_YEAR_RE.match(title) if year is None else None
+    if trailing:
+        readings.add((trailing["title"], trailing["year"]))
+    return frozenset((key, y) for t, y in readings if (key := loose_key(_without_brackets(t))))
 
 
 def parse_season_episode(value: str) -> tuple[int, int]:
@@ -205,16 +242,15 @@ class _Entry:
     rel: str  # path relative to the root, "/"-separated
     name: str
     stem_cf: str
-    tier_keys: tuple[frozenset[str], ...]  # loose-match keys, strictest first
+    loose: str  # loose key of the name without its extension
+    title_keys: frozenset[tuple[str, str | None]]  # (loose title, year) readings
     path_key: str  # loose key of the relative path without extension (folders included)
 
     @classmethod
     def make(cls, rel: str) -> _Entry:
         name = rel.rsplit("/", 1)[-1]
         stem = name.rsplit(".", 1)[0]
-        plain = loose_key(_without_brackets(stem))
-        tiers = (frozenset({loose_key(stem)}), frozenset({plain}), frozenset(_year_cuts(plain)))
-        return cls(rel=rel, name=name, stem_cf=stem.casefold(), tier_keys=tiers,
+        return cls(rel=rel, name=name, stem_cf=stem.casefold(), loose=loose_key(stem), title_keys=_title_keys(name),
                    path_key=loose_key(rel.rsplit(".", 1)[0]))
 
 
@@ -233,9 +269,9 @@ class MovieIndex:
             raise SourceLookupError(f"movies folder is not a folder: {given}")
         self.root = Path(os.path.realpath(given))
         self._entries = tuple(_Entry.make(rel) for rel in _walk_videos(self.root))
-        self._by_name = _group(self._entries, lambda e: [e.name.casefold()])
-        self._by_stem = _group(self._entries, lambda e: [e.stem_cf])
-        self._by_tier = [_group(self._entries, lambda e, i=i: e.tier_keys[i]) for i in range(3)]
+        self._by_name = _group(self._entries, lambda e: [e.name])
+        self._by_loose = _group(self._entries, lambda e: [e.loose])
+        self._by_title = _group(self._entries, lambda e: [title for title, _ in e.title_keys])
         self._memo: dict[tuple[str, str | None, str | None], Path | _Miss] = {}
 
     def __len__(self) -> int:
@@ -273,25 +309,24 @@ class MovieIndex:
                 raise SourceLookupError(str(exc)) from None
             found = self._episode(movie, season, episode)
         elif found is None:
-            found = self._by_name_with_extension(movie) or self._loose(movie)
+            found = self._loose(movie)
         return self._resolve(found)
 
     def _exact_name(self, movie: str) -> _Entry | None:
-        candidates = self._by_name.get(movie.casefold(), [])
-        exact_case = [e for e in candidates if e.name == movie]
-        return self._one(exact_case if len(exact_case) == 1 else candidates, f'movie "{movie}"')
-
-    def _by_name_with_extension(self, movie: str) -> _Entry | None:
-        return self._one(self._by_stem.get(movie.casefold(), []), f'movie "{movie}"')
+        """The file named exactly ``movie``, byte for byte: the only match that wins over looser ones."""
+        return self._one(self._by_name.get(movie, []), f'movie "{movie}"')
 
     def _loose(self, movie: str) -> _Entry:
-        wanted = {loose_key(movie), loose_key(_without_brackets(movie))} - {""}
-        for tier in self._by_tier:
-            candidates = {e.rel: e for key in wanted for e in tier.get(key, [])}
-            found = self._one(list(candidates.values()), f'movie "{movie}"')
-            if found is not None:
-                return found
-        raise SourceLookupError(self._not_found_message(movie))
+        """Every file ``movie`` matches in a looser way (case, punctuation, separators, extension, title)."""
+        candidates = {e.rel: e for e in self._by_loose.get(loose_key(_without_extension(movie)), [])}
+        for title, year in _title_keys(movie):
+            for entry in self._by_title.get(title, []):
+                if any(t == title and (year is None or y is None or y == year) for t, y in entry.title_keys):
+                    candidates[entry.rel] = entry
+        found = self._one(list(candidates.values()), f'movie "{movie}"')
+        if found is None:
+            raise SourceLookupError(self._not_found_message(movie))
+        return found
 
     def _episode(self, show: str, season: int, episode: int) -> _Entry:
         code = f"S{season:02d}E{episode:02d}"
@@ -336,14 +371,15 @@ class MovieIndex:
         return Path(full)
 
     def _not_found_message(self, movie: str) -> str:
-        names = {key: e.rel for e in self._entries for key in e.tier_keys[1]}
-        close = difflib.get_close_matches(loose_key(_without_brackets(movie)), list(names), n=3, cutoff=0.6)
+        names = {key: e.rel for e in self._entries for key, _ in e.title_keys}
+        wanted = loose_key(_without_brackets(movie_title(movie)))
+        close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
         quoted = ", ".join(f'"{names[key]}"' for key in close)
         suggestion = f"; did you mean {quoted}?" if close else "."
         return (f'movie "{movie}" not found in {self.root} (searched {len(self._entries)} video files, '
-                f"subfolders included, by exact name, name plus a video extension and a loose match "
-                f"ignoring case, punctuation and year/[tags]){suggestion} Check the name in the CSV, or "
-                f"give the file's path relative to the movies folder in the `file` column.")
+                f"subfolders included, by exact name and by a loose match ignoring case, punctuation, the "
+                f"extension, [tags] and a year with the release tags after it){suggestion} Check the name in the "
+                f"CSV, or give the file's path relative to the movies folder in the `file` column.")
 
     def _episode_not_found_message(self, show: str, season: int, episode: int, with_code: list[_Entry]) -> str:
         code = f"S{season:02d}E{episode:02d}"

@@ -1,6 +1,6 @@
 """Content-addressed store of rendered segments and of what each written part contains.
 
-A segment's file name is its key (:func:`megacut.plan.scene_key`, or a
+A segment's file name is its key (:func:`megacut.render.jobs.segment_key`, or a
 section's), so a rerun finds every segment whose inputs did not change. A cached segment is
 checked before reuse (it has the expected streams and length), never trusted
 on its name alone. Each written part records the keys it was joined from, so a
