@@ -12,7 +12,7 @@ from pathlib import Path
 from megacut.errors import SourceError, SourceLookupError, UsageError
 from megacut.plan.build import RenderPlan, build_plan
 from megacut.plan.probe import SourceInfo, probe_sources
-from megacut.plan.scenes import Problem, load_scenes
+from megacut.plan.scenes import Problem, load_scenes, ordered_problems
 from megacut.plan.settings import Settings
 from megacut.plan.sources import MovieIndex
 
@@ -52,7 +52,7 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
         info = probed[path]
         sources[line] = f"cannot use this source: {info}" if isinstance(info, SourceError) else info
     plan = build_plan(table, sources, settings)
-    return replace(plan, problems=plan.problems + tuple(overlay_font_warnings(plan)))
+    return replace(plan, problems=ordered_problems(plan.problems + tuple(overlay_font_warnings(plan))))
 
 
 def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
