@@ -198,3 +198,25 @@ def test_example_csv_plans_cleanly_and_matches_the_packaged_copy():
     from megacut.cli.demo import example_csv_text
     top = Path(__file__).resolve().parent.parent / "scenes.example.csv"
     assert top.read_text(encoding="utf-8") == example_csv_text()
+
+
+def test_plan_rows_shows_the_file_track_and_part_of_every_row(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end,season_episode,language\nThor The Dark World,0:01,0:04,,fr\n"
+                              "Agents,0:00,0:02,3x19,\nSmall,1,2,,\nLoki,0,1,,\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies, "--chunk-duration", "4s"], capsys)
+    assert "Shows/Season 3" not in out  # the per-row table only with --rows
+    linked = tmp_path / "linked-movies"  # sources are found under the real path; still shown relative
+    linked.symlink_to(movies)
+    for command, folder in ((["plan"], movies), (["process", "--dry-run", "--output", tmp_path / "out"], linked)):
+        code, out, _ = run_cli([*command, "--rows", "--csv", csv, "--movies", folder, "--chunk-duration", "4s"],
+                               capsys)
+        assert code == 2, out  # Loki is not found
+        rows = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit() and "→" in line}
+        assert list(rows) == ["2", "3", "4", "5"], out
+        assert "Thor The Dark World → Thor The Dark World.mkv" in rows["2"] and '#2 fre "VF"' in rows["2"]
+        assert "0:00:01.000" in rows["2"] and "0:00:04.000" in rows["2"] and " 75 " in rows["2"]
+        assert "Agents → Shows/Season 3/Agents S03E19.mkv" in rows["3"] and rows["3"].rstrip().endswith(" 2")
+        assert "silence" in rows["4"] and rows["4"].rstrip().endswith(" 2")
+        assert "Loki → not planned (see the problems)" in rows["5"]
+    assert not (tmp_path / "out").exists()
+

@@ -40,8 +40,9 @@ EXAMPLES = {
   megacut plan --csv scenes.csv --movies ~/Movies --chunk-duration 90m --chunks 1,3-5
 
 Reads the CSV, finds and probes every source, and prints one line per part and
-every problem with file:line. Renders nothing, writes nothing. Exit 0 when
-clean, 2 when a row or option needs fixing.""",
+every problem with file:line (--rows: also the file, times, frames, audio track
+and part of every row). Renders nothing, writes nothing. Exit 0 when clean, 2
+when a row or option needs fixing.""",
     "process": """example:
   megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
 
@@ -126,6 +127,8 @@ def _add_render_options(parser: argparse.ArgumentParser):
     parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
     parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
+    parts.add_argument("--rows", action="store_true", help="also show one line per CSV row: the file it matched, "
+                       "its start and end in it, frames, audio track and part")
     run = parser.add_argument_group("execution")
     run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
                      help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")

@@ -22,11 +22,16 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
     from megacut.plan.prepare import prepare_plan
 
     plan = prepare_plan(csv_path, movies, settings_from_args(args))
+    rows_in = movies if args.rows else None
     if args.dry_run:
-        return show_plan(plan)
+        return show_plan(plan, rows_in=rows_in)
     if plan.errors and not args.skip_invalid:
         return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
-                               "--skip-invalid to render the valid rows only.")
+                               "--skip-invalid to render the valid rows only.", rows_in)
+    if rows_in is not None:
+        from megacut.cli.report import rows_table
+
+        print("\n".join(rows_table(plan, rows_in)), flush=True)
     for problem in plan.problems:
         print(f"megacut: {problem}", file=sys.stderr)
     return render_scenes(plan, output, args)
