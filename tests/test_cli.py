@@ -220,3 +220,19 @@ def test_plan_rows_shows_the_file_track_and_part_of_every_row(tmp_path, movies, 
         assert "Loki → not planned (see the problems)" in rows["5"]
     assert not (tmp_path / "out").exists()
 
+
+@pytest.mark.parametrize("missing, advice, not_advice", [
+    ("😀", "Noto Emoji", "Noto Sans CJK"),
+    ("終わ", "Noto Sans CJK", "Emoji"),
+    ("ꦲ", "a font that has them (e.g. Noto Sans", "CJK"),
+])
+def test_the_font_advice_fits_the_characters_no_font_can_draw(tmp_path, movies, capsys, monkeypatch,
+                                                               missing, advice, not_advice):
+    import megacut.plan.fonts
+
+    monkeypatch.setattr(megacut.plan.fonts, "uncovered_chars", lambda text, settings: missing)
+    csv = write_csv(tmp_path, f"movie,start,end,overlay\nSmall,0,1,x {missing}\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    warning = next(line for line in out.splitlines() if "no installed font can draw" in line)
+    assert advice in warning and not_advice not in warning, warning
+

@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import inspect
 import os
+from dataclasses import fields
 from pathlib import Path
 
 from megacut.errors import UsageError
@@ -94,13 +95,15 @@ def _add_paths(parser: argparse.ArgumentParser, *, output: bool) -> None:
         group.add_argument("--output", help="folder for the parts and the report [MEGA_CUT_OUTPUT]")
 
 
-def _add_render_options(parser: argparse.ArgumentParser):
+def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True):
+    """The output format options (with ``scenes``, also those only the scenes CSV uses: fit,
+    overlay, transition, effect, title cards, parts); returns the execution group."""
+    planned = "what covers most of the planned duration" if scenes else "the spec's, else {}"
     fmt = parser.add_argument_group("output format")
-    fmt.add_argument("--resolution", type=_option(parse_resolution), help="WxH or 720p/1080p (default: what "
-                     "covers most of the planned duration)")
-    fmt.add_argument("--fps", type=_option(parse_fps), help="frame rate, e.g. 25, 29.97, 24000/1001 "
-                     "(default: what covers most of the planned duration)")
-    fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
+    fmt.add_argument("--resolution", type=_option(parse_resolution),
+                     help=f"WxH or 720p/1080p (default: {planned.format('1920x1080')})")
+    fmt.add_argument("--fps", type=_option(parse_fps),
+                     help=f"frame rate, e.g. 25, 29.97, 24000/1001 (default: {planned.format(30)})")
     fmt.add_argument("--crf", type=_option(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
                      help="x264 quality, lower is better (default: 20)")
     fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
@@ -109,16 +112,28 @@ def _add_render_options(parser: argparse.ArgumentParser):
     fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
                      "with any worker count (default: 2)")
+    text = "overlays" if scenes else "captions and title cards"
+    fmt.add_argument("--font", help=f"font file or name for {text} (default: Pillow's/OS default)")
+    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
+                     help=f"font size of {text} in pixels (default: scaled to the output height)")
+    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
+                     help="renderer: ffmpeg (default, fastest) or moviepy (the reference"
+                          + (", runs --effect)" if scenes else ")"))
+    if scenes:
+        _add_scene_options(parser, fmt)
+    run = parser.add_argument_group("execution")
+    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
+                     help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
+    return run
+
+
+def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
+    fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
     fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
                      help="how long the date overlay shows (default: 3)")
-    fmt.add_argument("--font", help="font file or name for overlays (default: Pillow's/OS default)")
-    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
-                     help="overlay font size in pixels (default: scaled to the output height)")
     fmt.add_argument("--transition", type=_option(parse_transition), default=parse_transition("none"),
                      help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
-    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
-                     help="renderer: ffmpeg (default, fastest) or moviepy (the reference, runs --effect)")
     fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
                      help="apply your function (frame, t) -> frame to every frame (needs --backend moviepy)")
     fmt.add_argument("--section-cards", action="store_true",
@@ -129,28 +144,26 @@ def _add_render_options(parser: argparse.ArgumentParser):
     parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
     parts.add_argument("--rows", action="store_true", help="also show one line per CSV row: the file it matched, "
                        "its start and end in it, frames, audio track and part")
-    run = parser.add_argument_group("execution")
-    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
-                     help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
-    return run
 
 
-def _add_execution_options(run) -> None:
+def _add_execution_options(run, *, scenes: bool = True) -> None:
+    item, result = ("scene", "part") if scenes else ("section", "video")
     run.add_argument("--no-threading", action="store_true",
                      help="run every job in this process, one at a time (for debugging; same output)")
     run.add_argument("--executor", choices=("process", "thread"), default="process",
                      help="worker processes (default) or threads")
     run.add_argument("--retries", type=_option(lambda t: parse_non_negative_int("--retries", t)), default=2,
-                     help="retries of a failed scene (default: 2)")
-    run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
-                     default=4, help="opened sources kept per worker (default: 4)")
-    run.add_argument("--strict", action="store_true", help="do not write a part if any of its scenes failed")
-    run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
+                     help=f"retries of a failed {item} (default: 2)")
+    run.add_argument("--strict", action="store_true", help=f"do not write a {result} if any of its {item}s failed")
+    if scenes:
+        run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
+                         default=4, help="opened sources kept per worker (default: 4)")
+        run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
+        run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
     run.add_argument("--force", action="store_true", help="render everything again, ignoring the cache")
     run.add_argument("--cache-dir", help="where rendered segments are kept (default: OUTPUT/.megacut-cache)")
     run.add_argument("--memory-limit", type=_option(lambda t: parse_size("--memory-limit", t)),
                      help="hold new jobs while megacut's processes use more than this, e.g. 8G")
-    run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only problems and the summary")
 
 
@@ -187,7 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    epilog=EXAMPLES["sections"], formatter_class=argparse.RawDescriptionHelpFormatter)
     sections.add_argument("specs", nargs="+", metavar="SPEC.json")
     sections.add_argument("--output", help="folder for the videos and the report [MEGA_CUT_OUTPUT]")
-    _add_execution_options(_add_render_options(sections))
+    _add_execution_options(_add_render_options(sections, scenes=False), scenes=False)
 
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -242,23 +255,13 @@ def effect_digest(spec: str | None, backend: str) -> str | None:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
+OPTION_OF_SETTING = {"overlay_duration_s": "overlay_duration", "chunk_duration_s": "chunk_duration"}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings(
-        resolution=args.resolution,
-        fps=args.fps,
-        fit=args.fit,
-        crf=args.crf,
-        preset=args.preset,
-        video_codec=args.video_codec,
-        encoder_threads=args.encoder_threads,
-        overlay_duration_s=args.overlay_duration,
-        font=args.font,
-        font_size=args.font_size,
-        transition=args.transition,
-        chunk_duration_s=args.chunk_duration,
-        chunks=args.chunks,
-        backend=args.backend,
-        section_cards=args.section_cards,
-        effect=args.effect,
-        effect_digest=effect_digest(args.effect, args.backend),
-    )
+    """The Settings the options give; a setting whose option the command does not have keeps its default
+    (`sections` has no --fit, --transition, --chunks...)."""
+    defaults = Settings()
+    values = {f.name: getattr(args, OPTION_OF_SETTING.get(f.name, f.name), getattr(defaults, f.name))
+              for f in fields(Settings) if f.name != "effect_digest"}
+    return Settings(**values, effect_digest=effect_digest(values["effect"], values["backend"]))

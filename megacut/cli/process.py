@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from megacut.cli.options import resolve_paths, settings_from_args
 from megacut.cli.plan import show_plan
-from megacut.cli.rendering import finish_run, render
+from megacut.cli.rendering import finish_run, print_problems, render
 from megacut.errors import UsageError
 from megacut.run.cache import write_json_atomic
 
@@ -32,8 +31,7 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
         from megacut.cli.report import rows_table
 
         print("\n".join(rows_table(plan, rows_in)), flush=True)
-    for problem in plan.problems:
-        print(f"megacut: {problem}", file=sys.stderr)
+    print_problems(plan.problems)
     return render_scenes(plan, output, args)
 
 

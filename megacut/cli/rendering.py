@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from pathlib import Path
-
 
 def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
     """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
@@ -18,7 +18,8 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
     executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
     options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
-                         executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
+                         executor=executor, max_workers=workers, retries=args.retries,
+                         clip_cache=getattr(args, "clip_cache", RunOptions.clip_cache),
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
     selected = [g for g in groups if g.selected]
@@ -43,6 +44,12 @@ def default_worker_count(groups, encoder_threads: int) -> int:
     largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
     wanted = max(1, default_workers() // max(1, encoder_threads))
     return workers_for_memory(wanted, job_memory_bytes(largest))
+
+
+def print_problems(problems) -> None:
+    """Problems found before rendering, on stderr, one a line."""
+    for problem in problems:
+        print(f"megacut: {problem}", file=sys.stderr, flush=True)
 
 
 def finish_run(result, output: Path) -> int:
