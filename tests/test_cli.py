@@ -236,3 +236,24 @@ def test_the_font_advice_fits_the_characters_no_font_can_draw(tmp_path, movies, 
     warning = next(line for line in out.splitlines() if "no installed font can draw" in line)
     assert advice in warning and not_advice not in warning, warning
 
+
+def test_max_workers_that_oversubscribe_the_cpus_are_warned_about(tmp_path, movies, capsys, monkeypatch):
+    import megacut.run.engine
+    import megacut.run.scheduler
+
+    def stop_before_rendering(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(megacut.run.scheduler, "default_workers", lambda: 2)
+    monkeypatch.setattr(megacut.run.engine, "render_groups", stop_before_rendering)
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    args = ["process", "--csv", csv, "--movies", movies, "--output", tmp_path / "out", "-q"]
+    code, _, err = run_cli([*args, "--max-workers", "8"], capsys)
+    assert code == 130
+    warnings = [line for line in err.splitlines() if "--max-workers" in line]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith("megacut: warning: --max-workers 8 × --encoder-threads 2 = 16 encoder threads "
+                                  "on 2 CPUs"), warnings[0]
+    assert "memory" in warnings[0] and "default (1)" in warnings[0]
+    code, _, err = run_cli([*args, "--max-workers", "1"], capsys)
+    assert code == 130 and "--max-workers" not in err

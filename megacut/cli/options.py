@@ -35,7 +35,7 @@ EXAMPLES = {
     "main": """examples:
   megacut demo                                   render sample scenes, generated on the spot
   megacut plan --csv scenes.csv --movies ~/Movies
-  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+  megacut process --csv scenes.csv --movies ~/Movies --output out
   megacut probe ~/Movies/Thor.mkv""",
     "plan": """example:
   megacut plan --csv scenes.csv --movies ~/Movies --chunk-duration 90m --chunks 1,3-5
@@ -45,7 +45,7 @@ every problem with file:line (--rows: also the file, times, frames, audio track
 and part of every row). Renders nothing, writes nothing. Exit 0 when clean, 2
 when a row or option needs fixing.""",
     "process": """example:
-  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+  megacut process --csv scenes.csv --movies ~/Movies --output out
 
 Checks everything first (like `megacut plan`): if a row is wrong nothing is
 written and the exit code is 2, unless --skip-invalid. Ctrl+C once: running
@@ -58,7 +58,7 @@ parts failed, 2 invalid input, 130 interrupted.""",
 Generates five small sample movies (nothing is downloaded) and renders the
 example scenes CSV from them into megacut-demo/parts, about a minute on two cores.""",
     "sections": """example:
-  megacut sections intro.json chapter2.json --output videos --max-workers 4
+  megacut sections intro.json chapter2.json --output videos
 
 Each spec makes one video (its "output", inside --output) from sections of an
 image and/or text with narration audio. Every section of every spec is a job

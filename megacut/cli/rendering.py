@@ -8,6 +8,9 @@ import signal
 import sys
 from pathlib import Path
 
+from megacut.plan.scenes import Problem
+
+
 def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
     """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
     options and Ctrl+C handling."""
@@ -17,6 +20,9 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
 
     executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
+    if args.max_workers and executor != "inline":
+        warning = oversubscription_warning(args.max_workers, args.encoder_threads, groups)
+        print_problems([Problem(warning, severity="warning")] if warning else [])
     options = RunOptions(output_dir=output, cache_dir=Path(args.cache_dir) if args.cache_dir else None,
                          executor=executor, max_workers=workers, retries=args.retries,
                          clip_cache=getattr(args, "clip_cache", RunOptions.clip_cache),
@@ -50,6 +56,19 @@ def print_problems(problems) -> None:
     """Problems found before rendering, on stderr, one a line."""
     for problem in problems:
         print(f"megacut: {problem}", file=sys.stderr, flush=True)
+
+
+def oversubscription_warning(workers: int, encoder_threads: int, groups) -> str | None:
+    """What to say when ``workers`` jobs of ``encoder_threads`` threads each are more than the CPUs can run."""
+    from megacut.run.scheduler import default_workers
+
+    cpus, threads = default_workers(), workers * encoder_threads
+    if workers == 1 or threads <= cpus:
+        return None
+    return (f"--max-workers {workers} × --encoder-threads {encoder_threads} = {threads} encoder threads on {cpus} "
+            "CPUs: the jobs only take turns on them, so the extra workers cost memory (each holds its frames "
+            "and encoder) without adding speed; leave --max-workers out to get the default "
+            f"({default_worker_count(groups, encoder_threads)})")
 
 
 def finish_run(result, output: Path) -> int:
