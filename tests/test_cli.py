@@ -236,3 +236,63 @@ def test_example_csv_plans_cleanly_and_matches_the_packaged_copy():
     from megacut.cli.demo import example_csv_text
     top = Path(__file__).resolve().parent.parent / "scenes.example.csv"
     assert top.read_text(encoding="utf-8") == example_csv_text()
+
+
+def test_plan_rows_shows_the_file_track_and_part_of_every_row(tmp_path, movies, capsys):
+    csv = write_csv(tmp_path, "movie,start,end,season_episode,language\nThor The Dark World,0:01,0:04,,fr\n"
+                              "Agents,0:00,0:02,3x19,\nSmall,1,2,,\nLoki,0,1,,\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies, "--chunk-duration", "4s"], capsys)
+    assert "Shows/Season 3" not in out  # the per-row table only with --rows
+    linked = tmp_path / "linked-movies"  # sources are found under the real path; still shown relative
+    linked.symlink_to(movies)
+    for command, folder in ((["plan"], movies), (["process", "--dry-run", "--output", tmp_path / "out"], linked)):
+        code, out, _ = run_cli([*command, "--rows", "--csv", csv, "--movies", folder, "--chunk-duration", "4s"],
+                               capsys)
+        assert code == 2, out  # Loki is not found
+        rows = {line.split()[0]: line for line in out.splitlines() if line.strip()[:1].isdigit() and "→" in line}
+        assert list(rows) == ["2", "3", "4", "5"], out
+        assert "Thor The Dark World → Thor The Dark World.mkv" in rows["2"] and '#2 fre "VF"' in rows["2"]
+        assert "0:00:01.000" in rows["2"] and "0:00:04.000" in rows["2"] and " 75 " in rows["2"]
+        assert "Agents → Shows/Season 3/Agents S03E19.mkv" in rows["3"] and rows["3"].rstrip().endswith(" 2")
+        assert "silence" in rows["4"] and rows["4"].rstrip().endswith(" 2")
+        assert "Loki → not planned (see the problems)" in rows["5"]
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("missing, advice, not_advice", [
+    ("😀", "Noto Emoji", "Noto Sans CJK"),
+    ("終わ", "Noto Sans CJK", "Emoji"),
+    ("ꦲ", "a font that has them (e.g. Noto Sans", "CJK"),
+])
+def test_the_font_advice_fits_the_characters_no_font_can_draw(tmp_path, movies, capsys, monkeypatch,
+                                                               missing, advice, not_advice):
+    import megacut.plan.fonts
+
+    monkeypatch.setattr(megacut.plan.fonts, "uncovered_chars", lambda text, settings: missing)
+    csv = write_csv(tmp_path, f"movie,start,end,overlay\nSmall,0,1,x {missing}\n")
+    code, out, _ = run_cli(["plan", "--csv", csv, "--movies", movies], capsys)
+    assert code == 0, out  # a warning, not an error
+    warning = next(line for line in out.splitlines() if "no installed font can draw" in line)
+    assert advice in warning and not_advice not in warning, warning
+
+
+def test_max_workers_that_oversubscribe_the_cpus_are_warned_about(tmp_path, movies, capsys, monkeypatch):
+    import megacut.run.engine
+    import megacut.run.scheduler
+
+    def stop_before_rendering(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(megacut.run.scheduler, "default_workers", lambda: 2)
+    monkeypatch.setattr(megacut.run.engine, "render_groups", stop_before_rendering)
+    csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
+    args = ["process", "--csv", csv, "--movies", movies, "--output", tmp_path / "out", "-q"]
+    code, _, err = run_cli([*args, "--max-workers", "8"], capsys)
+    assert code == 130
+    warnings = [line for line in err.splitlines() if "--max-workers" in line]
+    assert len(warnings) == 1, err
+    assert warnings[0].startswith("megacut: warning: --max-workers 8 × --encoder-threads 2 = 16 encoder threads "
+                                  "on 2 CPUs"), warnings[0]
+    assert "memory" in warnings[0] and "default (1)" in warnings[0]
+    code, _, err = run_cli([*args, "--max-workers", "1"], capsys)
+    assert code == 130 and "--max-workers" not in err

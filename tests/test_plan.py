@@ -261,3 +261,25 @@ def test_an_interlaced_source_is_warned_about_only_with_the_moviepy_backend(tmp_
     assert not plan_for(tmp_path, rows, {"ep": dvd}).warnings  # the ffmpeg backend deinterlaced it
     warnings = [str(p) for p in plan_for(tmp_path, rows, {"ep": dvd}, Settings(backend="moviepy")).warnings]
     assert len(warnings) == 1 and "Episode 1 DVD.mkv is interlaced" in warnings[0] and "scenes.csv:2:" in warnings[0]
+
+
+UNTAGGED = source("Untagged.mkv", tracks=(AudioTrack(index=1, order=0, codec="aac", language=None, title=None,
+                                                     channels=2, sample_rate=48000, default=True),))
+
+
+def test_a_warning_repeated_for_rows_of_one_source_is_said_once_with_its_lines(tmp_path):
+    body = "Untagged,0,10,en\nThor,0,10,en\nUntagged,10,20,en\nUntagged,20,30,en\nUntagged,40,50,en\n"
+    plan = plan_for(tmp_path, body, {"Thor": THOR, "Untagged": UNTAGGED}, header="movie,start,end,language")
+    warnings = messages(plan, tmp_path)
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith('scenes.csv:2: warning: lines 2, 4-6: no audio track in language "en" in '
+                                  "Untagged.mkv")
+    # each scene keeps its own warning for the report
+    assert [bool(s.warnings) for s in plan.scenes] == [True, False, True, True, True]
+    assert "lines" not in plan.scenes[2].warnings[0]
+
+
+def test_errors_come_before_warnings_each_in_line_order(tmp_path):
+    body = "Thor,0,10,,Commentary\nThor,0:20,0:10,,\nThor,10,20,,Commentary\nLoki,0,1,,\n"
+    plan = plan_for(tmp_path, body, {"Thor": THOR}, header="movie,start,end,language,audio_title")
+    assert [(p.severity, p.line) for p in plan.problems] == [("error", 3), ("error", 5), ("warning", 2)]

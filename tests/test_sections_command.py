@@ -89,3 +89,45 @@ def test_each_video_keeps_its_report_when_another_spec_renders_into_the_same_fol
     run_report = json.loads((output / "megacut-report.json").read_text())
     assert [v["spec"] for v in run_report["videos"]] == [str(b)]  # the latest run's, as a whole
     assert f"report: {output / 'videos' / 'b.report.json'}" in capsys.readouterr().out
+
+def test_sections_help_lists_only_the_options_that_apply_to_slides(capsys):
+    import pytest
+
+    with pytest.raises(SystemExit):
+        main(["sections", "--help"])
+    out = capsys.readouterr().out
+    for option in ("--resolution", "--fps", "--crf", "--video-codec", "--font", "--font-size", "--backend",
+                   "--max-workers", "--retries", "--force"):
+        assert option in out, option
+    for option in ("--section-cards", "--chunks", "--chunk-duration", "--effect", "--overlay-duration",
+                   "--transition", "--fit", "--skip-invalid", "--dry-run"):
+        assert option not in out, option
+
+
+def test_slide_text_no_font_can_draw_is_warned_about_before_rendering(tmp_path, capsys, monkeypatch):
+    import pytest
+
+    import megacut.run.engine
+    from megacut.plan.fonts import uncovered_chars
+    from megacut.plan.settings import Settings
+
+    text = "ꦲꦤ"  # Javanese
+    if not uncovered_chars(text, Settings()):
+        pytest.skip("this machine has a font covering the test characters")
+    seen = []
+
+    def stop_before_rendering(*args, **kwargs):
+        seen.append(capsys.readouterr().err)  # what was said before rendering started
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(megacut.run.engine, "render_groups", stop_before_rendering)
+    spec = write_spec(tmp_path, "talk.json", [{"image": "red.png", "duration": 1}, {"text": "fine", "duration": 1},
+                                              {"image": "blue.png", "text": f"caption {text}", "duration": 1}],
+                      "talk.mp4")
+    data = json.loads(spec.read_text())
+    spec.write_text(json.dumps({**data, "title": f"Title {text}"}))
+    assert main(["sections", str(spec), "--output", str(tmp_path / "out")]) == 130
+    warnings = [line for line in seen[0].splitlines() if "no installed font can draw" in line]
+    assert len(warnings) == 2, seen[0]
+    assert "talk.json: warning: title: no installed font can draw 'ꦲꦤ' in the title" in warnings[0]
+    assert "talk.json: warning: section 3: no installed font can draw 'ꦲꦤ' in the caption" in warnings[1]

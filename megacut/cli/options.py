@@ -7,6 +7,7 @@ import argparse
 import hashlib
 import inspect
 import os
+from dataclasses import fields
 from pathlib import Path
 
 from megacut.errors import UsageError
@@ -37,18 +38,19 @@ EXAMPLES = {
     "main": """examples:
   megacut demo                                   render sample scenes, generated on the spot
   megacut plan --csv scenes.csv --movies ~/Movies
-  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+  megacut process --csv scenes.csv --movies ~/Movies --output out
   megacut probe ~/Movies/Thor.mkv
   megacut cache --output out --csv scenes.csv --movies ~/Movies --prune""",
     "plan": """example:
   megacut plan --csv scenes.csv --movies ~/Movies --chunk-duration 90m --chunks 1,3-5
 
 Reads the CSV, finds and probes every source, and prints one line per part,
-every problem with file:line, and about how much disk the run needs (with
---output: only for what is not rendered there yet). Renders nothing, writes
-nothing. Exit 0 when clean, 2 when a row or option needs fixing.""",
+every problem with file:line (--rows: also the file, times, frames, audio track
+and part of every row), and about how much disk the run needs (with --output:
+only for what is not rendered there yet). Renders nothing, writes nothing.
+Exit 0 when clean, 2 when a row or option needs fixing.""",
     "process": """example:
-  megacut process --csv scenes.csv --movies ~/Movies --output out --max-workers 8
+  megacut process --csv scenes.csv --movies ~/Movies --output out
 
 Checks everything first (like `megacut plan`): if a row is wrong nothing is
 written and the exit code is 2, unless --skip-invalid. Ctrl+C once: running
@@ -61,7 +63,7 @@ parts failed, 2 invalid input, 130 interrupted.""",
 Generates five small sample movies (nothing is downloaded) and renders the
 example scenes CSV from them into megacut-demo/parts, about a minute on two cores.""",
     "sections": """example:
-  megacut sections intro.json chapter2.json --output videos --max-workers 4
+  megacut sections intro.json chapter2.json --output videos
 
 Each spec makes one video (its "output", inside --output) from sections of an
 image and/or text with narration audio. Every section of every spec is a job
@@ -114,12 +116,14 @@ def _add_cache_dir(group) -> None:
 
 
 def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True):
+    """The output format options (with ``scenes``, also those only the scenes CSV uses: fit,
+    overlay, transition, effect, title cards, parts); returns the execution group."""
+    planned = "what covers most of the planned duration" if scenes else "the spec's, else {}"
     fmt = parser.add_argument_group("output format")
-    fmt.add_argument("--resolution", type=_option(parse_resolution), help="WxH or 720p/1080p (default: what "
-                     "covers most of the planned duration)")
-    fmt.add_argument("--fps", type=_option(parse_fps), help="frame rate, e.g. 25, 29.97, 24000/1001 "
-                     "(default: what covers most of the planned duration)")
-    fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
+    fmt.add_argument("--resolution", type=_option(parse_resolution),
+                     help=f"WxH or 720p/1080p (default: {planned.format('1920x1080')})")
+    fmt.add_argument("--fps", type=_option(parse_fps),
+                     help=f"frame rate, e.g. 25, 29.97, 24000/1001 (default: {planned.format(30)})")
     fmt.add_argument("--crf", type=_option(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
                      help="x264 quality, lower is better (default: 20)")
     fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
@@ -128,22 +132,33 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
                      "with any worker count (default: 2)")
+    text = "overlays" if scenes else "captions and title cards"
+    fmt.add_argument("--font", help=f"font file or name for {text} (default: Pillow's/OS default)")
+    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
+                     help=f"font size of {text} in pixels (default: scaled to the output height)")
+    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
+                     help="renderer: ffmpeg (default, fastest) or moviepy (the reference"
+                          + (", runs --effect)" if scenes else ")"))
+    if scenes:
+        _add_scene_options(parser, fmt)
+    run = parser.add_argument_group("execution")
+    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
+                     help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
+    return run
+
+
+def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
+    fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
     fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
                      help="how long the date overlay shows (default: 3)")
-    if scenes:
-        fmt.add_argument("--overlay-second-line", type=_option(parse_overlay_second_line),
-                         default=OVERLAY_SECOND_LINES[0], metavar="|".join(OVERLAY_SECOND_LINES),
-                         help="the overlay's line under the date. title: the movie's title without "
-                              "extension, year or release tags, then episode code and title (default); movie: "
-                              "the CSV's movie cell as written, then episode code and title; none: no such line")
-    fmt.add_argument("--font", help="font file or name for overlays (default: Pillow's/OS default)")
-    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
-                     help="overlay font size in pixels (default: scaled to the output height)")
+    fmt.add_argument("--overlay-second-line", type=_option(parse_overlay_second_line),
+                     default=OVERLAY_SECOND_LINES[0], metavar="|".join(OVERLAY_SECOND_LINES),
+                     help="the overlay's line under the date. title: the movie's title without "
+                          "extension, year or release tags, then episode code and title (default); movie: "
+                          "the CSV's movie cell as written, then episode code and title; none: no such line")
     fmt.add_argument("--transition", type=_option(parse_transition), default=parse_transition("none"),
                      help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
-    fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
-                     help="renderer: ffmpeg (default, fastest) or moviepy (the reference, runs --effect)")
     fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
                      help="apply your function (frame, t) -> frame to every frame (needs --backend moviepy)")
     fmt.add_argument("--section-cards", action="store_true",
@@ -152,28 +167,28 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
     parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
-    run = parser.add_argument_group("execution")
-    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
-                     help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
-    return run
+    parts.add_argument("--rows", action="store_true", help="also show one line per CSV row: the file it matched, "
+                       "its start and end in it, frames, audio track and part")
 
 
-def _add_execution_options(run) -> None:
+def _add_execution_options(run, *, scenes: bool = True) -> None:
+    item, result = ("scene", "part") if scenes else ("section", "video")
     run.add_argument("--no-threading", action="store_true",
                      help="run every job in this process, one at a time (for debugging; same output)")
     run.add_argument("--executor", choices=("process", "thread"), default="process",
                      help="worker processes (default) or threads")
     run.add_argument("--retries", type=_option(lambda t: parse_non_negative_int("--retries", t)), default=2,
-                     help="retries of a failed scene (default: 2)")
-    run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
-                     default=4, help="opened sources kept per worker (default: 4)")
-    run.add_argument("--strict", action="store_true", help="do not write a part if any of its scenes failed")
-    run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
+                     help=f"retries of a failed {item} (default: 2)")
+    run.add_argument("--strict", action="store_true", help=f"do not write a {result} if any of its {item}s failed")
+    if scenes:
+        run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
+                         default=4, help="opened sources kept per worker (default: 4)")
+        run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
+        run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
     run.add_argument("--force", action="store_true", help="render everything again, ignoring the cache")
     _add_cache_dir(run)
     run.add_argument("--memory-limit", type=_option(lambda t: parse_size("--memory-limit", t)),
                      help="hold new jobs while megacut's processes use more than this, e.g. 8G")
-    run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only problems and the summary")
 
 
@@ -219,7 +234,7 @@ def build_parser() -> argparse.ArgumentParser:
     cache.add_argument("--prune", action="store_true", help="delete the segments the plan of --csv/--movies does "
                        "not use and no part on disk was joined from, and a killed run's leftovers")
     _add_render_options(cache)
-    _add_execution_options(_add_render_options(sections, scenes=False))
+    _add_execution_options(_add_render_options(sections, scenes=False), scenes=False)
 
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -296,24 +311,13 @@ def effect_digest(spec: str | None, backend: str) -> str | None:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
+OPTION_OF_SETTING = {"overlay_duration_s": "overlay_duration", "chunk_duration_s": "chunk_duration"}
+
+
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    return Settings(
-        resolution=args.resolution,
-        fps=args.fps,
-        fit=args.fit,
-        crf=args.crf,
-        preset=args.preset,
-        video_codec=args.video_codec,
-        encoder_threads=args.encoder_threads,
-        overlay_duration_s=args.overlay_duration,
-        overlay_second_line=getattr(args, "overlay_second_line", OVERLAY_SECOND_LINES[0]),  # not for sections
-        font=args.font,
-        font_size=args.font_size,
-        transition=args.transition,
-        chunk_duration_s=args.chunk_duration,
-        chunks=args.chunks,
-        backend=args.backend,
-        section_cards=args.section_cards,
-        effect=args.effect,
-        effect_digest=effect_digest(args.effect, args.backend),
-    )
+    """The Settings the options give; a setting whose option the command does not have keeps its default
+    (`sections` has no --fit, --transition, --chunks...)."""
+    defaults = Settings()
+    values = {f.name: getattr(args, OPTION_OF_SETTING.get(f.name, f.name), getattr(defaults, f.name))
+              for f in fields(Settings) if f.name != "effect_digest"}
+    return Settings(**values, effect_digest=effect_digest(values["effect"], values["backend"]))

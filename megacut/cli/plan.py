@@ -15,14 +15,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     paths = resolve_paths(args, ("csv", "movies"))
     plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
-    return show_plan(plan, disk=disk_line(plan, optional_path(args, "output"), args))
+    return show_plan(plan, rows_in=paths["movies"] if args.rows else None,
+                     disk=disk_line(plan, optional_path(args, "output"), args))
 
 
-def show_plan(plan, verdict: str | None = None, disk: str | None = None) -> int:
-    """Print the plan table, its problems, the disk it needs and a verdict; exit 2 when the plan has errors."""
+def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None) -> int:
+    """Print the plan table (with ``rows_in``, the movies folder: a line per row), its problems, the disk
+    it needs and a verdict; exit 2 when the plan has errors."""
     from megacut.cli.report import plan_table, plan_verdict
 
-    print(plan_table(plan))
+    print(plan_table(plan, rows_in))
     print()
     if disk:
         print(disk)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from megacut.cli.options import resolve_paths, settings_from_args
 from megacut.cli.plan import disk_line, show_plan
-from megacut.cli.rendering import finish_run, render
+from megacut.cli.rendering import finish_run, print_problems, render
 from megacut.errors import UsageError
 from megacut.run.cache import write_json_atomic
 
@@ -22,13 +21,17 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
     from megacut.plan.prepare import prepare_plan
 
     plan = prepare_plan(csv_path, movies, settings_from_args(args))
+    rows_in = movies if args.rows else None
     if args.dry_run:
-        return show_plan(plan, disk=disk_line(plan, output, args))
+        return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args))
     if plan.errors and not args.skip_invalid:
         return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
-                               "--skip-invalid to render the valid rows only.")
-    for problem in plan.problems:
-        print(f"megacut: {problem}", file=sys.stderr)
+                               "--skip-invalid to render the valid rows only.", rows_in)
+    if rows_in is not None:
+        from megacut.cli.report import rows_table
+
+        print("\n".join(rows_table(plan, rows_in)), flush=True)
+    print_problems(plan.problems)
     return render_scenes(plan, output, args)
 
 

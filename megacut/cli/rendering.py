@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from pathlib import Path
+
+from megacut.plan.scenes import Problem
 
 
 def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
@@ -17,8 +20,12 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
 
     executor = "inline" if args.no_threading else args.executor
     workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
+    if args.max_workers and executor != "inline":
+        warning = oversubscription_warning(args.max_workers, args.encoder_threads, groups)
+        print_problems([Problem(warning, severity="warning")] if warning else [])
     options = RunOptions(output_dir=output, cache_dir=args.cache_dir or None,
-                         executor=executor, max_workers=workers, retries=args.retries, clip_cache=args.clip_cache,
+                         executor=executor, max_workers=workers, retries=args.retries,
+                         clip_cache=getattr(args, "clip_cache", RunOptions.clip_cache),
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
     selected = [g for g in groups if g.selected]
@@ -43,6 +50,25 @@ def default_worker_count(groups, encoder_threads: int) -> int:
     largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
     wanted = max(1, default_workers() // max(1, encoder_threads))
     return workers_for_memory(wanted, job_memory_bytes(largest))
+
+
+def print_problems(problems) -> None:
+    """Problems found before rendering, on stderr, one a line."""
+    for problem in problems:
+        print(f"megacut: {problem}", file=sys.stderr, flush=True)
+
+
+def oversubscription_warning(workers: int, encoder_threads: int, groups) -> str | None:
+    """What to say when ``workers`` jobs of ``encoder_threads`` threads each are more than the CPUs can run."""
+    from megacut.run.scheduler import default_workers
+
+    cpus, threads = default_workers(), workers * encoder_threads
+    if workers == 1 or threads <= cpus:
+        return None
+    return (f"--max-workers {workers} × --encoder-threads {encoder_threads} = {threads} encoder threads on {cpus} "
+            "CPUs: the jobs only take turns on them, so the extra workers cost memory (each holds its frames "
+            "and encoder) without adding speed; leave --max-workers out to get the default "
+            f"({default_worker_count(groups, encoder_threads)})")
 
 
 def finish_run(result, output: Path, more_reports: list[Path] = ()) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from megacut.plan.build import RenderPlan
@@ -11,10 +12,12 @@ from megacut.plan.timecodes import format_seconds, format_timestamp
 from megacut.render.colour import source_matrix
 
 MAX_SOURCES_SHOWN = 3
+MAX_MATCH_WIDTH = 72  # "movie → file" in the per-row table; longer ones lose their middle
 
 
-def plan_table(plan: RenderPlan) -> str:
-    """One line per part, the headings, and every problem, as `megacut plan` prints them."""
+def plan_table(plan: RenderPlan, rows_in: Path | None = None) -> str:
+    """One line per part, with ``rows_in`` (the movies folder) one line per row, the headings, and
+    every problem, as `megacut plan` prints them."""
     s = plan.settings
     lines = [
         f"Output: {plan.format}, {s.video_codec} crf {s.crf} preset {s.preset}, fit {s.fit} "
@@ -32,6 +35,8 @@ def plan_table(plan: RenderPlan) -> str:
     total_s = sum(p.duration_s for p in plan.parts)
     lines.append(f"{'all':>4}  {len(plan.scenes):>6}  {format_seconds(total_s):>8}  "
                  f"{len({sc.source.path for sc in plan.scenes})} sources")
+    if rows_in is not None:
+        lines += ["", *rows_table(plan, rows_in)]
     if plan.headings:
         lines += ["", "Headings:"]
         lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
@@ -39,6 +44,38 @@ def plan_table(plan: RenderPlan) -> str:
         lines += ["", "Problems:"]
         lines += [f"  {p}" for p in plan.problems]
     return "\n".join(lines)
+
+
+def rows_table(plan: RenderPlan, movies: Path) -> list[str]:
+    """One line per scene row in CSV order: the file it matched (relative to ``movies``), its times in
+    the source, frames, audio track and part; a rejected row points to the problems."""
+    cells = [(str(s.line), f"{s.row.movie} → {_relative(s.source.path, movies)}", format_timestamp(s.start_s),
+              format_timestamp(s.end_s), str(s.frames), s.audio.label() if s.audio else "silence", str(s.part))
+             for s in plan.scenes]
+    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", "", "", "", "", "")
+              for r in plan.rejected]
+    cells.sort(key=lambda row: int(row[0]))
+    header = ("line", "movie → file", "start", "end", "frames", "audio", "part")
+    rows = [header] + [(line, _shorten(match, MAX_MATCH_WIDTH), *rest) for line, match, *rest in cells]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    left = (False, True, False, False, False, True, False)
+    return ["  ".join(cell.ljust(w) if pad_right else cell.rjust(w)
+                      for cell, w, pad_right in zip(row, widths, left)).rstrip() for row in rows]
+
+
+def _relative(path: Path, folder: Path) -> str:
+    try:
+        return path.relative_to(os.path.realpath(folder)).as_posix()  # sources are found under the real path
+    except ValueError:
+        return str(path)
+
+
+def _shorten(text: str, width: int) -> str:
+    """``text`` cut to ``width`` characters by replacing its middle with "…" (the ends say the most)."""
+    if len(text) <= width:
+        return text
+    head = (width - 1) // 2
+    return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
 def plan_verdict(plan: RenderPlan) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from megacut.cli.options import resolve_paths, settings_from_args
-from megacut.cli.rendering import finish_run, render
+from megacut.cli.rendering import finish_run, print_problems, render
 from megacut.run.cache import write_json_atomic
 
 
@@ -13,12 +13,14 @@ def cmd_sections(args: argparse.Namespace) -> int:
     """Reports: one per video next to it (``intro.mp4``: ``intro.report.json``), kept when another
     spec renders into the same folder, and ``megacut-report.json`` for this run as a whole."""
     from megacut.cli.report import sections_report_data, video_reports
-    from megacut.plan.sections import load_section_specs
+    from megacut.plan.sections import load_section_specs, section_font_warnings
     from megacut.run.groups import section_groups
 
     output = resolve_paths(args, ("output",))["output"]
     specs = load_section_specs(args.specs)
-    groups = section_groups(specs, output, settings_from_args(args))
+    settings = settings_from_args(args)
+    print_problems(section_font_warnings(specs, settings))
+    groups = section_groups(specs, output, settings)
     result = render(groups, output, args, noun="section")
     data = sections_report_data(result, specs)
     reports = video_reports(data, specs, output)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from megacut.plan.probe import AudioTrack, SourceInfo
-from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable
+from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
 from megacut.plan.settings import Settings
 from megacut.plan.sources import choose_audio_track, movie_title
 from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
@@ -225,7 +225,7 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         format_note=format_note,
         parts=parts,
         headings=tuple(table.headings),
-        problems=tuple(sorted(problems, key=lambda p: (p.line or 0, p.severity != "error"))),
+        problems=ordered_problems(problems),
         rejected=rejected,
     )
 

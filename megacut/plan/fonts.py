@@ -206,6 +206,35 @@ def uncovered_chars(text: str, settings: Settings) -> str:
     return "".join(dict.fromkeys(c for c in text if font_for_char(primary, c) is None))
 
 
+FONT_ADVICE = {
+    # Pillow draws outline glyphs only: colour emoji fonts (Noto Color Emoji, Apple Color Emoji) are
+    # bitmaps at fixed sizes that FreeType cannot scale, so megacut cannot use them.
+    "emoji": "a font with black-and-white emoji, e.g. Noto Emoji or Symbola (colour emoji fonts such as "
+             "Noto Color Emoji cannot be drawn)",
+    "cjk": "a CJK font, e.g. Noto Sans CJK",
+    "other": "a font that has them (e.g. Noto Sans for their script)",
+}
+CJK_NAMES = ("CJK", "HIRAGANA", "KATAKANA", "HANGUL", "BOPOMOFO", "IDEOGRAPHIC", "HALFWIDTH", "FULLWIDTH")
+
+
+def _script_kind(char: str) -> str:
+    code = ord(char)
+    if 0x1F000 <= code <= 0x1FAFF or 0x2600 <= code <= 0x27BF or 0x2B00 <= code <= 0x2BFF or code == 0xFE0F:
+        return "emoji"
+    return "cjk" if unicodedata.name(char, "").startswith(CJK_NAMES) else "other"
+
+
+def missing_glyphs_warning(text: str, settings: Settings, where: str) -> str | None:
+    """The warning for ``text`` drawn in ``where`` ("the overlay", "the caption"...) when no
+    installed font draws some of its characters, with a font to install that fits their script."""
+    missing = uncovered_chars(text, settings)
+    if not missing:
+        return None
+    advice = " and ".join(FONT_ADVICE[kind] for kind in dict.fromkeys(map(_script_kind, missing)))
+    return (f"no installed font can draw {missing!r} in {where}: they would show as boxes; install {advice}, "
+            "or pass one with --font FILE")
+
+
 def font_runs(text: str, primary: str) -> list[tuple[str, str]]:
     """``text`` split into (run, font spec) pieces, each drawn with one font."""
     runs: list[tuple[str, str]] = []

@@ -12,7 +12,7 @@ from pathlib import Path
 from megacut.errors import SourceError, SourceLookupError, UsageError
 from megacut.plan.build import RenderPlan, build_plan
 from megacut.plan.probe import SourceInfo, probe_sources
-from megacut.plan.scenes import Problem, load_scenes
+from megacut.plan.scenes import Problem, load_scenes, ordered_problems
 from megacut.plan.settings import Settings
 from megacut.plan.sources import MovieIndex
 
@@ -52,23 +52,20 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
         info = probed[path]
         sources[line] = f"cannot use this source: {info}" if isinstance(info, SourceError) else info
     plan = build_plan(table, sources, settings)
-    return replace(plan, problems=plan.problems + tuple(overlay_font_warnings(plan)))
+    return replace(plan, problems=ordered_problems(plan.problems + tuple(overlay_font_warnings(plan))))
 
 
 def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:
     """Warn about overlay characters that no installed font can draw (they would show as boxes)."""
-    from megacut.plan.fonts import uncovered_chars
+    from megacut.plan.fonts import missing_glyphs_warning
 
     warnings = []
-    missing_by_text: dict[str, str] = {}
+    warning_for: dict[str, str | None] = {}
     for scene in plan.scenes:
         for text in scene.overlay_lines:
-            if text not in missing_by_text:
-                missing_by_text[text] = uncovered_chars(text, plan.settings)
-            if missing_by_text[text]:
-                warnings.append(Problem(
-                    f"no installed font can draw {missing_by_text[text]!r} in the overlay: they would show as "
-                    "boxes; install a font that has them (e.g. Noto Sans CJK) or pass --font FILE",
-                    str(plan.csv_path), scene.line, "warning"))
+            if text not in warning_for:
+                warning_for[text] = missing_glyphs_warning(text, plan.settings, "the overlay")
+            if warning_for[text]:
+                warnings.append(Problem(warning_for[text], str(plan.csv_path), scene.line, "warning"))
                 break
     return warnings

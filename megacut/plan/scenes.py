@@ -13,6 +13,7 @@ import csv
 import io
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterable
 
 from megacut.errors import InputError
 from megacut.plan.timecodes import Timecode, TimecodeError, parse_timecode
@@ -49,6 +50,34 @@ class Problem:
         if self.file is not None:
             where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
         return f"{where}{self.severity}: {self.message}"
+
+
+def ordered_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
+    """Errors, then warnings, each in file:line order; a warning said the same for several rows
+    (the same source, the same fallback) is said once, at its first line, listing the lines."""
+    lines_of: dict[tuple[str | None, str], list[int]] = {}
+    kept = []
+    for problem in problems:
+        if problem.severity == "warning" and problem.line is not None:
+            lines_of.setdefault((problem.file, problem.message), []).append(problem.line)
+        else:
+            kept.append(problem)
+    for (file, message), lines in lines_of.items():
+        if len(lines) > 1:
+            message = f"lines {line_ranges(lines)}: {message}"
+        kept.append(Problem(message, file, min(lines), "warning"))
+    return tuple(sorted(kept, key=lambda p: (p.severity != "error", p.file or "", p.line or 0)))
+
+
+def line_ranges(lines: Iterable[int]) -> str:
+    """``2, 4-6, 9`` for lines 2, 4, 5, 6 and 9."""
+    runs: list[list[int]] = []
+    for line in sorted(set(lines)):
+        if runs and line == runs[-1][1] + 1:
+            runs[-1][1] = line
+        else:
+            runs.append([line, line])
+    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
 
 
 @dataclass(frozen=True, slots=True)

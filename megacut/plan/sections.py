@@ -40,7 +40,8 @@ from PIL import Image
 
 from megacut.errors import FFmpegError, InputError, UsageError
 from megacut.ffmpeg import run_ffmpeg, stderr_tail
-from megacut.plan.settings import parse_fps, parse_resolution
+from megacut.plan.scenes import Problem
+from megacut.plan.settings import Settings, parse_fps, parse_resolution
 
 DEFAULT_PADDING_S = 0.5  # silence after the narration
 DEFAULT_STILL_S = 3.0  # a section with neither audio nor duration
@@ -64,9 +65,12 @@ class Section:
     padding_s: float  # the silence after the narration; 0 when "duration" decides the length
 
     @property
+    def label(self) -> str:
+        return "title" if self.index == 0 else f"section {self.index}"
+
+    @property
     def name(self) -> str:
-        where = "title" if self.index == 0 else f"section {self.index}"
-        return f"{self.spec_path.name} {where}"
+        return f"{self.spec_path.name} {self.label}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +111,22 @@ def load_section_specs(paths: Iterable[str | Path]) -> list[SectionSpec]:
         error.problems = tuple(problems)
         raise error
     return specs
+
+
+def section_font_warnings(specs: Iterable[SectionSpec], settings: Settings) -> list[Problem]:
+    """Warn about titles, captions and text cards with characters no installed font can draw."""
+    from megacut.plan.fonts import missing_glyphs_warning
+
+    warnings = []
+    for spec in specs:
+        for section in spec.sections:
+            if not section.text:
+                continue
+            where = "the title" if section.index == 0 else "the caption" if section.image else "the text card"
+            message = missing_glyphs_warning(section.text, settings, where)
+            if message:
+                warnings.append(Problem(f"{section.label}: {message}", str(spec.path), severity="warning"))
+    return warnings
 
 
 def _duplicate_outputs(outputs: list[tuple[str, PurePosixPath]]) -> list[str]:
