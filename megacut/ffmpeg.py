@@ -50,19 +50,40 @@ def ffmpeg_exe() -> str:
     return imageio_ffmpeg.get_ffmpeg_exe()
 
 
+def input_file(path: Path | str, *options: str) -> list[str]:
+    """``options`` for one input, then the input. Every file megacut hands ffmpeg goes through here or
+    :func:`output_file`, named ``file:PATH``: a name with a colon or a leading dash is still a file."""
+    return [*options, "-i", f"file:{path}"]
+
+
+def output_file(path: Path | str, *options: str) -> list[str]:
+    """``options`` for the output, then the output file (overwritten: megacut writes partial names only)."""
+    return [*options, "-y", f"file:{path}"]
+
+
+def even(value: float) -> int:
+    """The nearest even number, as ffmpeg's ``trunc(x/2+0.5)*2`` rounds a picture size for yuv420p."""
+    return int(value / 2 + 0.5) * 2
+
+
 def stderr_tail(stderr: str, lines: int = STDERR_TAIL_LINES) -> str:
     """The last non-empty lines of an ffmpeg log, where its error message is."""
     kept = [line for line in stderr.replace("\r", "\n").splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
 
 
+def signal_group(proc: subprocess.Popen, signum: int) -> None:
+    """Send ``signum`` to ``proc``'s process group (ffmpeg and anything it started), or to ``proc`` alone."""
+    try:
+        os.killpg(proc.pid, signum)
+    except (ProcessLookupError, PermissionError):
+        proc.send_signal(signum)
+
+
 def kill_process_group(proc: subprocess.Popen) -> None:
     """Stop ``proc`` and anything it started, at once, and reap it."""
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            proc.kill()
+        signal_group(proc, signal.SIGKILL)
     proc.wait()
 
 
@@ -166,10 +187,7 @@ class _StallWatch:
 def stop_process(proc: subprocess.Popen) -> None:
     """SIGTERM (ffmpeg exits cleanly), then SIGKILL to the group if it lingers."""
     if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)
-        except (ProcessLookupError, PermissionError):
-            proc.terminate()
+        signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=TERMINATE_GRACE_S)
         except subprocess.TimeoutExpired:

@@ -438,7 +438,7 @@ def test_build_scene_args_is_pure_and_has_the_whole_pipeline(tmp_path, source):
     tail = " ".join(args[args.index("-filter_complex") + 2:])
     assert tail.startswith("-map [v] -map [a] -c:v libx264 -preset fast -crf 23 -profile:v high "
                            "-pix_fmt yuv420p -x264-params cpu-independent=1 -threads 3 "
-                           "-video_track_timescale 90000 -c:a pcm_s16le -map_metadata -1 -map_chapters -1 -f mov file:")
+                           "-video_track_timescale 90000 -c:a pcm_s16le -map_metadata -1 -map_chapters -1 -f mov -y file:")
 
 
 def test_build_scene_args_variants(tmp_path, source):

@@ -11,7 +11,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from megacut.cli.options import cache_folder, optional_path, resolve_paths, settings_from_args
+from megacut.cli.options import (
+    cache_folder,
+    optional_path,
+    resolve_paths,
+    settings_from_args,
+)
 from megacut.errors import ExitCode, UsageError
 from megacut.run.cache import SegmentCache, tree_bytes
 from megacut.run.disk import format_bytes

@@ -14,7 +14,8 @@ from pathlib import Path
 
 from megacut.cli.options import build_parser, output_folder
 from megacut.cli.process import run_process
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import output_file, run_ffmpeg
+from megacut.files import writing
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,12 +64,8 @@ def make_sample_movie(sample: SampleMovie, folder: Path) -> Path:
             args += [f"-metadata:s:a:{i}", f"title={title}"]
     args += ["-vf", f"hue=h={sample.hue}", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
              "-g", "48", "-c:a", "aac", "-b:a", "96k"]
-    temporary = path.with_name(f".{path.stem}.partial{path.suffix}")
-    try:
-        run_ffmpeg([*args, "-y", str(temporary)])
-        temporary.replace(path)
-    finally:
-        temporary.unlink(missing_ok=True)
+    with writing(path) as temporary:
+        run_ffmpeg([*args, *output_file(temporary)])
     return path
 
 

@@ -9,7 +9,7 @@ from megacut.cli.options import resolve_paths, settings_from_args
 from megacut.cli.plan import disk_line, show_plan
 from megacut.cli.rendering import finish_run, print_problems, render
 from megacut.errors import UsageError
-from megacut.run.cache import write_json_atomic
+from megacut.files import write_json_atomic
 
 
 def cmd_process(args: argparse.Namespace) -> int:

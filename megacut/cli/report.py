@@ -6,10 +6,10 @@ import os
 from pathlib import Path
 
 from megacut.plan.build import RenderPlan
-from megacut.render.jobs import ItemKind
 from megacut.plan.probe import SourceInfo
 from megacut.plan.timecodes import format_seconds, format_timestamp
 from megacut.render.colour import source_matrix
+from megacut.render.jobs import ItemKind
 
 MAX_SOURCES_SHOWN = 3
 MAX_MATCH_WIDTH = 72  # "movie → file" in the per-row table; longer ones lose their middle

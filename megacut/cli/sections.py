@@ -6,7 +6,7 @@ import argparse
 
 from megacut.cli.options import resolve_paths, settings_from_args
 from megacut.cli.rendering import finish_run, print_problems, render
-from megacut.run.cache import write_json_atomic
+from megacut.files import write_json_atomic
 
 
 def cmd_sections(args: argparse.Namespace) -> int:

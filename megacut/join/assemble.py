@@ -11,14 +11,20 @@ under a temporary name in the output folder and renamed when complete.
 from __future__ import annotations
 
 import hashlib
-import os
 import tempfile
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
 from megacut.errors import MegacutError
-from megacut.ffmpeg import concat_list, run_ffmpeg, timestamp_problem
+from megacut.ffmpeg import (
+    concat_list,
+    input_file,
+    output_file,
+    run_ffmpeg,
+    timestamp_problem,
+)
+from megacut.files import writing
 from megacut.mov import read_tracks
 
 AUDIO_BITRATE = "192k"
@@ -63,14 +69,6 @@ def check_compatible(inputs: list[PartInput]) -> tuple:
     return reference
 
 
-PARTIAL_OUTPUTS = ".*.partial.*"  # the names partial_output gives, to clear a killed run's joins
-
-
-def partial_output(output: Path) -> Path:
-    """The temporary name a part is written under, in its folder, until it is complete."""
-    return output.with_name(f".{output.stem}.partial{output.suffix}")
-
-
 def _escape_metadata(value: str) -> str:
     for char in ("\\", "=", ";", "#"):
         value = value.replace(char, "\\" + char)
@@ -96,24 +94,18 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         raise AssemblyError(f"{output.name}: no segment to join")
     signature = check_compatible(inputs)
     video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
-    output.parent.mkdir(parents=True, exist_ok=True)
-    temporary = partial_output(output)
-    with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch:
+    with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
         list_path = Path(scratch, "segments.ffconcat")
         list_path.write_text(concat_list([(i.path, i.frames) for i in inputs], fps), encoding="utf-8")
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
-        args = ["-f", "concat", "-safe", "0", "-i", str(list_path), "-f", "ffmetadata", "-i", str(meta_path),
+        args = [*input_file(list_path, "-f", "concat", "-safe", "0"), *input_file(meta_path, "-f", "ffmetadata"),
                 "-map", "0:v", "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, "-c:a", "aac", "-b:a", AUDIO_BITRATE, "-movflags", "+faststart",
-                "-f", "mp4", "-y", str(temporary)]
-        try:
-            completed = run_ffmpeg(args, cancel=cancel)
-            broken = timestamp_problem(completed.stderr)
-            if broken:
-                raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
-                                    "the part was not written")
-            os.replace(temporary, output)
-        finally:
-            temporary.unlink(missing_ok=True)
+                "-c:v", "copy", *video_tag, "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+                *output_file(temporary, "-movflags", "+faststart", "-f", "mp4")]
+        completed = run_ffmpeg(args, cancel=cancel)
+        broken = timestamp_problem(completed.stderr)
+        if broken:
+            raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
+                                "the part was not written")
     return output

@@ -260,22 +260,22 @@ def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat
         by_fps[item.source.fps] += length
     total = sum(by_size.values()) or 1.0
     notes = []
-    if settings.resolution:
-        size = settings.resolution
-        notes.append("resolution from --resolution")
-    elif by_size:
-        size = max(by_size, key=lambda k: (by_size[k], k))
-        notes.append(f"{size[0]}x{size[1]} covers {by_size[size] / total:.0%} of the planned time")
-    else:
-        size = (1280, 720)
-    if settings.fps:
-        fps = settings.fps
-        notes.append("frame rate from --fps")
-    elif by_fps:
-        fps = max(by_fps, key=lambda k: (by_fps[k], k))
-        notes.append(f"{float(fps):g} fps covers {by_fps[fps] / total:.0%}")
-    else:
-        fps = Fraction(25)
+
+    def pick(given, given_note: str, covered: Counter, default, note):
+        """The option's value, else the value covering most of the planned time, else ``default``."""
+        if given:
+            notes.append(given_note)
+            return given
+        if not covered:
+            return default
+        value = max(covered, key=lambda k: (covered[k], k))
+        notes.append(note(value, covered[value] / total))
+        return value
+
+    size = pick(settings.resolution, "resolution from --resolution", by_size, (1280, 720),
+                lambda s, share: f"{s[0]}x{s[1]} covers {share:.0%} of the planned time")
+    fps = pick(settings.fps, "frame rate from --fps", by_fps, Fraction(25),
+               lambda f, share: f"{float(f):g} fps covers {share:.0%}")
     width, height = (size[0] + 1) // 2 * 2, (size[1] + 1) // 2 * 2
     return OutputFormat(width=width, height=height, fps=fps), "; ".join(notes)
 

@@ -20,13 +20,22 @@ from __future__ import annotations
 import os
 import re
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Iterable
 
 from megacut.errors import FFmpegError, SourceError
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import even, input_file, run_ffmpeg
+from megacut.plan.ffmpeg_dump import (
+    DIMENSIONS_RE,
+    RATE_RE,
+    ROTATION_RE,
+    SAR_RE,
+    Dump,
+    Stream,
+    parse_input_dump,
+)
 from megacut.plan.timecodes import snap_fps
 
 PROBE_TIMEOUT_S = 120.0
@@ -103,172 +112,6 @@ class SourceInfo:
         return self.audio_tracks[0] if self.audio_tracks else None
 
 
-# ------------------------------------------------------------ stderr parsing
-
-_INPUT_RE = re.compile(r"^Input #0, (?P<container>.+?), from '")
-_DURATION_RE = re.compile(
-    r"^\s+Duration: (?:N/A|(?P<h>\d+):(?P<m>\d\d):(?P<s>\d\d(?:\.\d+)?))"
-    r"(?:, start: (?P<start>-?\d+(?:\.\d+)?))?"
-)
-_STREAM_RE = re.compile(
-    r"^(?P<indent>\s*)Stream #0:(?P<index>\d+)(?:\[[^\]]*\])?(?:\((?P<lang>[^)]*)\))?"
-    r": (?P<kind>[A-Za-z]+): (?P<rest>.*)$"
-)
-_KEY_VALUE_RE = re.compile(r"^\s*(?P<key>[^:]*?)\s*: ?(?P<value>.*)$")
-_DISPOSITIONS = frozenset({
-    "default", "dub", "original", "comment", "lyrics", "karaoke", "forced", "hearing impaired",
-    "visual impaired", "clean effects", "attached pic", "timed thumbnails", "non diegetic",
-    "non-diegetic", "captions", "descriptions", "metadata", "dependent", "still image", "multilayer",
-})
-_TRAILING_PAREN_RE = re.compile(r"\s*\(([^()]*)\)\s*$")
-_DIMENSIONS_RE = re.compile(r"^(\d+)x(\d+)\b")
-_SAR_RE = re.compile(r"\bSAR (\d+):(\d+)")
-_RATE_RE = re.compile(r"^(\d+(?:\.\d+)?)(k?) (fps|tbr)$")
-_ROTATION_RE = re.compile(r"display ?matrix: rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
-_ESTIMATED_DURATION = "Estimating duration from bitrate"
-
-
-@dataclass
-class _Stream:
-    """One ``Stream #0:N`` entry of ffmpeg's input dump."""
-
-    index: int
-    kind: str  # "video", "audio", "subtitle", "data", "attachment"
-    language: str | None
-    fields: list[str]  # the description after "Kind: ", split at top-level commas
-    dispositions: frozenset[str]
-    metadata: dict[str, str] = field(default_factory=dict)
-    side_data: list[str] = field(default_factory=list)
-
-
-@dataclass
-class _Dump:
-    """What ``ffmpeg -i`` printed about input #0."""
-
-    container: str
-    duration_s: float | None  # as printed; None for "N/A"
-    start_s: float
-    duration_estimated: bool
-    streams: list[_Stream]
-
-
-def split_top_level(text: str, separator: str = ",") -> list[str]:
-    """Split at ``separator`` outside (), [] and {}: "yuv420p(tv, bt709), 1920x1080" -> 2 fields."""
-    fields, depth, current = [], 0, []
-    for char in text:
-        if char in "([{":
-            depth += 1
-        elif char in ")]}":
-            depth = max(0, depth - 1)
-        if char == separator and depth == 0:
-            fields.append("".join(current).strip())
-            current = []
-        else:
-            current.append(char)
-    fields.append("".join(current).strip())
-    return [f for f in fields if f]
-
-
-def _split_dispositions(text: str) -> tuple[str, frozenset[str]]:
-    """Strip the trailing " (default) (attached pic)" groups of a stream line."""
-    found = set()
-    while match := _TRAILING_PAREN_RE.search(text):
-        if match.group(1) not in _DISPOSITIONS:
-            break
-        found.add(match.group(1))
-        text = text[: match.start()]
-    return text, frozenset(found)
-
-
-def _parse_stream_line(match: re.Match) -> _Stream:
-    rest, dispositions = _split_dispositions(match["rest"])
-    language = (match["lang"] or "").strip() or None
-    if language and language.casefold() == "und":
-        language = None
-    return _Stream(index=int(match["index"]), kind=match["kind"].lower(), language=language,
-                   fields=split_top_level(rest), dispositions=dispositions)
-
-
-def _metadata_entry(line: str) -> tuple[str, str] | None:
-    """("title", "Main") from "      title           : Main"; key "" for a continuation line."""
-    match = _KEY_VALUE_RE.match(line)
-    return (match["key"].strip().lower(), match["value"].rstrip()) if match else None
-
-
-class _StreamCollector:
-    """Feeds the lines of an input dump and files each indented line under its stream."""
-
-    def __init__(self) -> None:
-        self.streams: dict[int, _Stream] = {}
-        self.current: _Stream | None = None
-        self.indent, self.section, self.last_key = 0, "", ""
-
-    def feed(self, line: str) -> None:
-        match = _STREAM_RE.match(line)
-        if match:
-            self.current = self.streams.setdefault(int(match["index"]), _parse_stream_line(match))
-            self.indent, self.section, self.last_key = len(match["indent"]), "", ""
-            return
-        if not line.strip() or self.current is None:
-            return
-        if len(line) - len(line.lstrip()) <= self.indent:
-            self.current = None  # a Program, Chapter or stream-group line: back to the top level
-            return
-        header = line.strip().lower()
-        if header in ("metadata:", "side data:"):
-            self.section = header[:-1]
-        elif self.section == "side data":
-            self.current.side_data.append(line.strip())
-        elif self.section == "metadata":
-            self._metadata(line)
-
-    def _metadata(self, line: str) -> None:
-        entry = _metadata_entry(line)
-        if entry is None:
-            return
-        key, value = entry
-        metadata = self.current.metadata
-        if key:
-            metadata.setdefault(key, value)
-            self.last_key = key
-        elif self.last_key:  # continuation line of a multi-line value
-            metadata[self.last_key] += "\n" + value
-
-
-def _parse_streams(lines: list[str]) -> list[_Stream]:
-    """Every stream of input #0 with its Metadata and Side data blocks."""
-    collector = _StreamCollector()
-    for line in lines:
-        collector.feed(line)
-    return sorted(collector.streams.values(), key=lambda s: s.index)
-
-
-def _parse_input_dump(stderr: str) -> _Dump | None:
-    """Parse the description of input #0 that ``ffmpeg -i`` prints; None when there is none."""
-    lines = stderr.replace("\r", "\n").splitlines()
-    start = next((i for i, line in enumerate(lines) if _INPUT_RE.match(line)), None)
-    if start is None:
-        return None
-    body = []
-    for line in lines[start + 1 :]:
-        if line and not line[0].isspace():
-            if line.startswith("["):  # a log line printed in the middle: not part of the description
-                continue
-            break
-        body.append(line)
-    duration_s, start_s = None, 0.0
-    for line in body:
-        match = _DURATION_RE.match(line)
-        if match:
-            if match["h"] is not None:
-                duration_s = int(match["h"]) * 3600 + int(match["m"]) * 60 + float(match["s"])
-            start_s = float(match["start"]) if match["start"] else 0.0
-            break
-    return _Dump(container=_INPUT_RE.match(lines[start])["container"], duration_s=duration_s,
-                 start_s=start_s, duration_estimated=_ESTIMATED_DURATION in stderr,
-                 streams=_parse_streams(body))
-
-
 # ------------------------------------------------------------- stream values
 
 
@@ -293,7 +136,7 @@ def _stream_fps(fields: list[str]) -> Fraction:
     """The stream's frame rate: "N fps" if plausible, else "N tbr", else 25."""
     rates = {}
     for item in fields:
-        match = _RATE_RE.match(item)
+        match = RATE_RE.match(item)
         if match:
             rates.setdefault(match.group(3), match.group(1) + match.group(2))
     for kind in ("fps", "tbr"):
@@ -304,10 +147,10 @@ def _stream_fps(fields: list[str]) -> Fraction:
     return FALLBACK_FPS
 
 
-def _rotation(stream: _Stream) -> int:
+def _rotation(stream: Stream) -> int:
     """Clockwise rotation from the display matrix ("rotation of -90.00 degrees" = 90) or a rotate tag."""
     for line in stream.side_data:
-        match = _ROTATION_RE.search(line)
+        match = ROTATION_RE.search(line)
         if match:
             return round(-float(match.group(1))) % 360
     tag = stream.metadata.get("rotate", "").strip()
@@ -316,25 +159,21 @@ def _rotation(stream: _Stream) -> int:
     return 0
 
 
-def _even(value: float) -> int:
-    return max(2, int(value / 2 + 0.5) * 2)
-
-
 def _display_size(fields: list[str], rotation: int) -> tuple[int, int] | None:
     """Width and height as displayed: SAR applied to the width, swapped for 90/270 rotation."""
-    size = next((m for m in (_DIMENSIONS_RE.match(f) for f in fields[1:]) if m), None)
+    size = next((m for m in (DIMENSIONS_RE.match(f) for f in fields[1:]) if m), None)
     if size is None or int(size.group(1)) == 0 or int(size.group(2)) == 0:
         return None
     width, height = int(size.group(1)), int(size.group(2))
-    sar = _SAR_RE.search(" ".join(fields[1:]))
+    sar = SAR_RE.search(" ".join(fields[1:]))
     if sar and int(sar.group(1)) > 0 and int(sar.group(2)) > 0:
         width = width * int(sar.group(1)) / int(sar.group(2))
-    width, height = _even(width), _even(height)
+    width, height = max(2, even(width)), max(2, even(height))
     return (height, width) if rotation % 180 == 90 else (width, height)
 
 
 def _pix_fmt(fields: list[str]) -> str:
-    if len(fields) < 2 or _DIMENSIONS_RE.match(fields[1]):
+    if len(fields) < 2 or DIMENSIONS_RE.match(fields[1]):
         return "unknown"
     match = re.match(r"^([A-Za-z0-9_]+)", fields[1])
     return match.group(1) if match else "unknown"
@@ -371,7 +210,7 @@ def _codec(fields: list[str]) -> str:
     return fields[0].split()[0] if fields and fields[0].split() else "unknown"
 
 
-def _audio_track(stream: _Stream, order: int) -> AudioTrack:
+def _audio_track(stream: Stream, order: int) -> AudioTrack:
     fields = stream.fields
     hz = next((i for i, f in enumerate(fields) if re.fullmatch(r"\d+ Hz", f)), None)
     sample_rate = int(fields[hz].split()[0]) if hz is not None else 0
@@ -382,7 +221,7 @@ def _audio_track(stream: _Stream, order: int) -> AudioTrack:
                       default="default" in stream.dispositions)
 
 
-def _video_stream(dump: _Dump) -> _Stream | None:
+def _video_stream(dump: Dump) -> Stream | None:
     """The first video stream that is not cover art."""
     return next((s for s in dump.streams if s.kind == "video"
                  and not s.dispositions & {"attached pic", "timed thumbnails"}), None)
@@ -428,15 +267,15 @@ def _stat_source(path: Path) -> os.stat_result:
     return stat
 
 
-def _run_ffmpeg_dump(path: Path, extra: tuple[str, ...] = ()) -> tuple[_Dump | None, str]:
+def _run_ffmpeg_dump(path: Path, extra: tuple[str, ...] = ()) -> tuple[Dump | None, str]:
     try:
-        proc = run_ffmpeg([*extra, "-i", f"file:{path}"], check=False, timeout_s=PROBE_TIMEOUT_S)
+        proc = run_ffmpeg(input_file(path, *extra), check=False, timeout_s=PROBE_TIMEOUT_S)
     except FFmpegError as exc:
         raise SourceError(path, f"ffmpeg could not describe it: {exc}") from None
-    return _parse_input_dump(proc.stderr), proc.stderr
+    return parse_input_dump(proc.stderr), proc.stderr
 
 
-def _probe_dump(path: Path) -> _Dump:
+def _probe_dump(path: Path) -> Dump:
     """Run ``ffmpeg -i`` on ``path``; once more with deeper analysis if the video size was not found."""
     dump, stderr = _run_ffmpeg_dump(path)
     if dump is None:
@@ -450,7 +289,7 @@ def _probe_dump(path: Path) -> _Dump:
 
 def _measure_video_end_s(path: Path, video_index: int, frame_s: float) -> float | None:
     """Absolute end time of the video stream, by reading its packets (no decoding)."""
-    args = ["-copyts", "-i", f"file:{path}", "-map", f"0:{video_index}", "-c", "copy", "-f", "framecrc", "-"]
+    args = [*input_file(path, "-copyts"), "-map", f"0:{video_index}", "-c", "copy", "-f", "framecrc", "-"]
     try:
         proc = run_ffmpeg(args, check=False, timeout_s=MEASURE_TIMEOUT_S)
     except FFmpegError as exc:
@@ -484,7 +323,7 @@ def _packet_end(line: str, time_base: Fraction, frame_s: float) -> float | None:
     return float(stamp * time_base) + length_s
 
 
-def _content_duration(path: Path, dump: _Dump, video: _Stream, fps: Fraction) -> tuple[float, bool]:
+def _content_duration(path: Path, dump: Dump, video: Stream, fps: Fraction) -> tuple[float, bool]:
     """Content length in seconds and whether it had to be measured."""
     if dump.duration_s is None or dump.duration_estimated:
         frame_s = float(1 / fps) if fps else 0.04
@@ -517,7 +356,7 @@ def probe_source(path: str | Path) -> SourceInfo:
         raise SourceError(absolute, f"could not understand ffmpeg's description of it ({exc})") from None
 
 
-def _build_info(path: Path, stat: os.stat_result, dump: _Dump) -> SourceInfo:
+def _build_info(path: Path, stat: os.stat_result, dump: Dump) -> SourceInfo:
     if dump.container in STILL_IMAGE_CONTAINERS or dump.container.endswith("_pipe"):
         raise SourceError(path, "is a still image, not a video")
     video = _video_stream(dump)

@@ -39,7 +39,7 @@ from typing import Any, Iterable
 from PIL import Image
 
 from megacut.errors import FFmpegError, InputError, UsageError
-from megacut.ffmpeg import run_ffmpeg, stderr_tail
+from megacut.ffmpeg import input_file, run_ffmpeg, stderr_tail
 from megacut.plan.scenes import Problem
 from megacut.plan.settings import Settings, parse_fps, parse_resolution
 
@@ -382,7 +382,7 @@ def measure_audio_s(path: str, size_bytes: int, mtime_ns: int) -> float:
     duration is only an estimate for MP3s without a Xing header.
     """
     del size_bytes, mtime_ns  # part of the cache key only
-    proc = run_ffmpeg(["-loglevel", "error", "-nostats", "-progress", "pipe:1", "-i", f"file:{path}",
+    proc = run_ffmpeg(["-loglevel", "error", "-nostats", "-progress", "pipe:1", *input_file(path),
                        "-map", "0:a:0", "-vn", "-f", "null", "-"], check=False, timeout_s=AUDIO_PROBE_TIMEOUT_S)
     lengths = [line.split("=", 1)[1] for line in proc.stdout.splitlines() if line.startswith("out_time_us=")]
     if proc.returncode != 0 or not lengths or not lengths[-1].strip().lstrip("-").isdigit():

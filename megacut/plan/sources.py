@@ -12,6 +12,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
@@ -22,41 +23,14 @@ VIDEO_EXTENSIONS = (".mkv", ".mp4", ".m4v", ".mov", ".avi", ".webm", ".ts", ".mp
 
 # ---------------------------------------------------------------- languages
 
-# iso639-1, bibliographic, terminology, English name(s) ("-" = none)
-_LANGUAGE_TABLE = """
-en eng eng english      fr fre fra french       de ger deu german       zh chi zho chinese
-nl dut nld dutch,flemish cs cze ces czech       el gre ell greek        fa per fas persian,farsi
-hy arm hye armenian     ka geo kat georgian     is ice isl icelandic    mk mac mkd macedonian
-ms may msa malay        ro rum ron romanian     sk slo slk slovak       sq alb sqi albanian
-bo tib bod tibetan      cy wel cym welsh        eu baq eus basque       my bur mya burmese
-mi mao mri maori        es spa spa spanish,castilian it ita ita italian ja jpn jpn japanese
-ko kor kor korean       ru rus rus russian      pt por por portuguese   pl pol pol polish
-sv swe swe swedish      no nor nor norwegian    nb nob nob bokmal       nn nno nno nynorsk
-da dan dan danish       fi fin fin finnish      hu hun hun hungarian    tr tur tur turkish
-ar ara ara arabic       he heb heb hebrew       hi hin hin hindi        th tha tha thai
-uk ukr ukr ukrainian    vi vie vie vietnamese   id ind ind indonesian   bg bul bul bulgarian
-hr hrv hrv croatian     sr srp srp serbian      sl slv slv slovenian    et est est estonian
-lv lav lav latvian      lt lit lit lithuanian   ca cat cat catalan      gl glg glg galician
-ta tam tam tamil        te tel tel telugu       bn ben ben bengali,bangla ur urd urd urdu
-la lat lat latin        ga gle gle irish        af afr afr afrikaans    sw swa swa swahili
-tl tgl tgl tagalog      kn kan kan kannada      ml mal mal malayalam    mr mar mar marathi
-pa pan pan punjabi      gu guj guj gujarati     si sin sin sinhala      km khm khm khmer
-lo lao lao lao          mn mon mon mongolian    kk kaz kaz kazakh       uz uzb uzb uzbek
-az aze aze azerbaijani  be bel bel belarusian   bs bos bos bosnian      eo epo epo esperanto
-lb ltz ltz luxembourgish fo fao fao faroese     gd gla gla gaelic       yi yid yid yiddish
-am amh amh amharic      ha hau hau hausa        yo yor yor yoruba       zu zul zul zulu
-xh xho xho xhosa        so som som somali       ne nep nep nepali       ps pus pus pashto
-ku kur kur kurdish      tg tgk tgk tajik        ky kir kir kyrgyz       tk tuk tuk turkmen
-tt tat tat tatar        ug uig uig uighur,uyghur jv jav jav javanese    su sun sun sundanese
-iw heb heb -            in ind ind -            ji yid yid -
-"""
 _OLD_BIBLIOGRAPHIC = {"scc": "srp", "scr": "hrv"}
 _NO_LANGUAGE = {"", "und", "unknown", "undefined", "undetermined", "none"}
 
 
 def _build_language_map() -> dict[str, str]:
     codes: dict[str, str] = dict(_OLD_BIBLIOGRAPHIC)
-    tokens = _LANGUAGE_TABLE.split()
+    text = resources.files("megacut").joinpath("data/languages.txt").read_text(encoding="utf-8")
+    tokens = [token for line in text.splitlines() if not line.startswith("#") for token in line.split()]
     for two, bib, term, names in zip(tokens[0::4], tokens[1::4], tokens[2::4], tokens[3::4]):
         aliases = [two, bib, term] + ([] if names == "-" else names.split(","))
         for alias in aliases:

@@ -1,6 +1,7 @@
-"""Render jobs: one function per job kind, all producing segments that join with each other.
+"""Render: job values (``jobs``: frozen, with ids and keys) and what renders each kind (``renderers``).
 
-A segment is a ``.mov`` file with the plan's video format (final codec) and
-uncompressed PCM audio of exactly the video's length, so parts can be joined by
-stream copy with their audio encoded once (no drift at joins).
+Every renderer writes a segment: a ``.mov`` file with the plan's video format
+(final codec) and uncompressed PCM audio of exactly the video's length, so
+parts can be joined by stream copy with their audio encoded once (no drift
+at joins). Imports the plan stage below it, never join, run or the commands.
 """

@@ -42,7 +42,7 @@ def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs:
     (``audio_filter`` ends in ``[a]``) into a segment with the ffmpeg renderer's encoder, pixel format,
     colour tags and time scales."""
     video_input = audio_inputs.count("-i")
-    args = ["-y", "-loglevel", "error", *audio_inputs, *raw_rgb_input(feed, fmt)]
+    args = ["-loglevel", "error", *audio_inputs, *raw_rgb_input(feed, fmt)]
     graph = f"[{video_input}:v]setsar=1,{rgb_to_output(fmt.pix_fmt, rgb_matrix)}[v];{audio_filter}"
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]", *video_encoder_args(settings, fmt.pix_fmt)]
     return args + segment_output_args(fmt, output)

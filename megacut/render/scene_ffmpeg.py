@@ -22,7 +22,7 @@ import time
 from fractions import Fraction
 from pathlib import Path
 
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
 from megacut.render.colour import OUTPUT_TAGS, scale_options
@@ -163,30 +163,29 @@ def source_input(scene: Scene, fmt: OutputFormat, *only: str) -> tuple[list[str]
     options such as ``-vn`` before ``-i``; the seconds read before the start, the graph's shift)."""
     seek_s, preroll_s = seek_plan(scene)
     read_s = preroll_s + float(Fraction(scene.frames) / fmt.fps) + INPUT_MARGIN_S
-    return ["-ss", _num(seek_s), "-t", _num(read_s), *only, "-i", f"file:{scene.source.path}"], preroll_s
+    return input_file(scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s), *only), preroll_s
 
 
 def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
     """Input arguments for raw RGB pictures of the output size at the output rate."""
-    return ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{fmt.width}x{fmt.height}",
-            "-framerate", _rate(fmt.fps), "-i", f"file:{path}"]
+    return input_file(path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{fmt.width}x{fmt.height}",
+                      "-framerate", _rate(fmt.fps))
 
 
 def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
     """How every renderer ends its ffmpeg command: frame-exact time scale, PCM audio, no metadata, MOV."""
     return ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
-            "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov", f"file:{output}"]
+            *output_file(output, "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov")]
 
 
 def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
     """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
     scene, fmt = job.scene, job.format
     source, preroll_s = source_input(scene, fmt)
-    args = ["-y", "-loglevel", "error", *source]
+    args = ["-loglevel", "error", *source]
     timing = overlay_timing(float(Fraction(scene.frames) / fmt.fps), job.settings) if overlay_png else None
     if timing is not None:
-        args += ["-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps),
-                 "-i", f"file:{overlay_png}"]
+        args += input_file(overlay_png, "-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps))
     graph = f"{video_graph(job, preroll_s, timing)};{audio_graph(job, preroll_s)}"
     # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
     # is complete, cutting the audio short.

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from megacut.errors import UsageError
+from megacut.ffmpeg import even
 from megacut.plan.build import OutputFormat
 from megacut.render.colour import reader_matrix
 from megacut.render.jobs import JobResult, SceneJob
@@ -124,18 +125,14 @@ def checked_effect(spec: str) -> Callable[[np.ndarray, float], np.ndarray]:
 # -------------------------------------------------------------------- video
 
 
-def _even(value: float) -> int:
-    return int(value / 2 + 0.5) * 2  # ffmpeg's trunc(x/2+0.5)*2, as in scene_ffmpeg.fit_filters
-
-
 def fitted_size(width: int, height: int, fmt: OutputFormat, fit: str) -> tuple[int, int]:
     """Size of a width x height (display) picture scaled to fit (``pad``) or cover (``crop``) the frame;
     the same numbers as the ffmpeg renderer's scale expressions."""
     dar = width / height
     wide = dar >= fmt.width / fmt.height
     if (fit == "crop") != wide:  # pad a wide picture, or crop a tall one: full width
-        return fmt.width, _even(fmt.width / dar)
-    return _even(fmt.height * dar), fmt.height
+        return fmt.width, even(fmt.width / dar)
+    return even(fmt.height * dar), fmt.height
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -27,12 +27,19 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat
 from megacut.plan.fonts import font_runs, load_font, primary_font
 from megacut.plan.sections import SectionSpec
 from megacut.plan.settings import Settings
-from megacut.render.jobs import GATE_DBFS, PEAK_CEILING_DBFS, TARGET_RMS_DBFS, JobResult, Still, StillJob
+from megacut.render.jobs import (
+    GATE_DBFS,
+    PEAK_CEILING_DBFS,
+    TARGET_RMS_DBFS,
+    JobResult,
+    Still,
+    StillJob,
+)
 from megacut.render.pipe import write_segment
 from megacut.render.scene_ffmpeg import pcm_format
 from megacut.render.segment import (
@@ -172,8 +179,8 @@ def _audio_segment(data: bytes, fmt: OutputFormat):
 def decode_narration(path: Path, fmt: OutputFormat, work_dir: Path, cancel=None):
     """The file's first audio stream as a pydub AudioSegment, 48 kHz stereo s16."""
     raw = work_dir / "narration.pcm"
-    run_ffmpeg(["-y", "-loglevel", "error", "-i", f"file:{path}", "-map", "0:a:0", "-vn", "-ac", str(fmt.channels),
-                "-ar", str(fmt.sample_rate), "-c:a", "pcm_s16le", "-f", "s16le", f"file:{raw}"], cancel=cancel)
+    run_ffmpeg(["-loglevel", "error", *input_file(path), "-map", "0:a:0", "-vn", "-ac", str(fmt.channels),
+                "-ar", str(fmt.sample_rate), "-c:a", "pcm_s16le", *output_file(raw, "-f", "s16le")], cancel=cancel)
     return _audio_segment(raw.read_bytes(), fmt)
 
 
@@ -232,7 +239,7 @@ def render_still(job: StillJob, cancel=None, clips=None) -> JobResult:
     fmt, frames = job.format, job.frames
     with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
         pcm = section_pcm(job.still, fmt, frames, job.work_dir, cancel)
-        audio_inputs = ["-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels), "-i", f"file:{pcm}"]
+        audio_inputs = input_file(pcm, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels))
         audio_filter = f"[0:a]{pcm_format(fmt)}[a]"
         picture = section_picture(job.still, fmt, job.settings)
         if job.settings.backend == "moviepy":

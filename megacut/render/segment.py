@@ -9,21 +9,16 @@ renamed; whatever happens, the temporary file and the job's scratch folder go.
 from __future__ import annotations
 
 import contextlib
-import os
 import shutil
 import time
 from pathlib import Path
 
 from megacut.errors import Cancelled, FFmpegError
+from megacut.ffmpeg import process_cpu_s
+from megacut.files import writing
 from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
-from megacut.ffmpeg import process_cpu_s
 from megacut.render.jobs import Job, JobResult
-
-
-def partial_path(segment_path: Path) -> Path:
-    """The temporary name a segment is written under, in the same folder."""
-    return segment_path.with_name(f".{segment_path.stem}.{os.getpid()}.partial{segment_path.suffix or '.mov'}")
 
 
 def segment_problem(path: Path, frames: int, fmt: OutputFormat) -> str | None:
@@ -57,17 +52,14 @@ def check_cancel(cancel) -> None:
 @contextlib.contextmanager
 def writing_segment(name: str, segment_path: Path, work_dir: Path, frames: int, fmt: OutputFormat):
     """Yield the temporary path to write; on success check it and rename it to ``segment_path``."""
-    temp = partial_path(segment_path)
-    segment_path.parent.mkdir(parents=True, exist_ok=True)
     work_dir.mkdir(parents=True, exist_ok=True)
     try:
-        yield temp
-        problem = segment_problem(temp, frames, fmt)
-        if problem:
-            raise FFmpegError(f"{name}: ffmpeg reported success but {problem}")
-        os.replace(temp, segment_path)
+        with writing(segment_path) as temp:
+            yield temp
+            problem = segment_problem(temp, frames, fmt)
+            if problem:
+                raise FFmpegError(f"{name}: ffmpeg reported success but {problem}")
     finally:
-        temp.unlink(missing_ok=True)
         shutil.rmtree(work_dir, ignore_errors=True)
 
 

@@ -37,7 +37,13 @@ from pathlib import Path
 import numpy as np
 
 from megacut.errors import FFmpegError
-from megacut.ffmpeg import concat_list, run_ffmpeg, timestamp_problem
+from megacut.ffmpeg import (
+    concat_list,
+    input_file,
+    output_file,
+    run_ffmpeg,
+    timestamp_problem,
+)
 from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings
@@ -73,9 +79,9 @@ def _encode_gops(picture: Path, lengths: list[int], fmt: OutputFormat, encoder: 
     for n in sorted(set(lengths), reverse=True):
         files[n] = work_dir / f"gop{n}.mov"
         graph = f"[0:v]setsar=1,{rgb_to_output(fmt.pix_fmt)},loop={n - 1}:1[v]"
-        run_ffmpeg(["-y", "-loglevel", "error", *raw_rgb_input(picture, fmt), "-filter_complex", graph,
+        run_ffmpeg(["-loglevel", "error", *raw_rgb_input(picture, fmt), "-filter_complex", graph,
                     "-map", "[v]", "-frames:v", str(n), *encoder, "-an",
-                    "-video_track_timescale", str(video_timescale(fmt.fps)), "-f", "mov", f"file:{files[n]}"],
+                    "-video_track_timescale", str(video_timescale(fmt.fps)), *output_file(files[n], "-f", "mov")],
                    cancel=cancel)
     return files
 
@@ -138,7 +144,7 @@ def encode_still(picture: np.ndarray, frames: int, fmt: OutputFormat, settings: 
                        encoding="utf-8")
     video_input = audio_inputs.count("-i")
     tag = encoder[encoder.index("-tag:v"):encoder.index("-tag:v") + 2] if "-tag:v" in encoder else []
-    args = ["-y", "-loglevel", "warning", *audio_inputs, "-f", "concat", "-safe", "0", "-i", f"file:{listing}",
+    args = ["-loglevel", "warning", *audio_inputs, *input_file(listing, "-f", "concat", "-safe", "0"),
             "-filter_complex", audio_filter, "-map", f"{video_input}:v", "-map", "[a]", "-c:v", "copy", *tag,
             *segment_output_args(fmt, output)]
     completed = run_ffmpeg(args, cancel=cancel)

@@ -30,20 +30,10 @@ except ImportError:  # Windows: runs are not locked against each other
     fcntl = None
 
 from megacut.errors import UsageError
+from megacut.files import PARTIAL_GLOB, PARTIAL_MARK, write_json_atomic
 from megacut.plan.build import OutputFormat
 from megacut.render.jobs import SEGMENT_SUFFIX
 from megacut.render.segment import segment_problem
-
-
-def write_json_atomic(path: Path, data) -> None:
-    """Write JSON under a temporary name in the same folder, then rename: never a half file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.partial")
-    try:
-        temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)
@@ -130,11 +120,11 @@ class SegmentCache:
         marker = str(self.root)
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info["cmdline"] or []
-            if proc.pid != os.getpid() and any(marker in arg and ".partial" in arg for arg in cmdline):
+            if proc.pid != os.getpid() and any(marker in arg and PARTIAL_MARK in arg for arg in cmdline):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
         removed = 0
-        for partial in self.segments.glob(".*.partial*"):
+        for partial in self.segments.glob(PARTIAL_GLOB):
             removed += tree_bytes(partial)
             partial.unlink(missing_ok=True)
         for leftover in self.work.iterdir():

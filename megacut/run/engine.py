@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Callable
 
 from megacut.errors import Cancelled, ExitCode, InputError, MegacutError
-from megacut.join.assemble import PARTIAL_OUTPUTS, PartInput, assemble_part
+from megacut.ffmpeg import process_cpu_s
+from megacut.files import remove_partials
+from megacut.join.assemble import PartInput, assemble_part
 from megacut.plan.build import RenderPlan
 from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
-from megacut.ffmpeg import process_cpu_s
+from megacut.render.jobs import Text
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, estimate_bytes
-from megacut.render.jobs import Text
 from megacut.run.groups import Group, Item, scene_groups
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
@@ -245,8 +246,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
     run = _Run(groups, options, stop, on_event=progress.log if progress else None)
     with run.cache.lock():
         for folder in {g.output.parent for g in groups}:  # a killed run's joins
-            for partial in folder.glob(PARTIAL_OUTPUTS):
-                partial.unlink(missing_ok=True)
+            remove_partials(folder)
         jobs = run.classify()
         _check_disk(run)
         with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
