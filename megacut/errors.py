@@ -75,3 +75,7 @@ class FFmpegError(MegacutError):
 
 class Cancelled(MegacutError):
     """Work stopped because the user cancelled (Ctrl+C or SIGTERM)."""
+
+
+class NotStarted(Cancelled):
+    """A job reached its worker after the first Ctrl+C: it was not started."""

@@ -243,7 +243,7 @@ def test_identical_rows_are_rendered_once_and_used_twice(tmp_path, movies):
     row = f"Beeps,{frame_time(100)},{frame_time(110)},Recap"
     csv = write_csv(tmp_path, [row, f"Beeps,{frame_time(200)},{frame_time(205)},", row])
     plan, result = render(tmp_path, csv, movies, max_workers=2)
-    assert result.items["scene-0"].item.key == result.items["scene-2"].item.key
+    assert result.items["scene-0"].item.keys == result.items["scene-2"].item.keys
     assert result.exit_code == 0 and [r.status for _, r in sorted(result.items.items())] == ["ok", "ok", "ok"]
     assert len([p for p in (tmp_path / "out" / ".megacut-cache" / "segments").glob("*.mov")]) == 2
     assert len(part_frames(result.parts[0].path, tmp_path)) == 25

@@ -78,13 +78,25 @@ def test_plain_progress_lines_when_not_on_a_terminal():
     stream = io.StringIO()
     progress = Progress(20.0, stream=stream, interactive=False)
     progress.reused(5.0, 2)
-    progress.advance(10.0, failed=False, running=1, rss_bytes=300_000_000, message="scene 3 (line 4) ok in 2.0 s")
-    progress.advance(5.0, failed=True, running=0, rss_bytes=300_000_000, message="scene 4 (line 5) failed: boom")
+    progress.advance(10.0, "ok", running=1, rss_bytes=300_000_000, message="scene 3 (line 4) ok in 2.0 s")
+    progress.advance(5.0, "failed", running=0, rss_bytes=300_000_000, message="scene 4 (line 5) failed: boom")
     lines = stream.getvalue().splitlines()
-    assert lines == ["megacut: 2 scene(s) reused from the cache (5 s of output)",
+    assert lines == ["megacut: 2 segment(s) reused from the cache (5 s of output)",
                      "megacut: [15/20 s] scene 3 (line 4) ok in 2.0 s (mem 300 MB)",
                      "megacut: [20/20 s] scene 4 (line 5) failed: boom (mem 300 MB)"]
     quiet = io.StringIO()
     Progress(1.0, stream=quiet, interactive=False, quiet=True).advance(
-        1.0, failed=True, running=0, rss_bytes=1, message="scene 1 failed")
+        1.0, "failed", running=0, rss_bytes=1, message="scene 1 failed")
     assert "scene 1 failed" in quiet.getvalue()  # failures are shown even when quiet
+
+
+def test_work_a_stop_cancelled_is_shown_as_cancelled_not_done():
+    stream = io.StringIO()
+    progress = Progress(20.0, stream=stream, interactive=True)
+    progress.advance(10.0, "ok", running=2, rss_bytes=1, message="scene 1 ok")
+    progress.advance(5.0, "not-started", running=1, rss_bytes=1, message="scene 2 not-started")
+    progress.advance(5.0, "cancelled", running=0, rss_bytes=1, message="scene 3 cancelled")
+    assert progress.done_s == 10.0 and progress.bar.n == 10.0  # not 100%
+    assert progress.counts == {"done": 1, "failed": 0, "cancelled": 2}
+    assert "1 done, 0 failed, 2 cancelled, 0 running" in str(progress.bar.postfix)
+    progress.close()

@@ -430,7 +430,7 @@ def test_build_scene_args_is_pure_and_has_the_whole_pipeline(tmp_path, source):
                   "overlay=x=0:y=0:eof_action=pass", "format=yuv420p,setparams=colorspace=bt709:",
                   # a small untagged source is taken for BT.601 and converted to BT.709
                   "in_color_matrix=bt601:out_color_matrix=bt709:out_range=tv,pad=",
-                  f"[0:{track.index}]asetpts=PTS-0.503/TB,aresample=48000:async=1:first_pts=0",
+                  f"[0:{track.index}]asetpts=PTS-floor(0.503/TB+0.5),aresample=48000:async=1:first_pts=0",
                   "aformat=sample_fmts=s16:sample_rates=48000:channel_layouts=stereo", "afade=t=in:st=0:d=0.5",
                   "afade=t=out:st=1.75:d=0.25", f"apad=whole_len={samples},atrim=end_sample={samples}[a]"):
         assert piece in graph, piece

@@ -76,6 +76,24 @@ def test_drain_lets_running_jobs_finish_and_starts_no_more(kind, tmp_path):
 
 
 @pytest.mark.parametrize("kind", ["process", "thread"])
+def test_after_the_first_stop_a_job_already_queued_for_a_worker_does_not_start(kind, tmp_path):
+    stop = StopControl()
+    jobs = [FakeJob(f"j{i}", cost=10 - i, sleep_s=1.0, state_dir=str(tmp_path)) for i in range(4)]
+
+    def stop_once_the_first_job_runs():
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "j0.attempts").exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        stop.request()
+
+    threading.Thread(target=stop_once_the_first_job_runs, daemon=True).start()
+    outcomes, _ = run(jobs, kind=kind, workers=1, stop=stop)  # j1 waits in the worker's queue meanwhile
+    assert {n: o.status for n, o in outcomes.items()} == {"j0": "ok", "j1": "not-started", "j2": "not-started",
+                                                           "j3": "not-started"}
+    assert sorted(p.name for p in tmp_path.glob("*.attempts")) == ["j0.attempts"]  # no other job began
+
+
+@pytest.mark.parametrize("kind", ["process", "thread"])
 def test_second_stop_cancels_running_jobs(kind, tmp_path):
     stop = StopControl()
     jobs = [FakeJob("hangs", cost=10, hang=True, state_dir=str(tmp_path))] + [FakeJob(f"j{i}", sleep_s=5) for i in range(3)]

@@ -326,7 +326,7 @@ def test_job_key_follows_everything_that_changes_the_segment(tmp_path):
     spec = load_section_spec(write_spec(tmp_path, [{"text": "a", "audio": "voice.wav"}, {"text": "b"}]))
 
     def section_jobs():  # as megacut sections schedules them
-        return [item.job for item in section_groups([spec], tmp_path / "out", FAST)[0].items]
+        return [job for item in section_groups([spec], tmp_path / "out", FAST)[0].items for job in item.jobs]
 
     jobs, again = section_jobs(), section_jobs()
     assert [j.key for j in jobs] == [j.key for j in again] and jobs[0].key != jobs[1].key

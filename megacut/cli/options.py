@@ -24,6 +24,7 @@ from megacut.plan.settings import (
     parse_positive_int,
     parse_positive_seconds,
     parse_resolution,
+    parse_segment_duration,
     parse_size,
     parse_transition,
     parse_video_codec,
@@ -31,6 +32,7 @@ from megacut.plan.settings import (
 from megacut.version import __version__
 
 OUTPUT_HELP = "folder for the parts and the report"
+DEFAULTS = Settings()
 ENV_PATHS = {"csv": "MEGA_CUT_CSV", "movies": "MEGA_CUT_MOVIE_FOLDER", "output": "MEGA_CUT_OUTPUT"}
 
 
@@ -130,8 +132,8 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     fmt.add_argument("--video-codec", type=_option(parse_video_codec), default="libx264",
                      help="ffmpeg H.264/HEVC encoder: libx264 (default), libx265, h264_nvenc...")
     fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
-                     upper=64)), default=2, help="encoder threads per job; fixed so output is the same "
-                     "with any worker count (default: 2)")
+                     upper=64)), default=DEFAULTS.encoder_threads, help="encoder threads per job; fixed so output "
+                     f"is the same with any worker count (default: {DEFAULTS.encoder_threads})")
     text = "overlays" if scenes else "captions and title cards"
     fmt.add_argument("--font", help=f"font file or name for {text} (default: Pillow's/OS default)")
     fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
@@ -148,6 +150,10 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
 
 
 def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
+    fmt.add_argument("--segment-duration", type=_option(parse_segment_duration), default=DEFAULTS.segment_s,
+                     metavar="SECONDS", help="render a longer scene as consecutive segments of about this length, "
+                     "so every core has work; 0: every scene whole (default: "
+                     f"{DEFAULTS.segment_s:g}; the output is the same frames and sound either way)")
     fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
     fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
@@ -311,7 +317,8 @@ def effect_digest(spec: str | None, backend: str) -> str | None:
     return hashlib.sha256(source).hexdigest()[:16]
 
 
-OPTION_OF_SETTING = {"overlay_duration_s": "overlay_duration", "chunk_duration_s": "chunk_duration"}
+OPTION_OF_SETTING = {"overlay_duration_s": "overlay_duration", "chunk_duration_s": "chunk_duration",
+                     "segment_s": "segment_duration"}
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

@@ -148,7 +148,7 @@ def report_data(result) -> dict:
         "parts": [
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
              "duration_s": round(p.duration_s, 6), "scenes": _indices(result, p, ItemKind.SCENE),
-             "error": p.error}
+             "error": p.error, "join_s": round(p.join_s, 3), "written_at_s": round(p.joined_at_s, 3)}
             for p in result.parts
         ],
         "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),
@@ -166,7 +166,8 @@ def _indices(result, part, *kinds) -> list[int]:
 
 def _run_totals(result) -> dict:
     return {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
-            "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers}
+            "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers,
+            "last_job_ended_s": round(result.last_job_ended_s, 3)}
 
 
 def sections_report_data(result, specs) -> dict:
@@ -189,7 +190,7 @@ def sections_report_data(result, specs) -> dict:
              "name": r.item.name, "status": r.status, "error": r.error, "duration_s": round(r.item.duration_s, 6),
              "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
              "render_s": round(r.render_s, 3), "attempts": r.attempts, "retried_after": r.retried_after,
-             "key": r.item.key}
+             "key": r.item.keys[0]}
             for r in sorted(result.items.values(), key=lambda r: r.item.index)
         ],
         **_run_totals(result),
@@ -227,7 +228,10 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
-        "retried_after": scene_result.retried_after, "key": item.key,
+        "retried_after": scene_result.retried_after, "key": item.keys[0],
+        "segments": [{"job": s.job_id, "frames": s.frames, "status": s.status, "render_s": round(s.render_s, 3),
+                      "cpu_s": round(s.cpu_s, 3), "attempts": s.attempts, "key": s.key}
+                     for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
     }
 

@@ -36,11 +36,12 @@ class AssemblyError(MegacutError):
 
 @dataclass(frozen=True, slots=True)
 class PartInput:
-    """One segment to join: its file, its exact length, and the chapter title."""
+    """One segment to join: its file, its exact length, and the title of the chapter it starts (None: it
+    continues the chapter before it, as a long scene's later segments do)."""
 
     path: Path
     frames: int
-    title: str
+    title: str | None
 
 
 def stream_signature(path: Path) -> tuple:
@@ -76,15 +77,18 @@ def _escape_metadata(value: str) -> str:
 
 
 def chapters_metadata(inputs: list[PartInput], fps: Fraction, title: str) -> str:
-    """FFMETADATA with a chapter per scene, in exact milliseconds from frame counts."""
-    lines = [";FFMETADATA1", f"title={_escape_metadata(title)}"]
+    """FFMETADATA with a chapter per item (scene, slide, title card), in exact milliseconds from frame counts."""
+    chapters: list[list] = []  # [title, first frame, end frame]
     frames = 0
     for item in inputs:
-        start_ms = round(frames / fps * 1000)
+        if item.title is not None or not chapters:
+            chapters.append([item.title or "", frames, frames])
         frames += item.frames
-        end_ms = round(frames / fps * 1000)
-        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={start_ms}", f"END={end_ms}",
-                  f"title={_escape_metadata(item.title)}"]
+        chapters[-1][2] = frames
+    lines = [";FFMETADATA1", f"title={_escape_metadata(title)}"]
+    for chapter_title, first, end in chapters:
+        lines += ["[CHAPTER]", "TIMEBASE=1/1000", f"START={round(first / fps * 1000)}",
+                  f"END={round(end / fps * 1000)}", f"title={_escape_metadata(chapter_title)}"]
     return "\n".join(lines) + "\n"
 
 

@@ -42,6 +42,7 @@ class Settings:
     preset: str = "medium"
     video_codec: str = "libx264"
     encoder_threads: int = 2  # per job, fixed so output never depends on the worker count
+    segment_s: float = 10.0  # a longer scene is rendered as consecutive segments of about this length; 0: never
     overlay_duration_s: float = 3.0
     overlay_second_line: str = OVERLAY_SECOND_LINES[0]  # title, movie (the CSV cell as written) or none
     font: str | None = None
@@ -53,6 +54,20 @@ class Settings:
     backend: str = "ffmpeg"
     effect: str | None = None  # "module:function", moviepy backend only
     effect_digest: str | None = None  # of the effect's source file: editing the effect re-renders
+
+
+def parse_segment_duration(text: str) -> float:
+    """``--segment-duration``: seconds (or 0 to render every scene whole)."""
+    raw = text.strip()
+    if raw in ("0", "0.0", "none", "off"):
+        return 0.0
+    try:
+        seconds = parse_duration(raw)
+    except TimecodeError as exc:
+        raise UsageError(f"--segment-duration: {exc}") from None
+    if not 0.5 <= seconds <= 3600:
+        raise UsageError(f"--segment-duration: {text} is out of range; use 0.5 s to 1 h, or 0 to never split a scene")
+    return seconds
 
 
 def parse_fps(text: str) -> Fraction:

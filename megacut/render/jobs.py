@@ -19,11 +19,13 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from enum import Enum
+from fractions import Fraction
 from pathlib import Path
 
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
+from megacut.render.overlay import OverlayTiming, overlay_timing
 
 SEGMENT_SUFFIX = ".mov"
 
@@ -102,7 +104,26 @@ class Job:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SceneJob(Job):
+    """Frames ``first_frame`` to ``first_frame + frames`` of ``scene`` (all of it unless the scene is split)."""
+
     scene: Scene
+    first_frame: int = 0
+
+    @property
+    def offset_s(self) -> Fraction:
+        """Where the segment starts in its scene."""
+        return Fraction(self.first_frame) / self.format.fps
+
+    @property
+    def overlay(self) -> OverlayTiming | None:
+        """When the scene's overlay shows (scene time), if it shows in this job's frames at all."""
+        timing = scene_overlay(self.scene, self.format, self.settings)
+        return timing if timing is not None and self.offset_s < timing.duration_s else None
+
+
+def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings) -> OverlayTiming | None:
+    """When the scene's overlay shows (from the scene start), or None when it has none."""
+    return overlay_timing(scene.frames / float(fmt.fps), settings) if scene.overlay_lines else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -140,25 +161,66 @@ def file_identity(path: Path | None) -> list | None:
     return [str(path), stat.st_size, stat.st_mtime_ns]
 
 
-def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings) -> SceneJob:
-    """The job that renders ``scene``, its key computed now."""
+def segment_bounds(frames: int, segment_frames: int) -> list[tuple[int, int]]:
+    """(first frame, frames) of each segment of a scene of ``frames`` frames: consecutive segments of
+    ``segment_frames`` from the scene's start, the last one between half and one and a half of that
+    (no tiny tail). Depends on these two numbers only: never on the machine, the worker count or
+    other rows, so output and cache keys do not either."""
+    if segment_frames <= 0 or frames < segment_frames * 3 // 2:
+        return [(0, frames)]
+    count = max(1, (frames + segment_frames // 2) // segment_frames)
+    starts = [k * segment_frames for k in range(count)]
+    return [(start, (starts[k + 1] if k + 1 < count else frames) - start) for k, start in enumerate(starts)]
+
+
+def scene_jobs(scene: Scene, fmt: OutputFormat, settings: Settings) -> tuple[SceneJob, ...]:
+    """The jobs that render ``scene``: one, or one per segment when it is longer than ``settings.segment_s``
+    (each segment an independent encode starting on a keyframe, joined by stream copy), keys computed now."""
+    bounds = segment_bounds(scene.frames, fmt.frames_for(settings.segment_s))
+    return tuple(scene_job(scene, fmt, settings, first, frames, (number, len(bounds)))
+                 for number, (first, frames) in enumerate(bounds, start=1))
+
+
+def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: int = 0, frames: int | None = None,
+              segment: tuple[int, int] = (1, 1)) -> SceneJob:
+    """The job that renders ``frames`` frames of ``scene`` from ``first_frame`` (all of it by default), segment
+    ``segment[0]`` of ``segment[1]``; its key is computed now."""
+    frames = scene.frames - first_frame if frames is None else frames
     renderer = f"scene/{settings.backend}"
     source = scene.source
+    start_s, end_s = first_frame / fmt.fps, (first_frame + frames) / fmt.fps
     content = {
         "effect": [settings.effect, settings.effect_digest],
         "source": [str(source.path), source.size_bytes, source.mtime_ns],
         "start_s": repr(scene.start_s),
-        "frames": scene.frames,
+        "first_frame": first_frame,
+        "frames": frames,
         "audio": scene.audio.index if scene.audio else None,
-        "overlay": list(scene.overlay_lines),
-        "overlay_style": [settings.font, settings.font_size, settings.overlay_duration_s,
-                          font_identities(scene.overlay_lines, settings)] if scene.overlay_lines else None,
         "fit": settings.fit,
-        "fade": [scene.fade_in_s, scene.fade_out_s],
+        **_scene_effects(scene, fmt, settings, float(start_s), float(end_s)),
     }
-    return SceneJob(id=f"scene-{scene.index}", key=segment_key(renderer, content, fmt, settings), renderer=renderer,
-                    kind=ItemKind.SCENE, name=scene.name, frames=scene.frames, format=fmt, settings=settings,
-                    scene=scene)
+    number, count = segment
+    return SceneJob(id=f"scene-{scene.index}" + (f".{number}" if count > 1 else ""),
+                    key=segment_key(renderer, content, fmt, settings), renderer=renderer, kind=ItemKind.SCENE,
+                    name=scene.name + (f", segment {number}/{count}" if count > 1 else ""), frames=frames,
+                    format=fmt, settings=settings, scene=scene, first_frame=first_frame)
+
+
+def _scene_effects(scene: Scene, fmt: OutputFormat, settings: Settings, start_s: float, end_s: float) -> dict:
+    """What is drawn over a segment from ``start_s`` to ``end_s`` of the scene: the overlay and the fades,
+    each only where it shows there, so editing an overlay re-renders the segments that show it only."""
+    effects = {}
+    timing = scene_overlay(scene, fmt, settings)
+    if timing is not None and start_s < timing.duration_s:
+        effects["overlay"] = list(scene.overlay_lines)
+        effects["overlay_style"] = [settings.font, settings.font_size, settings.overlay_duration_s,
+                                    scene.duration_s if timing.duration_s >= scene.duration_s else None,
+                                    font_identities(scene.overlay_lines, settings)]
+    if scene.fade_in_s > 0 and start_s < scene.fade_in_s:
+        effects["fade_in"] = scene.fade_in_s
+    if scene.fade_out_s > 0 and end_s > scene.duration_s - scene.fade_out_s - float(1 / fmt.fps):
+        effects["fade_out"] = [scene.fade_out_s, scene.frames]
+    return effects
 
 
 def still_job(job_id: str, kind: ItemKind, name: str, still: Still, fmt: OutputFormat,

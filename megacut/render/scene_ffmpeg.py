@@ -27,7 +27,7 @@ from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
 from megacut.render.colour import OUTPUT_TAGS, scale_options
 from megacut.render.jobs import JobResult, SceneJob
-from megacut.render.overlay import OverlayTiming, overlay_timing, render_overlay_png
+from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
@@ -39,6 +39,11 @@ START_SLACK_S = 0.003
 # Demuxers that seek by timestamp search, not to a keyframe: seek earlier and decode a pre-roll.
 INDEXLESS_CONTAINERS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v")
 PREROLL_S = 12.0  # longer than x264's default GOP (250 frames) at 23.976 fps
+# A segment's seek differs from its scene's by whole 40 ms steps: a whole number of samples at every
+# common audio rate (8 to 96 kHz, 44.1 and 22.05 kHz included) and of ticks of every common time base
+# (1/1000, 1/90000, 1/sample rate), so ffmpeg's timestamp rounding is the same for both and the
+# segment's audio is sample for sample the whole scene's.
+SEGMENT_SEEK_STEP_US = 40_000
 CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 
 
@@ -60,12 +65,22 @@ def _num(value: float | Fraction) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def seek_plan(scene: Scene) -> tuple[float, float]:
-    """(input seek time, shift): the graph moves timestamps back by ``shift`` so 0 is the scene start."""
+def seek_plan(job: SceneJob) -> tuple[float, float]:
+    """(input seek time, shift): the graph moves timestamps back by ``shift`` so 0 is the job's first frame
+    (the scene's start, or a segment's).
+
+    A segment seeks from its scene's own seek point plus whole steps of ``SEGMENT_SEEK_STEP_US``, so its
+    audio samples line up one for one with the whole scene's (see the constant)."""
+    scene = job.scene
     family = scene.source.container.split(",")
     lead_s = PREROLL_S if any(n in INDEXLESS_CONTAINERS for n in family) else START_LEAD_S
     preroll_s = min(scene.start_s, lead_s)
-    return scene.start_s - preroll_s, preroll_s + START_SLACK_S
+    if not job.first_frame:
+        return scene.start_s - preroll_s, preroll_s + START_SLACK_S
+    scene_seek_us = round(Fraction(_num(scene.start_s - preroll_s)) * 1_000_000)  # as the whole scene's -ss
+    step_us = int(job.offset_s * 1_000_000) // SEGMENT_SEEK_STEP_US * SEGMENT_SEEK_STEP_US
+    seek_s = (scene_seek_us + step_us) / 1_000_000
+    return seek_s, scene.start_s + float(job.offset_s) + START_SLACK_S - seek_s
 
 
 def fit_filters(fmt: OutputFormat, fit: str, colour: str = "") -> str:
@@ -99,19 +114,25 @@ def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
 
 
 def video_graph(job: SceneJob, preroll_s: float, timing: OverlayTiming | None) -> str:
-    """Filter graph from the source's video (and the overlay image, input 1, shown for ``timing``) to ``[v]``."""
-    scene, fmt = job.scene, job.format
-    duration_s = Fraction(scene.frames) / fmt.fps
+    """Filter graph from the source's video (and the overlay image, input 1, shown for ``timing``) to ``[v]``.
+
+    A segment's frames are cut like the whole scene's, then moved to their time in the scene
+    (``setpts=PTS+first_frame``: the fps filter's time base is one frame) so that the fades and the
+    overlay are drawn at their scene times, and moved back to 0 at the end."""
+    scene, fmt, first = job.scene, job.format, job.first_frame
+    duration_s = Fraction(job.frames) / fmt.fps
     # An interlaced source is deinterlaced first (each frame from its two fields; frames flagged
     # progressive pass untouched), or every moving edge of the scene would show combing.
     deinterlace = [DEINTERLACE] if scene.source.interlaced else []
     steps = [*deinterlace, f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
              fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
-              f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={scene.frames}"]
+              f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={job.frames}"]
+    steps += [f"setpts=PTS+{first}"] if first else []
     steps += scene_fades(scene, fmt)[0]
+    to_zero = ["setpts=PTS-STARTPTS"] if first else []
     source = f"[0:{scene.source.video_index}]"
     if timing is None:
-        return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS]) + "[v]"
+        return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS, *to_zero]) + "[v]"
     # The image is read as one frame and repeated inside the graph: its input ends at once, rather
     # than at the same instant as the scene, which made ffmpeg 9 hang now and then.
     shown_frames = max(1, round(timing.duration_s * fmt.fps))
@@ -119,7 +140,8 @@ def video_graph(job: SceneJob, preroll_s: float, timing: OverlayTiming | None) -
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
              f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
-    composite = f"[base][ov]overlay=x=0:y=0:eof_action=pass,format={fmt.pix_fmt},{OUTPUT_TAGS}[v]"
+    composite = ",".join(["[base][ov]overlay=x=0:y=0:eof_action=pass", f"format={fmt.pix_fmt}", OUTPUT_TAGS,
+                          *to_zero]) + "[v]"
     return f"{source}{','.join(steps)}[base];{image};{composite}"
 
 
@@ -130,16 +152,25 @@ def pcm_format(fmt: OutputFormat) -> str:
 
 
 def audio_graph(job: SceneJob, preroll_s: float) -> str:
-    """Filter graph from the chosen audio track (or silence) to ``[a]`` with exactly M samples."""
-    scene, fmt = job.scene, job.format
-    samples = fmt.samples_for(scene.frames)
+    """Filter graph from the chosen audio track (or silence) to ``[a]`` with exactly M samples.
+
+    The graph works in scene time: a segment's audio starts at sample ``samples_for(first_frame)`` of
+    the scene and has ``samples_for(end) - samples_for(first)`` samples, so the segments of a scene
+    have exactly the scene's samples (the cumulative frame count decides each boundary) and the fades
+    fall where they fall in the whole scene; it is moved back to 0 at the end."""
+    scene, fmt, first = job.scene, job.format, job.first_frame
+    first_sample = fmt.samples_for(first)
+    samples = fmt.samples_for(first + job.frames) - first_sample
     layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
     to_format = pcm_format(fmt)
     if scene.audio is None:
         return f"anullsrc=r={fmt.sample_rate}:cl={layout},{to_format},atrim=end_sample={samples}[a]"
-    steps = [f"asetpts=PTS-{_num(preroll_s)}/TB", f"aresample={fmt.sample_rate}:async=1:first_pts=0", to_format]
+    # in whole ticks of the input's time base (setpts truncates), so segments and the whole scene agree
+    steps = [f"asetpts=PTS-floor({_num(preroll_s - float(job.offset_s))}/TB+0.5)",
+             f"aresample={fmt.sample_rate}:async=1:first_pts={first_sample}", to_format]
     steps += scene_fades(scene, fmt)[1]
     steps += [f"apad=whole_len={samples}", f"atrim=end_sample={samples}"]
+    steps += ["asetpts=PTS-STARTPTS"] if first else []
     return f"[0:{scene.audio.index}]" + ",".join(steps) + "[a]"
 
 
@@ -158,12 +189,12 @@ def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str
     return args + ["-threads", threads]
 
 
-def source_input(scene: Scene, fmt: OutputFormat, *only: str) -> tuple[list[str], float]:
-    """(the input arguments that read the scene's source from a little before its start, with ``only``
-    options such as ``-vn`` before ``-i``; the seconds read before the start, the graph's shift)."""
-    seek_s, preroll_s = seek_plan(scene)
-    read_s = preroll_s + float(Fraction(scene.frames) / fmt.fps) + INPUT_MARGIN_S
-    return input_file(scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s), *only), preroll_s
+def source_input(job: SceneJob, *only: str) -> tuple[list[str], float]:
+    """(the input arguments that read the job's range of its source from a little before its start, with
+    ``only`` options such as ``-vn`` before ``-i``; the seconds read before the start, the graph's shift)."""
+    seek_s, preroll_s = seek_plan(job)
+    read_s = preroll_s + float(Fraction(job.frames) / job.format.fps) + INPUT_MARGIN_S
+    return input_file(job.scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s), *only), preroll_s
 
 
 def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
@@ -180,10 +211,10 @@ def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
 
 def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
     """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
-    scene, fmt = job.scene, job.format
-    source, preroll_s = source_input(scene, fmt)
+    fmt = job.format
+    source, preroll_s = source_input(job)
     args = ["-loglevel", "error", *source]
-    timing = overlay_timing(float(Fraction(scene.frames) / fmt.fps), job.settings) if overlay_png else None
+    timing = job.overlay if overlay_png else None
     if timing is not None:
         args += input_file(overlay_png, "-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps))
     graph = f"{video_graph(job, preroll_s, timing)};{audio_graph(job, preroll_s)}"
@@ -205,9 +236,9 @@ def render_scene_ffmpeg(job: SceneJob, cancel=None, clips=None) -> JobResult:
     """
     del clips
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
-    with writing_segment(job.name, job.segment_path, job.work_dir, job.scene.frames, job.format) as temp:
+    with writing_segment(job.name, job.segment_path, job.work_dir, job.frames, job.format) as temp:
         overlay = None
-        if job.scene.overlay_lines and overlay_timing(job.scene.frames / float(job.format.fps), job.settings):
+        if job.overlay is not None:
             overlay = render_overlay_png(job.scene.overlay_lines, job.format.width, job.format.height,
                                          job.settings, job.work_dir / "overlay.png")
         run_ffmpeg(build_scene_args(job, overlay, temp), cancel=cancel)

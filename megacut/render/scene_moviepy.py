@@ -267,12 +267,13 @@ def _darken(frame: np.ndarray, factor: float) -> np.ndarray:
 
 def scene_audio(job: SceneJob) -> tuple[list[str], str]:
     """(ffmpeg inputs, filter graph to ``[a]``): the chosen track exactly as the ffmpeg renderer cuts it."""
-    inputs, preroll_s = source_input(job.scene, job.format, "-vn", "-sn", "-dn")
+    inputs, preroll_s = source_input(job, "-vn", "-sn", "-dn")
     return (inputs if job.scene.audio is not None else []), audio_graph(job, preroll_s)
 
 
 def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" = None) -> JobResult:
-    """Render one scene through moviepy clips to ``job.segment_path`` (complete or absent, never partial).
+    """Render one scene (or a segment of it) through moviepy clips to ``job.segment_path`` (complete or
+    absent, never partial). The clip is the whole scene; a segment takes its frames from ``first_frame``.
 
     ``clips`` is the worker's LRU of opened sources (None: a private one, closed
     at the end). The clips derived from a source (subclip, transforms) share its
@@ -288,12 +289,13 @@ def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" =
     cache = clips if clips is not None else ClipCache(1)
     fps = job.format.fps
     try:
-        with writing_segment(job.name, job.segment_path, job.work_dir, job.scene.frames, job.format) as temp:
+        with writing_segment(job.name, job.segment_path, job.work_dir, job.frames, job.format) as temp:
             with warnings.catch_warnings():  # moviepy warns (prints) on reads past the end; workers never print
                 warnings.simplefilter("ignore")
                 clip = scene_clip(job, open_source(cache, job))
                 inputs, graph = scene_audio(job)
-                write_segment(lambda k: clip.get_frame(float(Fraction(k) / fps)), job.scene.frames, job.format,
+                first = job.first_frame  # a segment's frames are the scene's from here
+                write_segment(lambda k: clip.get_frame(float(Fraction(first + k) / fps)), job.frames, job.format,
                               job.settings, inputs, graph, temp, job.work_dir, cancel, reader_matrix(job.scene.source))
     finally:
         if clips is None:

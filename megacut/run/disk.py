@@ -41,12 +41,13 @@ def render_need(groups, cache=None) -> tuple[int, int]:
     """(segment bytes, part bytes) that rendering the selected ``groups`` writes: with a
     :class:`~megacut.run.cache.SegmentCache`, only the parts not current and the segments not valid in it."""
     segment_bytes = part_bytes = 0
-    rendered: set[str] = set()  # identical items are rendered once
+    rendered: set[str] = set()  # identical segments are rendered once
     for group in (g for g in groups if g.selected):
-        if cache is not None and cache.part_is_current(group.output, [i.key for i in group.items]):
+        jobs = [job for item in group.items for job in item.jobs]
+        if cache is not None and cache.part_is_current(group.output, [job.key for job in jobs]):
             continue
-        todo = {i.key: i.frames for i in group.items
-                if i.key not in rendered and not (cache is not None and cache.is_valid(i.key, i.frames, group.format))}
+        todo = {j.key: j.frames for j in jobs
+                if j.key not in rendered and not (cache is not None and cache.is_valid(j.key, j.frames, group.format))}
         rendered.update(todo)
         segments, parts = estimate_bytes(sum(todo.values()), group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts

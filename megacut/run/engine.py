@@ -26,6 +26,7 @@ from megacut.plan.settings import Settings
 from megacut.render.jobs import Text
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, estimate_bytes
+from megacut.render.jobs import Job
 from megacut.run.groups import Group, Item, scene_groups
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
@@ -75,17 +76,54 @@ class PartStatus(Text):
     SKIPPED = "skipped"
 
 
-ITEM_STATUS = {JobStatus.OK: ItemStatus.OK, JobStatus.FAILED: ItemStatus.FAILED}  # else cancelled
+JOB_STATUS = {JobStatus.OK: ItemStatus.OK, JobStatus.FAILED: ItemStatus.FAILED}  # else cancelled
+
+
+@dataclass
+class SegmentResult:
+    """How one job of an item ended: a scene's segment, or the whole item."""
+
+    job_id: str
+    key: str
+    frames: int
+    status: ItemStatus
+    error: str | None = None
+    render_s: float = 0.0
+    cpu_s: float = 0.0
+    attempts: int = 0
+    retried_after: list = field(default_factory=list)  # why earlier attempts failed
 
 
 @dataclass
 class ItemResult:
     item: Item
     status: ItemStatus
-    error: str | None = None
-    render_s: float = 0.0
-    attempts: int = 0
-    retried_after: list = field(default_factory=list)  # why earlier attempts failed
+    segments: list[SegmentResult] = field(default_factory=list)  # in order, one per job of the item
+
+    @property
+    def error(self) -> str | None:
+        return next((s.error for s in self.segments if s.error), None)
+
+    @property
+    def render_s(self) -> float:
+        return sum(s.render_s for s in self.segments)
+
+    @property
+    def attempts(self) -> int:
+        return max((s.attempts for s in self.segments), default=0)
+
+    @property
+    def retried_after(self) -> list:
+        return [reason for s in self.segments for reason in s.retried_after]
+
+
+def item_status(segments: list[SegmentResult]) -> ItemStatus:
+    """An item failed if a segment failed, was cancelled if one was, is ok if one was rendered, else cached."""
+    statuses = {s.status for s in segments}
+    for status in (ItemStatus.FAILED, ItemStatus.CANCELLED, ItemStatus.OK):
+        if status in statuses:
+            return status
+    return ItemStatus.CACHED
 
 
 @dataclass
@@ -96,6 +134,8 @@ class PartResult:
     item_ids: list[str] = field(default_factory=list)  # the items it was joined from, in order
     duration_s: float = 0.0
     error: str | None = None
+    join_s: float = 0.0  # how long joining it took
+    joined_at_s: float = 0.0  # when it was written, from the start of the run
 
 
 @dataclass
@@ -109,6 +149,7 @@ class RunResult:
     peak_rss_bytes: int = 0
     workers: int = 1
     interrupted: bool = False
+    last_job_ended_s: float = 0.0  # from the start: the run's tail is from here to the last part written
 
     @property
     def exit_code(self) -> ExitCode:
@@ -120,56 +161,72 @@ class RunResult:
 
 
 class _Run:
-    """The state of one render: which items of which group have ended, and how."""
+    """The state of one render: which jobs of which item of which group have ended, and how."""
 
     def __init__(self, groups: list[Group], options: RunOptions, stop: StopControl,
                  on_event: Callable[[str], None] | None):
         self.groups, self.options, self.stop = groups, options, stop
+        self.started_s = time.monotonic()
         self.cache = SegmentCache(options.cache_dir or options.output_dir / ".megacut-cache")
         self.items: dict[str, ItemResult] = {}
+        self.segments: dict[str, SegmentResult] = {}  # by job id, as jobs end
         self.parts: dict[int, PartResult] = {}
         self.joins: dict[int, Future] = {}
-        self.waiting: dict[int, set[str]] = {}  # group -> ids of its items not ended yet
-        self.same_key: dict[str, list[tuple[Group, Item]]] = {}  # key -> the items one job renders for
+        self.waiting: dict[int, set[str]] = {}  # group -> ids of its jobs not ended yet
+        self.same_key: dict[str, list[tuple[Group, Item, Job]]] = {}  # key -> the jobs one render serves
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
+        self.last_job_ended_s = 0.0  # from the start of the run: the tail is from here to the last part written
         self.on_event = on_event or (lambda message: None)
 
-    def classify(self) -> list:
+    def classify(self) -> list[Job]:
         """Mark unselected and current groups and reusable segments; return the jobs left."""
         jobs = []
         for group in self.groups:
             if not group.selected:
                 self.parts[group.number] = PartResult(group, PartStatus.SKIPPED)
                 self.items.update({i.id: ItemResult(i, ItemStatus.SKIPPED) for i in group.items})
-            elif not self.options.force and self.cache.part_is_current(group.output, [i.key for i in group.items]):
+            elif not self.options.force and self.cache.part_is_current(group.output, group_keys(group.items)):
                 self.parts[group.number] = PartResult(group, PartStatus.CURRENT, group.output,
                                                       [i.id for i in group.items], group.duration_s)
-                self.items.update({i.id: ItemResult(i, ItemStatus.CACHED) for i in group.items})
+                self.items.update({i.id: ItemResult(i, ItemStatus.CACHED, cached_segments(i)) for i in group.items})
         for group in (g for g in self.groups if g.number not in self.parts):
             self.waiting[group.number] = set()
             for item in group.items:
-                if not self.options.force and self.cache.is_valid(item.key, item.frames, group.format):
-                    self.items[item.id] = ItemResult(item, ItemStatus.CACHED)
-                    continue
-                self.waiting[group.number].add(item.id)
-                if item.key in self.same_key:  # an identical item: one render serves both
-                    self.same_key[item.key].append((group, item))
-                    continue
-                self.same_key[item.key] = [(group, item)]
-                jobs.append(item.job.at(self.cache.segment_path(item.key), self.cache.work_dir(item.key)))
+                for job in item.jobs:
+                    if not self.options.force and self.cache.is_valid(job.key, job.frames, group.format):
+                        self.segments[job.id] = SegmentResult(job.id, job.key, job.frames, ItemStatus.CACHED)
+                        continue
+                    self.waiting[group.number].add(job.id)
+                    if job.key in self.same_key:  # an identical segment: one render serves both
+                        self.same_key[job.key].append((group, item, job))
+                        continue
+                    self.same_key[job.key] = [(group, item, job)]
+                    jobs.append(job.at(self.cache.segment_path(job.key), self.cache.work_dir(job.key)))
+                self.item_if_ended(item)
         return jobs
 
-    def item_ended(self, outcome: Outcome) -> Item:
-        """Record the outcome for every item the job rendered; return the first of them."""
-        status = ITEM_STATUS.get(outcome.status, ItemStatus.CANCELLED)
-        render_s = outcome.result.render_s if outcome.result else 0.0
-        rendered_for = self.same_key[outcome.job.key]
-        for group, item in rendered_for:
-            self.items[item.id] = ItemResult(item, status, outcome.error, render_s, outcome.attempts,
-                                             outcome.retried_after)
-            self.waiting[group.number].discard(item.id)
+    def job_ended(self, outcome: Outcome) -> list[Item]:
+        """Record the outcome for every job the render served; return the items it ended."""
+        status = JOB_STATUS.get(outcome.status, ItemStatus.CANCELLED)
+        result = outcome.result
+        ended = []
+        for group, item, job in self.same_key[outcome.job.key]:
+            self.segments[job.id] = SegmentResult(job.id, job.key, job.frames, status, outcome.error,
+                                                  result.render_s if result else 0.0, result.cpu_s if result else 0.0,
+                                                  outcome.attempts, outcome.retried_after)
+            self.waiting[group.number].discard(job.id)
+            if self.item_if_ended(item):
+                ended.append(item)
             self.join_if_ready(group)
-        return rendered_for[0][1]
+        return ended
+
+    def item_if_ended(self, item: Item) -> bool:
+        """Record ``item``'s result once every one of its jobs has ended; whether it just did."""
+        if item.id in self.items or any(job.id not in self.segments for job in item.jobs):
+            return False
+        segments = [self.segments[job.id] for job in item.jobs]
+        self.items[item.id] = ItemResult(item, item_status(segments), segments)
+        return True
 
     def join_if_ready(self, group: Group) -> None:
         if self.waiting.get(group.number) or group.number in self.joins or group.number in self.parts:
@@ -190,7 +247,10 @@ class _Run:
         if not included:
             self.parts[group.number] = PartResult(group, PartStatus.FAILED, error="every item of it failed")
             return
-        inputs = [PartInput(self.cache.segment_path(i.key), i.frames, i.chapter) for i in included]
+        # A chapter per item: a split scene's later segments continue its chapter.
+        inputs = [PartInput(self.cache.segment_path(job.key), job.frames, item.chapter if n == 0 else None)
+                  for item in included for n, job in enumerate(item.jobs)]
+        started_s = time.monotonic()
         try:
             self.cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel)
@@ -200,11 +260,12 @@ class _Run:
         except MegacutError as exc:
             self.parts[group.number] = PartResult(group, PartStatus.FAILED, error=str(exc))
             return
-        self.cache.record_part(group.output, [i.key for i in included])
+        self.cache.record_part(group.output, group_keys(included))
         status = PartStatus.INCOMPLETE if failed else PartStatus.WRITTEN
         self.parts[group.number] = PartResult(group, status, group.output, [i.id for i in included],
                                               sum(i.duration_s for i in included),
-                                              f"{len(failed)} failed item(s) left out" if failed else None)
+                                              f"{len(failed)} failed item(s) left out" if failed else None,
+                                              time.monotonic() - started_s, time.monotonic() - self.started_s)
         self.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
 
     def finish(self) -> list[PartResult]:
@@ -219,8 +280,19 @@ class _Run:
                 self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,
                                                       error="interrupted before all its items ended")
             for item in group.items:
-                self.items.setdefault(item.id, ItemResult(item, ItemStatus.CANCELLED))
+                for job in item.jobs:
+                    self.segments.setdefault(job.id, SegmentResult(job.id, job.key, job.frames, ItemStatus.CANCELLED))
+                self.item_if_ended(item)
         return [self.parts[g.number] for g in self.groups]
+
+
+def group_keys(items) -> list[str]:
+    """The segment keys of ``items``, in order: what a part is joined from."""
+    return [key for item in items for key in item.keys]
+
+
+def cached_segments(item: Item) -> list[SegmentResult]:
+    return [SegmentResult(job.id, job.key, job.frames, ItemStatus.CACHED) for job in item.jobs]
 
 
 def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | None = None,
@@ -252,20 +324,25 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
         with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
             scheduler = Scheduler(kind=options.executor, workers=options.max_workers, retries=options.retries,
                                   clip_cache=options.clip_cache, stop=stop, admit=memory.admit)
-            reused = [r for r in run.items.values() if r.status == "cached"]
-            if progress and reused:
-                progress.reused(sum(r.item.duration_s for r in reused), len(reused))
+            if progress:
+                cached = {s.job_id for r in run.items.values() for s in r.segments if s.status == ItemStatus.CACHED}
+                cached |= {s.job_id for s in run.segments.values() if s.status == ItemStatus.CACHED}
+                reused = [(g.format, job) for g in groups for i in g.items for job in i.jobs if job.id in cached]
+                if reused:
+                    progress.reused(sum(fmt.seconds_for(job.frames) for fmt, job in reused), len(reused))
 
             def on_outcome(outcome: Outcome) -> None:
-                item = run.item_ended(outcome)
-                if on_item:
-                    on_item(run.items[item.id])
+                run.last_job_ended_s = time.monotonic() - run.started_s
+                for item in run.job_ended(outcome):
+                    if on_item:
+                        on_item(run.items[item.id])
                 if progress:
+                    job = outcome.job
                     took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
                     reason = f": {outcome.error}" if outcome.error and outcome.status != JobStatus.OK else ""
-                    progress.advance(item.duration_s, failed=outcome.status == JobStatus.FAILED,
-                                     running=len(scheduler.running), rss_bytes=memory.current_rss_bytes,
-                                     message=f"{item.name} {outcome.status}{took}{reason}")
+                    progress.advance(job.format.seconds_for(job.frames), outcome.status,
+                                     running=scheduler.running_count, rss_bytes=memory.current_rss_bytes,
+                                     message=f"{job.name} {outcome.status}{took}{reason}")
 
             try:
                 scheduler.run(jobs, run_job, on_outcome)
@@ -274,7 +351,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
     return RunResult(plan=plan, options=options, items=run.items, parts=parts,
                      wall_s=time.monotonic() - started, cpu_s=process_cpu_s() - cpu_started,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
-                     interrupted=stop.stopping)
+                     interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s)
 
 
 def _check_disk(run: _Run) -> None:
@@ -283,7 +360,8 @@ def _check_disk(run: _Run) -> None:
     for group in run.groups:
         if group.number in run.parts:
             continue
-        rendering = sum(i.frames for i in group.items if i.id in run.waiting.get(group.number, ()))
+        waiting = run.waiting.get(group.number, ())
+        rendering = sum(job.frames for i in group.items for job in i.jobs if job.id in waiting)
         segments, parts = estimate_bytes(rendering, group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
     check_free_space(run.cache.root, segment_bytes, run.options.output_dir, part_bytes)

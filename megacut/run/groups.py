@@ -15,42 +15,26 @@ from typing import Any
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.sections import TITLE_CARD_S, SectionSpec
 from megacut.plan.settings import Settings
-from megacut.render.jobs import ItemKind, Job, Still, scene_job, still_job
+from megacut.render.jobs import ItemKind, Job, Still, scene_jobs, still_job
 from megacut.render.section import spec_format
 
 
 @dataclass(frozen=True)
 class Item:
-    """One segment of a group: rendered by its job, or reused from the cache by the job's key."""
+    """One scene, slide or title card of a group: rendered by its jobs (a long scene's segments, in order),
+    or reused from the cache by their keys. The report and the chapters have one entry per item."""
 
+    id: str  # unique in the run
     index: int  # the report's index: a scene's or section's position; a title card's CSV line
-    job: Job  # id, key, kind and length fixed when the plan became jobs
+    name: str  # for messages: "scene 3 (line 5)"
+    jobs: tuple[Job, ...]  # ids, keys, kind and lengths fixed when the plan became jobs
     chapter: str
     origin: Any  # what it was made from: the Scene, the Section, or the Heading of a title card
 
-    @property
-    def id(self) -> str:
-        return self.job.id
-
-    @property
-    def kind(self) -> ItemKind:
-        return self.job.kind
-
-    @property
-    def key(self) -> str:
-        return self.job.key
-
-    @property
-    def frames(self) -> int:
-        return self.job.frames
-
-    @property
-    def duration_s(self) -> float:
-        return self.job.format.seconds_for(self.job.frames)
-
-    @property
-    def name(self) -> str:
-        return self.job.name
+    kind = property(lambda self: self.jobs[0].kind)
+    keys = property(lambda self: [job.key for job in self.jobs])
+    frames = property(lambda self: sum(job.frames for job in self.jobs))
+    duration_s = property(lambda self: self.jobs[0].format.seconds_for(self.frames))
 
 
 @dataclass(frozen=True)
@@ -64,13 +48,8 @@ class Group:
     title: str
     selected: bool = True
 
-    @property
-    def frames(self) -> int:
-        return sum(i.frames for i in self.items)
-
-    @property
-    def duration_s(self) -> float:
-        return sum(i.duration_s for i in self.items)
+    frames = property(lambda self: sum(i.frames for i in self.items))
+    duration_s = property(lambda self: sum(i.duration_s for i in self.items))
 
 
 def chapter_title(scene: Scene) -> str:
@@ -85,7 +64,8 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
         items = []
         for scene in part.scenes:
             items += cards.pop(scene.index, [])
-            items.append(Item(scene.index, scene_job(scene, plan.format, plan.settings), chapter_title(scene), scene))
+            items.append(Item(f"scene-{scene.index}", scene.index, scene.name,
+                              scene_jobs(scene, plan.format, plan.settings), chapter_title(scene), scene))
         groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
                             f"{plan.csv_path.stem} — part {part.number}", part.selected))
     return groups
@@ -101,7 +81,7 @@ def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:
             continue
         job = still_job(f"card-{heading.line}", ItemKind.TITLE_CARD, f"title card (line {heading.line})",
                         Still(None, heading.text, None, TITLE_CARD_S), plan.format, plan.settings)
-        cards.setdefault(following, []).append(Item(heading.line, job, heading.text, heading))
+        cards.setdefault(following, []).append(Item(job.id, heading.line, job.name, (job,), heading.text, heading))
     return cards
 
 
@@ -116,7 +96,7 @@ def section_groups(specs: list[SectionSpec], output_dir: Path, settings: Setting
             still = Still(section.image, section.text, section.audio, section.duration_s)
             job = still_job(f"slide-{number}-{section.index}", kind, section.name, still, fmt, settings)
             chapter = section.text or (section.image.stem if section.image else section.name)
-            items.append(Item(index, job, chapter.splitlines()[0], section))
+            items.append(Item(job.id, index, job.name, (job,), chapter.splitlines()[0], section))
             index += 1
         groups.append(Group(number, output_dir / spec.output, tuple(items), fmt, spec.title or spec.path.stem))
     return groups

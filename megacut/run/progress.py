@@ -26,7 +26,7 @@ class Progress:
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.total_s = total_s
         self.done_s = 0.0
-        self.counts = {"done": 0, "failed": 0}
+        self.counts = {"done": 0, "failed": 0, "cancelled": 0}
         self.started = time.monotonic()
         self.bar = None
         if not quiet and self.interactive:
@@ -35,13 +35,17 @@ class Progress:
                             bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.0f}/{total:.0f} s output "
                                        "[{elapsed}<{remaining}] {postfix}")
 
-    def advance(self, seconds: float, *, failed: bool, running: int, rss_bytes: int, message: str) -> None:
-        self.done_s += seconds
-        self.counts["failed" if failed else "done"] += 1
+    def advance(self, seconds: float, status: str, *, running: int, rss_bytes: int, message: str) -> None:
+        """A job ended with ``status`` (ok, failed, cancelled, not-started); ``seconds`` of output count as done
+        only when it was rendered or failed: work a stop cancelled is shown as cancelled."""
+        kind = {"ok": "done", "failed": "failed"}.get(status, "cancelled")
+        failed = kind == "failed"
+        self.counts[kind] += 1
+        self.done_s += seconds if kind != "cancelled" else 0.0
         line = f"[{self.done_s:.0f}/{self.total_s:.0f} s] {message} (mem {_mb(rss_bytes)})"
         log.info(line)  # the log file gets every scene, whatever is shown
         if self.bar is not None:
-            self.bar.update(round(seconds, 3))
+            self.bar.update(round(seconds, 3) if kind != "cancelled" else 0)
             self.update(running=running, rss_bytes=rss_bytes)
             if failed:
                 self.bar.write(message, file=self.stream)
@@ -49,15 +53,16 @@ class Progress:
             print(f"megacut: {line}", file=self.stream, flush=True)
 
     def reused(self, seconds: float, count: int) -> None:
-        """Scenes whose segments were already rendered: counted at once."""
+        """Segments already rendered: counted at once."""
         self.done_s += seconds
         if self.bar is not None:
             self.bar.update(round(seconds, 3))
-        self.log(f"{count} scene(s) reused from the cache ({seconds:.0f} s of output)")
+        self.log(f"{count} segment(s) reused from the cache ({seconds:.0f} s of output)")
 
     def update(self, *, running: int, rss_bytes: int) -> None:
         if self.bar is not None:
-            self.bar.set_postfix_str(f"jobs {self.counts['done']} done, {self.counts['failed']} failed, "
+            cancelled = f"{self.counts['cancelled']} cancelled, " if self.counts["cancelled"] else ""
+            self.bar.set_postfix_str(f"jobs {self.counts['done']} done, {self.counts['failed']} failed, {cancelled}"
                                      f"{running} running, mem {_mb(rss_bytes)}", refresh=True)
 
     def log(self, message: str, *, always: bool = False) -> None:

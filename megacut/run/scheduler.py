@@ -37,9 +37,9 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from megacut.errors import Cancelled, MegacutError
+from megacut.errors import Cancelled, MegacutError, NotStarted
 from megacut.render.jobs import Text
-from megacut.run.worker import close_clip_caches, init_worker
+from megacut.run.worker import close_clip_caches, init_worker, start_job
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ class StopControl:
 
     cancel: Any = field(default_factory=lambda: mp_context().Event())  # stage 2: stop running jobs now
     drain: threading.Event = field(default_factory=threading.Event)  # stage 1: start nothing new
+    # Stage 1 as workers see it: a job already handed to a worker's queue does not start either.
+    hold: Any = field(default_factory=lambda: mp_context().Event())
 
     @property
     def stopping(self) -> bool:
@@ -111,6 +113,7 @@ class StopControl:
         """One more stop request (a Ctrl+C): returns the stage now in force."""
         if not self.drain.is_set():
             self.drain.set()
+            self.hold.set()
             return 1
         self.cancel.set()
         return 2
@@ -150,11 +153,16 @@ class Scheduler:
         self.admit = admit or (lambda: True)  # memory backpressure: False holds new submissions
         self.running: dict[Future, tuple[Any, int]] = {}
 
+    @property
+    def running_count(self) -> int:
+        """Jobs running now: those in flight, at most one per worker (the others wait in a queue)."""
+        return min(len(self.running), self.workers)
+
     def _make_executor(self) -> Executor:
         if self.kind == "process":
             return ProcessPoolExecutor(self.workers, mp_context=mp_context(), initializer=init_worker,
-                                       initargs=(self.stop.cancel, self.clip_cache))
-        init_worker(self.stop.cancel, self.clip_cache, in_worker_process=False)
+                                       initargs=(self.stop.cancel, self.stop.hold, self.clip_cache))
+        init_worker(self.stop.cancel, self.stop.hold, self.clip_cache, in_worker_process=False)
         if self.kind == "thread":
             return ThreadPoolExecutor(self.workers, thread_name_prefix="megacut-job")
         return InlineExecutor()
@@ -196,6 +204,8 @@ class Scheduler:
                     state.isolated_running = state.isolated_running and not alone
                     try:
                         result = future.result()
+                    except NotStarted:
+                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts[job.id] - 1))
                     except Cancelled as exc:
                         finish(Outcome(job, JobStatus.CANCELLED, error=str(exc), attempts=state.attempts[job.id]))
                     except BrokenProcessPool:
@@ -233,7 +243,7 @@ class Scheduler:
                 return  # wait for the others to end, then run it alone
             state.pending.pop()
             state.attempts[job.id] = state.attempts.get(job.id, 0) + 1
-            self.running[executor.submit(fn, job)] = (job, isolate)
+            self.running[executor.submit(start_job, fn, job)] = (job, isolate)
             state.isolated_running = isolate
 
     def _charge_break(self, job: Any, ran_alone: bool, state: "_RunState", retry_or_fail) -> None:

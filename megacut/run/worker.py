@@ -12,14 +12,17 @@ import os
 import signal
 import threading
 import time
+from typing import Any, Callable
 
+from megacut.errors import NotStarted
 from megacut.ffmpeg import kill_all_active
 from megacut.render.clips import ClipCache
 from megacut.render.jobs import Job, JobResult
 from megacut.render.renderers import render_job
 from megacut.render.segment import check_cancel
 
-_cancel_event = None
+_cancel_event = None  # stage 2 of a stop: running jobs stop at once
+_hold_event = None  # stage 1: a job that reaches this worker now does not start
 _clip_cache_size = 4
 _local = threading.local()  # one ClipCache per thread: a moviepy reader serves one thread at a time
 _caches: list["ClipCache"] = []
@@ -38,15 +41,16 @@ def _exit_with_parent(parent_pid: int) -> None:
             os._exit(1)
 
 
-def init_worker(cancel_event, clip_cache_size: int, *, in_worker_process: bool = True) -> None:
-    """Executor initializer: remember the shared Event and the size of this process's LRU."""
-    global _cancel_event, _clip_cache_size
+def init_worker(cancel_event, hold_event, clip_cache_size: int, *, in_worker_process: bool = True) -> None:
+    """Executor initializer: remember the shared Events (stop now; start nothing new) and the size of this
+    process's LRUs."""
+    global _cancel_event, _hold_event, _clip_cache_size
     if in_worker_process:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="megacut-parent-watch",
                          daemon=True).start()
         atexit.register(close_clip_caches)
-    _cancel_event = cancel_event
+    _cancel_event, _hold_event = cancel_event, hold_event
     _clip_cache_size = clip_cache_size
 
 
@@ -69,7 +73,15 @@ def close_clip_caches() -> None:
     _local.__dict__.clear()
 
 
+def start_job(fn: Callable[[Any], Any], job: Any) -> Any:
+    """What the scheduler submits: ``fn(job)``, unless the run began to stop after the job was queued
+    (the first Ctrl+C: a job already handed to this worker's queue does not start)."""
+    if _hold_event is not None and _hold_event.is_set():
+        raise NotStarted("not started: the run is stopping")
+    return fn(job)
+
+
 def run_job(job: Job) -> JobResult:
-    """The function the scheduler submits: check for a stop, render the job in this process, return its result."""
+    """Render a job in this process: stop at once if asked to, else return its result."""
     check_cancel(_cancel_event)
     return render_job(job, cancel=_cancel_event, clips=clip_cache())

@@ -1,0 +1,317 @@
+"""How megacut would keep N cores busy: jobs measured in a real run here, replayed on N simulated cores.
+
+    python benchmarks/scaling_model.py                       # the three workloads, both designs
+    python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
+
+For each workload and design, megacut renders the workload once on this machine (``--force``; one job
+per core here, so jobs do not share cores) and its report gives every job's CPU seconds and wall
+seconds and each part's join. The jobs are then replayed on N simulated cores with megacut's own
+policy: longest first, at most as many running as there are workers (the design's default for N
+cores), a part joined (one core) as soon as its jobs are done, the run over when the last part is
+written. A running job wants as many cores as it used here (CPU / wall); when the jobs want more than
+N cores they share them. The replay of this machine's own run is printed next to the real wall time,
+so the model's error can be judged.
+
+Designs:
+  before  one job per scene, 2 encoder threads per job, CPUs / 2 workers (megacut before segments)
+  after   megacut's defaults now: scenes longer than --segment-duration split into segments, its
+          --encoder-threads, CPUs / encoder threads workers
+
+Workloads (generated, nothing downloaded):
+  readme  the README's: 9 scenes, 60 s of 1280x720 at 25 fps (benchmarks/performance_demo.py)
+  list32  32 scenes of 4-6 s, 161.6 s of 854x480 at 30 fps
+  long4   4 scenes of 60 s at 1920x1080 (rendered here at --long-sample-s per scene: the jobs of the
+          full scenes are replayed with the CPU per frame and per job measured on the shorter ones)
+
+Also compared: one ffmpeg command doing the whole workload, measured here as CPU seconds and modelled
+on N cores as x264's own threading allows (its speed-up is taken from ``--ffmpeg-parallelism``,
+measured on a 16-core machine as 111 CPU-s in 10.1 s wall: 11.0 cores).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import performance_demo as demo  # noqa: E402  (the README workload and its sources)
+
+import megacut  # noqa: E402
+from megacut.run.groups import scene_groups  # noqa: E402
+from megacut.run.scheduler import default_workers  # noqa: E402
+
+CORES = (2, 4, 8, 16, 32)
+FFMPEG_CMD_PARALLELISM = 111 / 10.1  # cores one ffmpeg command kept busy on 16 CPUs (issue figures)
+LIST32 = demo.SourceSpec("Glass Harbor", "854x480", "30", 40,
+                         "testsrc2=size={size}:rate={fps},hue=H=t/2,noise=alls=5:allf=t", (494, 587))
+LONG_SOURCE = demo.SourceSpec("The Long Winter 1080p", "1920x1080", "30000/1001", 70,
+                              "testsrc2=size={size}:rate={fps},hue=H=t/3,noise=alls=6:allf=t", (262, 349))
+
+
+@dataclass
+class Job:
+    part: int
+    frames: int
+    cpu_s: float
+    wall_s: float  # alone, on this machine
+
+    @property
+    def cores(self) -> float:
+        return max(1.0, self.cpu_s / self.wall_s) if self.wall_s > 0 else 1.0
+
+
+@dataclass
+class Measured:
+    """One real run: its jobs, joins and totals, as the report gives them."""
+
+    jobs: list[Job]
+    joins: dict[int, float]  # part -> join wall seconds
+    wall_s: float
+    cpu_s: float
+    workers: int
+    startup_s: float = 0.0  # wall not explained by the replay of this run: start-up, probing, the lock
+    tail_s: float = 0.0  # from the last job ended to the last part written
+
+
+@dataclass
+class Design:
+    name: str
+    extra: list[str]  # megacut options
+    encoder_threads: int
+    segment_s: float
+
+    def workers(self, cores: int) -> int:
+        return max(1, cores // self.encoder_threads)
+
+
+def designs() -> list[Design]:
+    defaults = megacut.Settings()
+    return [Design("before", ["--segment-duration", "0", "--encoder-threads", "2"], 2, 0.0),
+            Design("after", [], defaults.encoder_threads, defaults.segment_s)]
+
+
+# ------------------------------------------------------------------ workloads
+
+
+@dataclass
+class Workload:
+    name: str
+    csv: Path
+    movies: Path
+    options: list[str]  # resolution, fps, preset
+    full_csv: Path | None = None  # long4: the full-length scenes, replayed from the measured costs
+    parts: dict = field(default_factory=dict)
+
+
+def readme_workload(work: Path, args) -> Workload:
+    ns = argparse.Namespace(quick=False, work=work, seed=7, preset=args.preset, crf=20)
+    w = demo.generated_workload(ns)
+    return Workload("readme", w.csv, w.movies, ["--resolution", "1280x720", "--fps", "25", "--preset", w.preset])
+
+
+def list32_workload(work: Path, args) -> Workload:
+    folder = work / "list32"
+    movies = folder / "movies"
+    movies.mkdir(parents=True, exist_ok=True)
+    sources = tuple(demo.SourceSpec(f"{s.name}", s.size, s.fps, s.duration_s, s.video, s.tones, s.sample_rate)
+                    for s in demo.FULL_SOURCES)
+    for spec in sources:
+        demo.make_source(spec, movies)
+    rows = demo.scene_rows(sources, 32, 161.6, seed=11)
+    csv_path = folder / "scenes.csv"
+    demo.write_csv(csv_path, rows)
+    return Workload("list32", csv_path, movies, ["--resolution", "854x480", "--fps", "30", "--preset", args.preset])
+
+
+def long4_workload(work: Path, args) -> Workload:
+    folder = work / "long4"
+    movies = folder / "movies"
+    movies.mkdir(parents=True, exist_ok=True)
+    demo.make_source(LONG_SOURCE, movies)
+
+    def rows(length_s: float) -> list[dict]:
+        return [{"movie": LONG_SOURCE.name, "start": demo.timecode(1 + k * 0.5),
+                 "end": demo.timecode(1 + k * 0.5 + length_s), "overlay": demo.OVERLAYS[k]} for k in range(4)]
+
+    sample, full = folder / "sample.csv", folder / "scenes.csv"
+    demo.write_csv(sample, rows(args.long_sample_s))
+    demo.write_csv(full, rows(60.0))
+    return Workload("long4", sample, movies, ["--resolution", "1920x1080", "--preset", args.preset], full_csv=full)
+
+
+WORKLOADS = {"readme": readme_workload, "list32": list32_workload, "long4": long4_workload}
+
+
+# ------------------------------------------------------------------ measuring
+
+
+def measure(workload: Workload, design: Design, out: Path) -> Measured:
+    """Render ``workload`` with ``design`` once here, one job per core, and read its report."""
+    cores = default_workers()
+    workers = design.workers(cores)
+    output = out / f"{workload.name}-{design.name}"
+    command = [sys.executable, "-m", "megacut", "process", "--csv", str(workload.csv), "--movies",
+               str(workload.movies), "--output", str(output), "--force", "-q", "--max-workers", str(workers),
+               *workload.options, *design.extra]
+    started = time.monotonic()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    wall_s = time.monotonic() - started
+    report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
+    jobs = [Job(scene["part"], s["frames"], s["cpu_s"], s["render_s"])
+            for scene in report["scenes"] if scene.get("segments") for s in scene["segments"]]
+    joins = {p["n"]: p["join_s"] for p in report["parts"] if p["status"] in ("written", "incomplete")}
+    measured = Measured(jobs, joins, wall_s, report["cpu_s"] + sum(j.cpu_s for j in jobs), workers)
+    replay = simulate(jobs, joins, cores, workers)
+    measured.startup_s = max(0.0, wall_s - replay[0])
+    measured.tail_s = max(p["written_at_s"] for p in report["parts"]) - report["last_job_ended_s"]
+    return measured
+
+
+def fitted_jobs(measured: Measured, plan_csv: Path, workload: Workload, design: Design) -> list[Job]:
+    """The jobs of ``plan_csv`` under ``design``, with CPU and wall seconds from a line fitted to the
+    measured jobs (seconds = a + b * frames): for scenes too long to render here."""
+    xs = [j.frames for j in measured.jobs]
+    mean_x = sum(xs) / len(xs)
+    spread = sum((x - mean_x) ** 2 for x in xs)
+
+    def fit(values):
+        mean_y = sum(values) / len(values)
+        slope = (sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, values)) / spread if spread
+                 else mean_y / mean_x)
+        return mean_y - slope * mean_x, slope
+
+    (cpu_a, cpu_b), (wall_a, wall_b) = fit([j.cpu_s for j in measured.jobs]), fit([j.wall_s for j in measured.jobs])
+    settings = settings_for(workload, design)
+    plan = megacut.prepare_plan(plan_csv, workload.movies, settings)
+    jobs = []
+    for group in scene_groups(plan, Path("/nonexistent")):
+        for item in group.items:
+            for job in item.jobs:
+                jobs.append(Job(group.number, job.frames, max(0.01, cpu_a + cpu_b * job.frames),
+                                max(0.01, wall_a + wall_b * job.frames)))
+    return jobs
+
+
+def settings_for(workload: Workload, design: Design) -> megacut.Settings:
+    options = dict(zip(workload.options[::2], workload.options[1::2]))
+    size = tuple(int(v) for v in options["--resolution"].split("x"))
+    fps = Fraction(options["--fps"]) if "--fps" in options else None
+    return megacut.Settings(resolution=size, fps=fps, preset=options["--preset"],
+                            encoder_threads=design.encoder_threads, segment_s=design.segment_s)
+
+
+# ------------------------------------------------------------------ the model
+
+
+def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of replaying ``jobs`` on ``cores`` cores with ``workers`` workers:
+    longest first, a part joined on one core once its jobs are done, one join at a time."""
+    queue = sorted(jobs, key=lambda j: j.frames)  # pop() takes the longest
+    left = {}
+    for job in jobs:
+        left[job.part] = left.get(job.part, 0) + 1
+    running: list[list] = []  # [remaining CPU seconds, job]
+    joining: list[list] = []  # [remaining seconds, part], one at a time
+    waiting_joins: list[int] = []
+    now = cpu = 0.0
+    while queue or running or joining or waiting_joins:
+        while queue and len(running) < workers:
+            job = queue.pop()
+            running.append([job.cpu_s, job])
+        if not joining and waiting_joins:
+            part = waiting_joins.pop(0)
+            joining.append([joins.get(part, 0.0), part])
+        demand = sum(j.cores for _, j in running) + len(joining)
+        share = min(1.0, cores / demand) if demand else 1.0
+        # time until the next job or join ends at the current shares
+        steps = [rest / (j.cores * share) for rest, j in running] + [rest / share for rest, _ in joining]
+        step = min(steps)
+        now += step
+        cpu += step * share * demand
+        for entry in running:
+            entry[0] -= step * entry[1].cores * share
+        for entry in joining:
+            entry[0] -= step * share
+        for entry in [e for e in running if e[0] <= 1e-9]:
+            running.remove(entry)
+            left[entry[1].part] -= 1
+            if left[entry[1].part] == 0:
+                waiting_joins.append(entry[1].part)
+        joining = [e for e in joining if e[0] > 1e-9]
+    return now, cpu
+
+
+def ffmpeg_command_s(measured_cpu_s: float, cores: int) -> float:
+    return measured_cpu_s / min(cores, FFMPEG_CMD_PARALLELISM)
+
+
+# ------------------------------------------------------------------ command
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="readme, list32, long4")
+    parser.add_argument("--cores", default=",".join(map(str, CORES)), help="simulated core counts")
+    parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
+    parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
+    parser.add_argument("--out", type=Path, default=Path("bench-out/scaling"))
+    parser.add_argument("--work", type=Path, help="generated sources (default: OUT/work)")
+    args = parser.parse_args(argv)
+    work = args.work or args.out / "work"
+    cores_list = [int(c) for c in args.cores.split(",")]
+    results = {}
+    for name in args.workloads.split(","):
+        workload = WORKLOADS[name](work, args)
+        results[name] = {}
+        for design in designs():
+            measured = measure(workload, design, args.out / "runs")
+            jobs = (fitted_jobs(measured, workload.full_csv, workload, design) if workload.full_csv
+                    else measured.jobs)
+            joins = measured.joins if not workload.full_csv else {
+                n: max(measured.joins.values()) * (60.0 / args.long_sample_s) for n in {j.part for j in jobs}}
+            rows = []
+            for cores in cores_list:
+                wall, cpu = simulate(jobs, joins, cores, design.workers(cores))
+                wall += measured.startup_s
+                rows.append({"cores": cores, "workers": design.workers(cores), "wall_s": round(wall, 2),
+                             "cpu_s": round(cpu, 1), "busy": round(cpu / (wall * cores), 3)})
+            results[name][design.name] = {
+                "measured": {"wall_s": round(measured.wall_s, 2), "job_cpu_s": round(sum(j.cpu_s for j in measured.jobs), 1),
+                             "jobs": len(measured.jobs), "workers": measured.workers,
+                             "startup_s": round(measured.startup_s, 2), "tail_s": round(measured.tail_s, 2)},
+                "replayed_jobs": len(jobs), "replayed_cpu_s": round(sum(j.cpu_s for j in jobs), 1), "model": rows}
+            print_design(name, design, results[name][design.name])
+        print_comparison(name, results[name], cores_list)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "scaling.json").write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(f"\nresults: {args.out / 'scaling.json'}")
+    return 0
+
+
+def print_design(name: str, design: Design, data: dict) -> None:
+    m = data["measured"]
+    print(f"\n{name} / {design.name}: measured here {m['jobs']} jobs, {m['job_cpu_s']} CPU-s in jobs, "
+          f"{m['wall_s']} s wall with {m['workers']} worker(s) (start-up {m['startup_s']} s, tail {m['tail_s']} s); "
+          f"replayed {data['replayed_jobs']} jobs, {data['replayed_cpu_s']} CPU-s")
+    print("  cores  workers   wall s   CPU s   busy")
+    for row in data["model"]:
+        print(f"  {row['cores']:>5}  {row['workers']:>7}  {row['wall_s']:>7.1f}  {row['cpu_s']:>6.1f}  {row['busy']:>5.0%}")
+
+
+def print_comparison(name: str, data: dict, cores_list: list[int]) -> None:
+    before, after = data["before"], data["after"]
+    print(f"\n{name}: predicted wall, before -> after (ratio to one ffmpeg command of the same CPU work as 'before')")
+    for b, a in zip(before["model"], after["model"]):
+        cmd = ffmpeg_command_s(before["replayed_cpu_s"], b["cores"])
+        print(f"  {b['cores']:>3} cores: {b['wall_s']:>7.1f} s ({b['busy']:.0%} busy) -> {a['wall_s']:>7.1f} s "
+              f"({a['busy']:.0%} busy); ffmpeg command ~{cmd:.1f} s, after/command {a['wall_s'] / cmd:.2f}")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,173 @@
+"""Long scenes rendered as several segments: the same frames, samples, overlay, fades and chapters as whole."""
+
+import random
+import re
+from dataclasses import replace
+
+import numpy as np
+import pytest
+from framecode import decode_audio, decode_frames, make_framecode_video, read_indices
+from test_engine import BEEP_EVERY, FAST, NTSC, beep_onsets, frame_time, write_csv
+
+from megacut import prepare_plan
+from megacut.cli.report import report_data
+from megacut.ffmpeg import input_file, run_ffmpeg
+from megacut.mov import read_tracks
+from megacut.plan.build import OutputFormat
+from megacut.plan.settings import Settings, Transition
+from megacut.render.jobs import segment_bounds
+from megacut.run.engine import RunOptions, render_plan
+from megacut.run.groups import scene_groups
+
+
+@pytest.fixture(scope="module")
+def movies(tmp_path_factory):
+    root = tmp_path_factory.mktemp("segment-movies")
+    make_framecode_video(root / "Beeps.mp4", frames=900, fps=NTSC, size=(160, 120),
+                         beep_frames=range(0, 900, BEEP_EVERY), video_args=("-preset", "ultrafast", "-g", "120"))
+    return root
+
+
+def render(tmp_path, csv, movies, name, settings, **options):
+    plan = prepare_plan(csv, movies, settings)
+    assert not plan.errors, plan.errors
+    result = render_plan(plan, RunOptions(output_dir=tmp_path / name, quiet=True, **options))
+    assert result.exit_code == 0, [(r.item.name, r.error) for r in result.items.values()]
+    return plan, result
+
+
+def test_segment_bounds_cover_the_scene_in_order_without_a_tiny_tail():
+    assert segment_bounds(100, 0) == [(0, 100)]  # 0: never split
+    assert segment_bounds(44, 30) == [(0, 44)]  # under one and a half segments: whole
+    assert segment_bounds(45, 30) == [(0, 30), (30, 15)]
+    assert segment_bounds(100, 30) == [(0, 30), (30, 30), (60, 40)]  # a 10-frame tail joins the last
+    for frames in range(1, 400, 7):
+        for length in (1, 25, 30, 250):
+            bounds = segment_bounds(frames, length)
+            assert [b[0] for b in bounds] == [sum(n for _, n in bounds[:k]) for k in range(len(bounds))]
+            assert sum(n for _, n in bounds) == frames
+            if len(bounds) > 1:
+                assert all(n == length for _, n in bounds[:-1]) and length / 2 <= bounds[-1][1] < length * 1.5
+    # where the boundaries fall depends on the scene's length and the setting only; a longer scene keeps the
+    # boundaries of a shorter one (an edit of its end re-renders its last segments, not the others)
+    assert segment_bounds(400, 30)[:10] == segment_bounds(330, 30)[:10]
+
+
+def overlay_shade(frames: np.ndarray) -> np.ndarray:
+    """How much the overlay's dark box darkens the top right of each frame against the top left (the source
+    is grey in both, and a fade darkens both alike): 1 without the overlay, about 0.7 with it."""
+    corner = frames[:, 8:17, 100:150].astype(np.float32).mean(axis=(1, 2, 3))
+    reference = frames[:, 8:17, 10:60].astype(np.float32).mean(axis=(1, 2, 3))
+    return corner / np.maximum(reference, 1.0)
+
+
+def chapters(path) -> list[tuple[float, float]]:
+    stderr = run_ffmpeg(input_file(path), check=False).stderr
+    return [(float(a), float(b)) for a, b in re.findall(r"Chapter #\d+:\d+: start ([\d.]+), end ([\d.]+)", stderr)]
+
+
+def test_a_split_scene_has_the_frames_overlay_fades_and_chapter_of_the_whole_scene(tmp_path, movies):
+    # scene 1: 120 frames with a 3 s overlay (90 frames) across three 30-frame segments, then fades
+    # through black (1 s) into scene 2 across the boundary of its last segment
+    rows = [f"Beeps,{frame_time(100)},{frame_time(220)},Year 1", f"Beeps,{frame_time(500)},{frame_time(530)},"]
+    csv = write_csv(tmp_path, rows)
+    base = Settings(transition=Transition("fade", 1.0), **FAST)
+    _, whole = render(tmp_path, csv, movies, "whole", replace(base, segment_s=0))
+    plan, split = render(tmp_path, csv, movies, "split", replace(base, segment_s=1.0))
+    first = split.items["scene-0"]
+    assert [s.job_id for s in first.segments] == ["scene-0.1", "scene-0.2", "scene-0.3", "scene-0.4"]
+    assert [s.frames for s in first.segments] == [30, 30, 30, 30]
+    segment_files = [tmp_path / "split" / ".megacut-cache" / "segments" / f"{s.key}.mov" for s in first.segments]
+    for path, segment in zip(segment_files, first.segments):  # every segment starts on a keyframe: its own file
+        video, audio = sorted(read_tracks(path), key=lambda t: t.handler != "vide")
+        assert video.samples == segment.frames
+    # exactly the samples of the whole scene, split at the cumulative frame counts
+    fmt = OutputFormat(160, 120, NTSC)
+    samples = [next(t for t in read_tracks(p) if t.handler == "soun").duration for p in segment_files]
+    assert samples == [fmt.samples_for(30 * (k + 1)) - fmt.samples_for(30 * k) for k in range(4)]
+    assert sum(samples) == fmt.samples_for(120)
+
+    frames = {name: decode_frames(r.parts[0].path, 160, 120, tmp_path) for name, r in (("whole", whole),
+                                                                                         ("split", split))}
+    assert len(frames["split"]) == len(frames["whole"]) == 150
+    indices = read_indices(frames["split"])  # frames darkened by the fade-out no longer read
+    assert indices[:90] == read_indices(frames["whole"])[:90] == list(range(100, 190))
+    assert indices[140:] == list(range(520, 530))  # scene 2 fades in over its first half
+    shade = overlay_shade(frames["split"])
+    assert np.abs(shade - overlay_shade(frames["whole"])).max() < 0.05  # its fades too
+    assert (shade[15:70] < 0.85).all() and (shade[95:110] > 0.95).all()  # across the boundaries at frames 30 and 60
+    luma = {name: f.astype(np.float32).mean(axis=(1, 2, 3)) for name, f in frames.items()}
+    assert np.abs(luma["split"] - luma["whole"]).max() < 3  # the fade through black falls where it falls whole
+    assert luma["split"][119] < 20 and luma["split"][80] > 60
+    # audio: the same fade, the same samples (within encoding noise) and one chapter per scene
+    audio = {name: decode_audio(r.parts[0].path, tmp_path).astype(np.int32) for name, r in (("whole", whole),
+                                                                                              ("split", split))}
+    assert len(audio["split"]) == len(audio["whole"])
+    # sample for sample but for noise: the source's AAC fills some bands with random noise (PNS), which
+    # depends on where decoding started; the beeps start on the same samples
+    difference = audio["split"] - audio["whole"]
+    assert np.sqrt((difference.astype(np.float64) ** 2).mean()) < 0.02 * np.sqrt((audio["whole"] ** 2.0).mean())
+    assert beep_onsets(audio["split"]) == beep_onsets(audio["whole"])
+    assert len(chapters(split.parts[0].path)) == 2 and chapters(split.parts[0].path) == chapters(whole.parts[0].path)
+    # the report: one entry per scene, its segments listed inside with their render times
+    report = report_data(split)
+    scene = next(s for s in report["scenes"] if s["index"] == 0)
+    assert [s["job"] for s in scene["segments"]] == ["scene-0.1", "scene-0.2", "scene-0.3", "scene-0.4"]
+    assert all(s["status"] == "ok" and s["render_s"] > 0 for s in scene["segments"])
+    assert len(report["scenes"]) == 2 and report["parts"][0]["scenes"] == [0, 1]
+
+
+def test_editing_an_overlay_re_renders_only_the_segments_that_show_it(tmp_path, movies):
+    settings = Settings(segment_s=1.0, **FAST)
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(220)},Year 1"])
+    render(tmp_path, csv, movies, "out", settings)
+    csv.write_text(csv.read_text().replace("Year 1", "Year 2"))
+    _, edited = render(tmp_path, csv, movies, "out", settings)
+    assert [s.status for s in edited.items["scene-0"].segments] == ["ok", "ok", "ok", "cached"]
+    assert edited.parts[0].status == "written"
+
+
+def test_split_scenes_give_identical_frames_with_any_worker_count(tmp_path, movies):
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(40)},{frame_time(130)},Year 3", "Beeps,1,2,"])
+    settings = Settings(segment_s=1.0, **FAST)
+    digests = set()
+    for name, options in [("inline", dict(executor="inline")), ("two", dict(max_workers=2))]:
+        _, result = render(tmp_path, csv, movies, name, settings, **options)
+        digests.add(hash(decode_frames(result.parts[0].path, 160, 120, tmp_path).tobytes()))
+    assert len(digests) == 1
+
+
+def test_fifty_split_scenes_keep_audio_and_video_within_a_frame_at_every_boundary(tmp_path, movies):
+    rng = random.Random(11)
+    rows = []
+    for _ in range(50):  # 31-44 frames: 2 segments of 15 frames (and a longer last one) at 0.5 s segments
+        start = rng.randrange(0, 80) * BEEP_EVERY + rng.choice((3, 4, 5, 6))
+        length = rng.choice([n for n in range(31, 45) if (start + n) % BEEP_EVERY])
+        rows.append(f"Beeps,{frame_time(start)},{frame_time(start + length)},")
+    csv = write_csv(tmp_path, rows)
+    plan, result = render(tmp_path, csv, movies, "out", Settings(segment_s=0.5, **FAST), max_workers=2)
+    assert all(len(r.segments) >= 2 for r in result.items.values())
+    path = result.parts[0].path
+    indices = read_indices(decode_frames(path, 160, 120, tmp_path))
+    assert len(indices) == sum(s.frames for s in plan.scenes) and -1 not in indices
+    video_beeps = [position for position, index in enumerate(indices) if index % BEEP_EVERY == 0]
+    audio = decode_audio(path, tmp_path)
+    onsets = beep_onsets(audio)
+    assert len(onsets) == len(video_beeps) >= 150
+    errors_s = [onset / 48000 - position / float(NTSC) for onset, position in zip(onsets, video_beeps)]
+    assert max(abs(e) for e in errors_s) < 1 / float(NTSC), errors_s
+    video_s = len(indices) / float(NTSC)
+    assert abs(len(audio) / 48000 - video_s) < 1024 / 48000 + 0.001
+
+
+def test_segment_keys_do_not_depend_on_other_rows(tmp_path, movies):
+    settings = Settings(segment_s=1.0, **FAST)
+    row = f"Beeps,{frame_time(100)},{frame_time(220)},Year 1"
+
+    def keys(rows):
+        plan = prepare_plan(write_csv(tmp_path, rows), movies, settings)
+        return {i.id: i.keys for g in scene_groups(plan, tmp_path) for i in g.items}
+
+    alone = keys([row])["scene-0"]
+    assert len(alone) == 4
+    assert keys([f"Beeps,{frame_time(600)},{frame_time(700)},", row])["scene-1"] == alone
