@@ -8,15 +8,18 @@ decides, and a child is never left running when the call returns or raises.
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
+from typing import Iterable
 
 import psutil
 
@@ -222,3 +225,101 @@ def process_cpu_s() -> float:
         return own
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own + usage.ru_utime + usage.ru_stime
+
+
+# ------------------------------------------------------------ named pipes
+
+PIPE_BUFFER_BYTES = 1 << 20  # Python-side buffer and (Linux) kernel pipe size for a feed
+FIFO_POLL_S = 0.01  # how often to retry opening the pipe while ffmpeg starts
+F_SETPIPE_SZ = 1031  # Linux fcntl: set a pipe's capacity
+
+
+class EitherEvent:
+    """Set when any of the events is: the user's cancel, or this job's own abort."""
+
+    def __init__(self, *events):
+        self.events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self.events)
+
+
+class _FFmpegRun(threading.Thread):
+    """``run_ffmpeg`` in a thread, its exception kept for the caller."""
+
+    def __init__(self, args: list[str], stop, stall_timeout_s: float | None):
+        super().__init__(name="megacut-ffmpeg-feed", daemon=True)
+        self.args, self.stop, self.stall_timeout_s, self.error = args, stop, stall_timeout_s, None
+
+    def run(self) -> None:
+        try:
+            run_ffmpeg(self.args, cancel=self.stop, stall_timeout_s=self.stall_timeout_s)
+        except BaseException as exc:  # handed to the caller by raise_error()
+            self.error = exc
+
+    def raise_error(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+
+def stream_to_ffmpeg(args: list[str], fifo: Path, chunks: Iterable, cancel=None, *,
+                     stall_timeout_s: float | None = DEFAULT_STALL_TIMEOUT_S) -> None:
+    """Run ``ffmpeg ARGS``, one of whose inputs is the named pipe ``fifo``, and write ``chunks`` (bytes)
+    into the pipe as ffmpeg reads them; closing it ends ffmpeg's input. ffmpeg runs through
+    :func:`run_ffmpeg` in a thread; its errors are raised here, and it is stopped if writing fails."""
+    abort = threading.Event()
+    runner = _FFmpegRun(args, EitherEvent(cancel, abort), stall_timeout_s)
+    runner.start()
+    pipe = None
+    try:
+        pipe = _open_fifo(fifo, runner, cancel)
+        for chunk in chunks:
+            pipe.write(chunk)
+        pipe, closing = None, pipe
+        closing.close()  # end of input: ffmpeg finishes the file
+    except BrokenPipeError:
+        runner.join()
+        runner.raise_error()
+        raise FFmpegError("ffmpeg stopped reading its input before the end") from None
+    except BaseException:
+        abort.set()  # run_ffmpeg kills ffmpeg within its poll interval
+        raise
+    finally:
+        if pipe is not None:
+            _close_quietly(pipe)
+        runner.join()
+    runner.raise_error()
+
+
+def _open_fifo(path: Path, runner: _FFmpegRun, cancel):
+    """Open the pipe for writing once ffmpeg has opened it for reading (never blocks forever)."""
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+            break
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+        if not runner.is_alive():
+            runner.join()
+            runner.raise_error()
+            raise FFmpegError("ffmpeg ended without reading its input")
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+        time.sleep(FIFO_POLL_S)
+    os.set_blocking(fd, True)
+    if sys.platform.startswith("linux"):
+        try:
+            import fcntl
+
+            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BUFFER_BYTES)
+        except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
+            pass
+    return open(fd, "wb", buffering=PIPE_BUFFER_BYTES)
+
+
+def _close_quietly(pipe) -> None:
+    try:
+        pipe.close()
+    except OSError:  # ffmpeg is gone already; the file is discarded anyway
+        pass

@@ -287,7 +287,7 @@ def test_max_workers_that_oversubscribe_the_cpus_are_warned_about(tmp_path, movi
     monkeypatch.setattr(megacut.run.engine, "render_groups", stop_before_rendering)
     csv = write_csv(tmp_path, "movie,start,end\nSmall,0,1\n")
     args = ["process", "--csv", csv, "--movies", movies, "--output", tmp_path / "out", "-q"]
-    code, _, err = run_cli([*args, "--max-workers", "8"], capsys)
+    code, _, err = run_cli([*args, "--max-workers", "8", "--encoder-threads", "2"], capsys)
     assert code == 130
     warnings = [line for line in err.splitlines() if "--max-workers" in line]
     assert len(warnings) == 1, err

@@ -455,7 +455,7 @@ def test_build_scene_args_variants(tmp_path, source):
     assert arg_after(hevc, "-tag:v") == "hvc1" and arg_after(hevc, "-crf") == "20"
     other = build_scene_args(make_job(tmp_path, plain, FMT_169, Settings(video_codec="mpeg4")), None,
                              tmp_path / "o.mov")
-    assert "-crf" not in other and "-preset" not in other and arg_after(other, "-threads") == "2"
+    assert "-crf" not in other and "-preset" not in other and arg_after(other, "-threads") == "1"
     ts = replace(info, container="mpegts")
     late = build_scene_args(make_job(tmp_path, replace(plain, source=ts, start_s=30.0), FMT_169), None,
                             tmp_path / "o.mov")

@@ -12,7 +12,8 @@ from test_engine import BEEP_EVERY, FAST, NTSC, beep_onsets, frame_time, write_c
 from megacut import prepare_plan
 from megacut.cli.report import report_data
 from megacut.ffmpeg import input_file, run_ffmpeg
-from megacut.mov import read_tracks
+from megacut.join.audio import PartAudio
+from megacut.mov import read_tracks, sound_chunks
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings, Transition
 from megacut.render.jobs import segment_bounds
@@ -171,3 +172,26 @@ def test_segment_keys_do_not_depend_on_other_rows(tmp_path, movies):
     alone = keys([row])["scene-0"]
     assert len(alone) == 4
     assert keys([f"Beeps,{frame_time(600)},{frame_time(700)},", row])["scene-1"] == alone
+
+
+def test_a_segments_pcm_is_read_from_its_chunks_exactly(tmp_path, movies):
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},"])
+    _, result = render(tmp_path, csv, movies, "out", Settings(segment_s=1.0, **FAST))
+    for segment in result.items["scene-0"].segments:
+        path = tmp_path / "out" / ".megacut-cache" / "segments" / f"{segment.key}.mov"
+        data = b"".join(path.read_bytes()[offset:offset + size] for offset, size in sound_chunks(path))
+        assert np.frombuffer(data, dtype=np.int16).reshape(-1, 2).tolist() == decode_audio(path, tmp_path).tolist()
+
+
+def test_the_part_is_right_when_its_early_audio_encode_fails(tmp_path, movies, monkeypatch, caplog):
+    def broken(self):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(PartAudio, "finish", broken)
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},", f"Beeps,{frame_time(300)},{frame_time(330)},"])
+    plan, result = render(tmp_path, csv, movies, "out", Settings(segment_s=1.0, **FAST))
+    path = result.parts[0].path
+    assert read_indices(decode_frames(path, 160, 120, tmp_path)) == [*range(100, 160), *range(300, 330)]
+    audio = decode_audio(path, tmp_path)
+    assert abs(len(audio) / 48000 - 90 / float(NTSC)) < 1024 / 48000 + 0.001
+    assert "encoding its audio early failed (OSError: disk gone); encoding it now" in caplog.text

@@ -25,9 +25,8 @@ from megacut.ffmpeg import (
     timestamp_problem,
 )
 from megacut.files import writing
+from megacut.join.audio import aac_args
 from megacut.mov import read_tracks
-
-AUDIO_BITRATE = "192k"
 
 
 class AssemblyError(MegacutError):
@@ -92,8 +91,12 @@ def chapters_metadata(inputs: list[PartInput], fps: Fraction, title: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None) -> Path:
-    """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure."""
+def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
+                  audio: Path | None = None) -> Path:
+    """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
+
+    ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
+    it is copied; without it the segments' PCM is encoded here."""
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
     signature = check_compatible(inputs)
@@ -103,9 +106,14 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         list_path.write_text(concat_list([(i.path, i.frames) for i in inputs], fps), encoding="utf-8")
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
-        args = [*input_file(list_path, "-f", "concat", "-safe", "0"), *input_file(meta_path, "-f", "ffmetadata"),
-                "-map", "0:v", "-map", "0:a", "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, "-c:a", "aac", "-b:a", AUDIO_BITRATE,
+        sources = [*input_file(list_path, "-f", "concat", "-safe", "0"), *input_file(meta_path, "-f", "ffmetadata")]
+        if audio:  # the AAC track encoded while the segments rendered: copied
+            sources += input_file(audio)
+            audio_map, audio_codec = ["-map", "2:a"], ["-c:a", "copy"]
+        else:
+            audio_map, audio_codec = ["-map", "0:a"], aac_args()
+        args = [*sources, "-map", "0:v", *audio_map, "-map_metadata", "1", "-map_chapters", "1",
+                "-c:v", "copy", *video_tag, *audio_codec,
                 *output_file(temporary, "-movflags", "+faststart", "-f", "mp4")]
         completed = run_ffmpeg(args, cancel=cancel)
         broken = timestamp_problem(completed.stderr)

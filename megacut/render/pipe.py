@@ -9,18 +9,13 @@ there are no named pipes (Windows) frames go through a raw file first.
 
 from __future__ import annotations
 
-import errno
 import os
-import sys
-import threading
-import time
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from megacut.errors import FFmpegError
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import run_ffmpeg, stream_to_ffmpeg
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings
 from megacut.render.colour import OUTPUT_MATRIX, rgb_to_output
@@ -30,10 +25,6 @@ from megacut.render.scene_ffmpeg import (
     video_encoder_args,
 )
 from megacut.render.segment import check_cancel
-
-PIPE_BUFFER_BYTES = 1 << 20  # Python-side buffer and (Linux) kernel pipe size for the frame feed
-FIFO_POLL_S = 0.01  # how often to retry opening the pipe while ffmpeg starts
-F_SETPIPE_SZ = 1031  # Linux fcntl: set a pipe's capacity
 
 
 def encode_args(feed: Path, fmt: OutputFormat, settings: Settings, audio_inputs: list[str], audio_filter: str,
@@ -62,101 +53,20 @@ def write_segment(frame_at: Callable[[int], np.ndarray], frames: int, fmt: Outpu
         feed.unlink(missing_ok=True)  # left by a worker that was killed
         os.mkfifo(feed)
         args = encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix)
-        _stream_frames(frame_at, frames, fmt, feed, args, cancel)
+        stream_to_ffmpeg(args, feed, _frames(frame_at, frames, fmt, cancel), cancel)
         return
     feed = work_dir / "frames.rgb"
     with open(feed, "wb") as handle:
-        for k in range(frames):
-            check_cancel(cancel)
-            handle.write(_frame_bytes(frame_at(k), fmt))
+        for frame in _frames(frame_at, frames, fmt, cancel):
+            handle.write(frame)
     run_ffmpeg(encode_args(feed, fmt, settings, audio_inputs, audio_filter, output, rgb_matrix), cancel=cancel)
 
 
-class _EitherEvent:
-    """Set when any of the events is: the user's cancel, or this job's own abort."""
-
-    def __init__(self, *events):
-        self.events = [e for e in events if e is not None]
-
-    def is_set(self) -> bool:
-        return any(e.is_set() for e in self.events)
-
-
-class _FFmpegRun(threading.Thread):
-    """``run_ffmpeg`` in a thread, its exception kept for the caller."""
-
-    def __init__(self, args: list[str], stop):
-        super().__init__(name="megacut-ffmpeg-feed", daemon=True)
-        self.args, self.stop, self.error = args, stop, None
-
-    def run(self) -> None:
-        try:
-            run_ffmpeg(self.args, cancel=self.stop)
-        except BaseException as exc:  # handed to the caller by raise_error()
-            self.error = exc
-
-    def raise_error(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-
-def _stream_frames(frame_at, frames: int, fmt: OutputFormat, fifo: Path, args: list[str], cancel) -> None:
-    abort = threading.Event()
-    runner = _FFmpegRun(args, _EitherEvent(cancel, abort))
-    runner.start()
-    pipe = None
-    try:
-        pipe = _open_fifo(fifo, runner, cancel)
-        for k in range(frames):
-            check_cancel(cancel)
-            pipe.write(_frame_bytes(frame_at(k), fmt))
-        pipe, closing = None, pipe
-        closing.close()  # end of input: ffmpeg finishes the file
-    except BrokenPipeError:
-        runner.join()
-        runner.raise_error()
-        raise FFmpegError("ffmpeg stopped reading frames before the last one") from None
-    except BaseException:
-        abort.set()  # run_ffmpeg kills ffmpeg within its poll interval
-        raise
-    finally:
-        if pipe is not None:
-            _close_quietly(pipe)
-        runner.join()
-    runner.raise_error()
-
-
-def _open_fifo(path: Path, runner: _FFmpegRun, cancel):
-    """Open the pipe for writing once ffmpeg has opened it for reading (never blocks forever)."""
-    while True:
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
-            break
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        if not runner.is_alive():
-            runner.join()
-            runner.raise_error()
-            raise FFmpegError("ffmpeg ended without reading the frames")
+def _frames(frame_at, frames: int, fmt: OutputFormat, cancel):
+    """The frames' bytes, checking ``cancel`` before each."""
+    for k in range(frames):
         check_cancel(cancel)
-        time.sleep(FIFO_POLL_S)
-    os.set_blocking(fd, True)
-    if sys.platform.startswith("linux"):
-        try:
-            import fcntl
-
-            fcntl.fcntl(fd, F_SETPIPE_SZ, PIPE_BUFFER_BYTES)
-        except OSError:  # above /proc/sys/fs/pipe-max-size: keep the default
-            pass
-    return open(fd, "wb", buffering=PIPE_BUFFER_BYTES)
-
-
-def _close_quietly(pipe) -> None:
-    try:
-        pipe.close()
-    except OSError:  # ffmpeg is gone already; the file is discarded anyway
-        pass
+        yield _frame_bytes(frame_at(k), fmt)
 
 
 def _frame_bytes(frame: np.ndarray, fmt: OutputFormat) -> memoryview:

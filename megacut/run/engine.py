@@ -10,6 +10,7 @@ this engine, and so the scheduler, cache, cancellation, progress and report.
 
 from __future__ import annotations
 
+import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -20,18 +21,20 @@ from megacut.errors import Cancelled, ExitCode, InputError, MegacutError
 from megacut.ffmpeg import process_cpu_s
 from megacut.files import remove_partials
 from megacut.join.assemble import PartInput, assemble_part
+from megacut.join.audio import PartAudio
 from megacut.plan.build import RenderPlan
 from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
-from megacut.render.jobs import Text
+from megacut.render.jobs import Job, Text
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, estimate_bytes
-from megacut.render.jobs import Job
 from megacut.run.groups import Group, Item, scene_groups
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
 from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl
 from megacut.run.worker import run_job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,8 @@ class _Run:
         self.waiting: dict[int, set[str]] = {}  # group -> ids of its jobs not ended yet
         self.same_key: dict[str, list[tuple[Group, Item, Job]]] = {}  # key -> the jobs one render serves
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
+        self.audio: dict[int, PartAudio] = {}  # group -> its audio encoder, fed as its items end in order
+        self.fed: dict[int, int] = {}  # group -> how many of its items went to its audio encoder
         self.last_job_ended_s = 0.0  # from the start of the run: the tail is from here to the last part written
         self.on_event = on_event or (lambda message: None)
 
@@ -203,6 +208,8 @@ class _Run:
                     self.same_key[job.key] = [(group, item, job)]
                     jobs.append(job.at(self.cache.segment_path(job.key), self.cache.work_dir(job.key)))
                 self.item_if_ended(item)
+            self.feed_audio(group)
+            self.join_if_ready(group)  # every segment already rendered: joined now, not at the end
         return jobs
 
     def job_ended(self, outcome: Outcome) -> list[Item]:
@@ -217,6 +224,7 @@ class _Run:
             self.waiting[group.number].discard(job.id)
             if self.item_if_ended(item):
                 ended.append(item)
+                self.feed_audio(group)
             self.join_if_ready(group)
         return ended
 
@@ -228,16 +236,59 @@ class _Run:
         self.items[item.id] = ItemResult(item, item_status(segments), segments)
         return True
 
+    def feed_audio(self, group: Group) -> None:
+        """Stream the part's audio to its encoder up to the first item not ended yet (join/audio.py)."""
+        position = self.fed.get(group.number, 0)
+        while position < len(group.items) and group.items[position].id in self.items:
+            item = group.items[position]
+            status = self.items[item.id].status
+            if status == ItemStatus.CANCELLED or (status == ItemStatus.FAILED and self.options.strict):
+                self.close_audio(group)  # the part will not be joined, or not from these segments
+                return
+            if status in (ItemStatus.OK, ItemStatus.CACHED):
+                if group.number not in self.audio:
+                    self.audio[group.number] = PartAudio(group.output.stem, group.format, self.stop.cancel)
+                for job in item.jobs:
+                    self.audio[group.number].add(self.cache.segment_path(job.key))
+            position += 1
+            self.fed[group.number] = position
+
+    def close_audio(self, group: Group) -> None:
+        audio = self.audio.pop(group.number, None)
+        if audio is not None:
+            audio.close()
+
+    def part_audio(self, group: Group) -> Path | None:
+        """The part's AAC track encoded while it rendered, or None: the join encodes it then."""
+        audio = self.audio.get(group.number)
+        if audio is None or self.fed.get(group.number) != len(group.items):
+            return None
+        try:
+            return audio.finish()
+        except Cancelled:
+            raise
+        except Exception as exc:  # the join encodes the audio itself: slower, never wrong
+            log.warning("%s: encoding its audio early failed (%s: %s); encoding it now", group.output.name,
+                        type(exc).__name__, exc)
+            return None
+
     def join_if_ready(self, group: Group) -> None:
         if self.waiting.get(group.number) or group.number in self.joins or group.number in self.parts:
             return
         if any(self.items[i.id].status == ItemStatus.CANCELLED for i in group.items):
+            self.close_audio(group)
             self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,
                                                   error="interrupted before all its items ended")
             return
         self.joins[group.number] = self.joiner.submit(self._join, group)
 
     def _join(self, group: Group) -> None:
+        try:
+            self._join_part(group)
+        finally:
+            self.close_audio(group)
+
+    def _join_part(self, group: Group) -> None:
         included = [i for i in group.items if self.items[i.id].status in (ItemStatus.OK, ItemStatus.CACHED)]
         failed = [i for i in group.items if self.items[i.id].status == ItemStatus.FAILED]
         if failed and self.options.strict:
@@ -252,8 +303,10 @@ class _Run:
                   for item in included for n, job in enumerate(item.jobs)]
         started_s = time.monotonic()
         try:
+            audio = self.part_audio(group)
             self.cache.forget_part(group.output)
-            assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel)
+            assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel,
+                          audio=audio)
         except Cancelled:
             self.parts[group.number] = PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
             return
@@ -275,6 +328,8 @@ class _Run:
         self.joiner.shutdown(wait=True)
         for future in self.joins.values():
             future.result()  # _join records its own failures; anything raised here is a bug
+        for group in self.groups:
+            self.close_audio(group)  # parts interrupted before they could be joined
         for group in self.groups:
             if group.number not in self.parts:
                 self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,
