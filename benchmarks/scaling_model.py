@@ -75,8 +75,9 @@ class Measured:
     wall_s: float
     cpu_s: float
     workers: int
-    startup_s: float = 0.0  # wall not explained by the replay of this run: start-up, probing, the lock
+    startup_s: float = 0.0  # from the command's start to its first job: imports, probing, planning, the pool
     tail_s: float = 0.0  # from the last job ended to the last part written
+    replay_s: float = 0.0  # the model's replay of this very run, to compare with wall_s
 
 
 @dataclass
@@ -163,13 +164,21 @@ def measure(workload: Workload, design: Design, out: Path) -> Measured:
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall_s = time.monotonic() - started
     report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
-    jobs = [Job(scene["part"], s["frames"], s["cpu_s"], s["render_s"])
-            for scene in report["scenes"] if scene.get("segments") for s in scene["segments"]]
-    joins = {p["n"]: p["join_s"] for p in report["parts"] if p["status"] in ("written", "incomplete")}
+    segments = [(scene["part"], s) for scene in report["scenes"] if scene.get("segments") for s in scene["segments"]]
+    # what a worker spends between jobs (submission, results, spawning ffmpeg): added to every job's wall
+    busy_s = sum(s["render_s"] for _, s in segments)
+    first_start_s = min(s["ended_at_s"] - s["render_s"] for _, s in segments)
+    span_s = report["last_job_ended_s"] - first_start_s
+    gap_s = max(0.0, (span_s * workers - busy_s) / len(segments)) if len(segments) > workers else 0.0
+    jobs = [Job(part, s["frames"], s["cpu_s"], s["render_s"] + gap_s) for part, s in segments]
+    # the join as it would be with cores to spare: its audio, encoded while the part rendered, waited for
+    # here only because two cores were busy with jobs
+    joins = {p["n"]: p["join_s"] - p.get("audio_wait_s", 0.0) for p in report["parts"]
+             if p["status"] in ("written", "incomplete")}
     measured = Measured(jobs, joins, wall_s, report["cpu_s"] + sum(j.cpu_s for j in jobs), workers)
-    replay = simulate(jobs, joins, cores, workers)
-    measured.startup_s = max(0.0, wall_s - replay[0])
+    measured.startup_s = first_start_s + (wall_s - report["wall_s"])  # the process start, then the plan
     measured.tail_s = max(p["written_at_s"] for p in report["parts"]) - report["last_job_ended_s"]
+    measured.replay_s = simulate(jobs, joins, cores, workers)[0] + measured.startup_s
     return measured
 
 
@@ -282,7 +291,8 @@ def main(argv=None) -> int:
                 rows.append({"cores": cores, "workers": design.workers(cores), "wall_s": round(wall, 2),
                              "cpu_s": round(cpu, 1), "busy": round(cpu / (wall * cores), 3)})
             results[name][design.name] = {
-                "measured": {"wall_s": round(measured.wall_s, 2), "job_cpu_s": round(sum(j.cpu_s for j in measured.jobs), 1),
+                "measured": {"wall_s": round(measured.wall_s, 2), "replay_s": round(measured.replay_s, 2),
+                             "job_cpu_s": round(sum(j.cpu_s for j in measured.jobs), 1),
                              "jobs": len(measured.jobs), "workers": measured.workers,
                              "startup_s": round(measured.startup_s, 2), "tail_s": round(measured.tail_s, 2)},
                 "replayed_jobs": len(jobs), "replayed_cpu_s": round(sum(j.cpu_s for j in jobs), 1), "model": rows}
@@ -297,8 +307,9 @@ def main(argv=None) -> int:
 def print_design(name: str, design: Design, data: dict) -> None:
     m = data["measured"]
     print(f"\n{name} / {design.name}: measured here {m['jobs']} jobs, {m['job_cpu_s']} CPU-s in jobs, "
-          f"{m['wall_s']} s wall with {m['workers']} worker(s) (start-up {m['startup_s']} s, tail {m['tail_s']} s); "
-          f"replayed {data['replayed_jobs']} jobs, {data['replayed_cpu_s']} CPU-s")
+          f"{m['wall_s']} s wall with {m['workers']} worker(s) (the model replays this run in {m['replay_s']} s; "
+          f"start-up {m['startup_s']} s, tail {m['tail_s']} s); replayed {data['replayed_jobs']} jobs, "
+          f"{data['replayed_cpu_s']} CPU-s")
     print("  cores  workers   wall s   CPU s   busy")
     for row in data["model"]:
         print(f"  {row['cores']:>5}  {row['workers']:>7}  {row['wall_s']:>7.1f}  {row['cpu_s']:>6.1f}  {row['busy']:>5.0%}")

@@ -1,13 +1,12 @@
 """Long scenes rendered as several segments: the same frames, samples, overlay, fades and chapters as whole."""
 
-import random
 import re
 from dataclasses import replace
 
 import numpy as np
-import pytest
-from framecode import decode_audio, decode_frames, make_framecode_video, read_indices
-from test_engine import BEEP_EVERY, FAST, NTSC, beep_onsets, frame_time, write_csv
+from framecode import decode_audio, decode_frames, read_indices
+from test_engine import (FAST, NTSC, assert_beeps_in_sync, beep_onsets, beep_rows, frame_time,  # noqa: F401
+                         movies, write_csv)  # movies: the same generated sources
 
 from megacut import prepare_plan
 from megacut.cli.report import report_data
@@ -19,14 +18,6 @@ from megacut.plan.settings import Settings, Transition
 from megacut.render.jobs import segment_bounds
 from megacut.run.engine import RunOptions, render_plan
 from megacut.run.groups import scene_groups
-
-
-@pytest.fixture(scope="module")
-def movies(tmp_path_factory):
-    root = tmp_path_factory.mktemp("segment-movies")
-    make_framecode_video(root / "Beeps.mp4", frames=900, fps=NTSC, size=(160, 120),
-                         beep_frames=range(0, 900, BEEP_EVERY), video_args=("-preset", "ultrafast", "-g", "120"))
-    return root
 
 
 def render(tmp_path, csv, movies, name, settings, **options):
@@ -139,26 +130,10 @@ def test_split_scenes_give_identical_frames_with_any_worker_count(tmp_path, movi
 
 
 def test_fifty_split_scenes_keep_audio_and_video_within_a_frame_at_every_boundary(tmp_path, movies):
-    rng = random.Random(11)
-    rows = []
-    for _ in range(50):  # 31-44 frames: 2 segments of 15 frames (and a longer last one) at 0.5 s segments
-        start = rng.randrange(0, 80) * BEEP_EVERY + rng.choice((3, 4, 5, 6))
-        length = rng.choice([n for n in range(31, 45) if (start + n) % BEEP_EVERY])
-        rows.append(f"Beeps,{frame_time(start)},{frame_time(start + length)},")
-    csv = write_csv(tmp_path, rows)
+    csv = write_csv(tmp_path, beep_rows(11, 50, range(31, 45)))  # 2 segments of 15 frames (the last longer)
     plan, result = render(tmp_path, csv, movies, "out", Settings(segment_s=0.5, **FAST), max_workers=2)
     assert all(len(r.segments) >= 2 for r in result.items.values())
-    path = result.parts[0].path
-    indices = read_indices(decode_frames(path, 160, 120, tmp_path))
-    assert len(indices) == sum(s.frames for s in plan.scenes) and -1 not in indices
-    video_beeps = [position for position, index in enumerate(indices) if index % BEEP_EVERY == 0]
-    audio = decode_audio(path, tmp_path)
-    onsets = beep_onsets(audio)
-    assert len(onsets) == len(video_beeps) >= 150
-    errors_s = [onset / 48000 - position / float(NTSC) for onset, position in zip(onsets, video_beeps)]
-    assert max(abs(e) for e in errors_s) < 1 / float(NTSC), errors_s
-    video_s = len(indices) / float(NTSC)
-    assert abs(len(audio) / 48000 - video_s) < 1024 / 48000 + 0.001
+    assert_beeps_in_sync(result.parts[0].path, plan, tmp_path, 150)
 
 
 def test_segment_keys_do_not_depend_on_other_rows(tmp_path, movies):

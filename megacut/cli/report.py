@@ -148,7 +148,8 @@ def report_data(result) -> dict:
         "parts": [
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
              "duration_s": round(p.duration_s, 6), "scenes": _indices(result, p, ItemKind.SCENE),
-             "error": p.error, "join_s": round(p.join_s, 3), "written_at_s": round(p.joined_at_s, 3)}
+             "error": p.error, "join_s": round(p.join_s, 3), "audio_wait_s": round(p.audio_wait_s, 3),
+             "written_at_s": round(p.joined_at_s, 3)}
             for p in result.parts
         ],
         "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),
@@ -230,7 +231,8 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
         "retried_after": scene_result.retried_after, "key": item.keys[0],
         "segments": [{"job": s.job_id, "frames": s.frames, "status": s.status, "render_s": round(s.render_s, 3),
-                      "cpu_s": round(s.cpu_s, 3), "attempts": s.attempts, "key": s.key}
+                      "cpu_s": round(s.cpu_s, 3), "attempts": s.attempts, "key": s.key,
+                      "ended_at_s": round(s.ended_at_s, 3)}
                      for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
     }

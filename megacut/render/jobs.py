@@ -140,7 +140,7 @@ class JobResult:
     segment_path: Path
     render_s: float
     cpu_s: float
-
+    ended_at: float = 0.0  # wall clock (time.time()) when it ended: with render_s, when it ran
 
 def segment_key(renderer: str, content: dict, fmt: OutputFormat, settings: Settings) -> str:
     """The one key function: a stable digest of everything that decides a segment."""

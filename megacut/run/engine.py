@@ -95,6 +95,7 @@ class SegmentResult:
     cpu_s: float = 0.0
     attempts: int = 0
     retried_after: list = field(default_factory=list)  # why earlier attempts failed
+    ended_at_s: float = 0.0  # when it ended, from the start of the run (0: it did not run)
 
 
 @dataclass
@@ -138,6 +139,7 @@ class PartResult:
     duration_s: float = 0.0
     error: str | None = None
     join_s: float = 0.0  # how long joining it took
+    audio_wait_s: float = 0.0  # of which, waiting for its audio encoded while it rendered
     joined_at_s: float = 0.0  # when it was written, from the start of the run
 
 
@@ -169,7 +171,7 @@ class _Run:
     def __init__(self, groups: list[Group], options: RunOptions, stop: StopControl,
                  on_event: Callable[[str], None] | None):
         self.groups, self.options, self.stop = groups, options, stop
-        self.started_s = time.monotonic()
+        self.started_s, self.started_at = time.monotonic(), time.time()
         self.cache = SegmentCache(options.cache_dir or options.output_dir / ".megacut-cache")
         self.items: dict[str, ItemResult] = {}
         self.segments: dict[str, SegmentResult] = {}  # by job id, as jobs end
@@ -220,7 +222,8 @@ class _Run:
         for group, item, job in self.same_key[outcome.job.key]:
             self.segments[job.id] = SegmentResult(job.id, job.key, job.frames, status, outcome.error,
                                                   result.render_s if result else 0.0, result.cpu_s if result else 0.0,
-                                                  outcome.attempts, outcome.retried_after)
+                                                  outcome.attempts, outcome.retried_after,
+                                                  result.ended_at - self.started_at if result else 0.0)
             self.waiting[group.number].discard(job.id)
             if self.item_if_ended(item):
                 ended.append(item)
@@ -304,6 +307,7 @@ class _Run:
         started_s = time.monotonic()
         try:
             audio = self.part_audio(group)
+            audio_wait_s = time.monotonic() - started_s
             self.cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel,
                           audio=audio)
@@ -318,7 +322,8 @@ class _Run:
         self.parts[group.number] = PartResult(group, status, group.output, [i.id for i in included],
                                               sum(i.duration_s for i in included),
                                               f"{len(failed)} failed item(s) left out" if failed else None,
-                                              time.monotonic() - started_s, time.monotonic() - self.started_s)
+                                              time.monotonic() - started_s, audio_wait_s,
+                                              time.monotonic() - self.started_s)
         self.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
 
     def finish(self) -> list[PartResult]:
