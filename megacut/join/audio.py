@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import queue
 import shutil
-import tempfile
 import threading
 from pathlib import Path
 
@@ -36,9 +35,12 @@ def aac_args(bitrate: str = AUDIO_BITRATE) -> list[str]:
 class PartAudio:
     """One part's AAC track, fed segment by segment in part order (:meth:`add`), finished by :meth:`finish`."""
 
-    def __init__(self, name: str, fmt: OutputFormat, cancel=None):
-        self.name = name
-        self.folder = Path(tempfile.mkdtemp(prefix="megacut-audio-"))
+    def __init__(self, folder: Path, fmt: OutputFormat, cancel=None):
+        """``folder``: a scratch folder of its own (in the cache's work folder, which the next run clears
+        if this one is killed)."""
+        self.folder = folder
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
         self.path = self.folder / "audio.m4a"
         self.segments: queue.Queue = queue.Queue()
         self.abort = threading.Event()
@@ -49,7 +51,7 @@ class PartAudio:
                 *input_file(fifo, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels)),
                 *aac_args(), *output_file(self.path, "-f", "mp4")]
         stop = EitherEvent(cancel, self.abort)
-        self.thread = threading.Thread(target=self._run, args=(args, fifo, stop), name=f"megacut-audio-{name}",
+        self.thread = threading.Thread(target=self._run, args=(args, fifo, stop), name=f"megacut-audio-{folder.name}",
                                        daemon=True)
         self.thread.start()
 

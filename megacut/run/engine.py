@@ -250,7 +250,8 @@ class _Run:
                 return
             if status in (ItemStatus.OK, ItemStatus.CACHED):
                 if group.number not in self.audio:
-                    self.audio[group.number] = PartAudio(group.output.stem, group.format, self.stop.cancel)
+                    folder = self.cache.work / f"audio-{group.number}-{group.output.stem}"
+                    self.audio[group.number] = PartAudio(folder, group.format, self.stop.cancel)
                 for job in item.jobs:
                     self.audio[group.number].add(self.cache.segment_path(job.key))
             position += 1
