@@ -74,7 +74,7 @@ def plan_keys(args: argparse.Namespace, output: Path) -> set[str] | None:
             raise UsageError(f"the plan has {len(plan.errors)} error(s) (see `megacut plan`): the segments of "
                              "those rows would look unused; fix them before pruning")
         print(f"note: the plan has {len(plan.errors)} error(s); the segments of those rows count as unused")
-    return {key for group in scene_groups(plan, output) for item in group.items for key in item.keys}
+    return {key for group in scene_groups(plan, output) for key in group.keys}
 
 
 def _count(segments: dict[str, int]) -> str:

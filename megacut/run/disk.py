@@ -40,14 +40,20 @@ def estimate_bytes(segment_frames: int, part_frames: int, fmt: OutputFormat) -> 
 def render_need(groups, cache=None) -> tuple[int, int]:
     """(segment bytes, part bytes) that rendering the selected ``groups`` writes: with a
     :class:`~megacut.run.cache.SegmentCache`, only the parts not current and the segments not valid in it."""
+    if cache is None:
+        return need_bytes(groups, lambda group: False, lambda group, job: True)
+    return need_bytes(groups, lambda group: cache.part_is_current(group.output, group.keys),
+                      lambda group, job: not cache.is_valid(job.key, job.frames, group.format))
+
+
+def need_bytes(groups, done, pending) -> tuple[int, int]:
+    """(segment bytes, part bytes) for the selected ``groups`` that are not ``done(group)``: their jobs that
+    are ``pending(group, job)`` (an identical segment counted once, as it is rendered once), and the part."""
     segment_bytes = part_bytes = 0
-    rendered: set[str] = set()  # identical segments are rendered once
-    for group in (g for g in groups if g.selected):
-        jobs = [job for item in group.items for job in item.jobs]
-        if cache is not None and cache.part_is_current(group.output, [job.key for job in jobs]):
-            continue
-        todo = {j.key: j.frames for j in jobs
-                if j.key not in rendered and not (cache is not None and cache.is_valid(j.key, j.frames, group.format))}
+    rendered: set[str] = set()
+    for group in (g for g in groups if g.selected and not done(g)):
+        todo = {job.key: job.frames for item in group.items for job in item.jobs
+                if job.key not in rendered and pending(group, job)}
         rendered.update(todo)
         segments, parts = estimate_bytes(sum(todo.values()), group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts

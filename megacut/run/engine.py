@@ -27,8 +27,8 @@ from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
 from megacut.render.jobs import Job, Text
 from megacut.run.cache import SegmentCache
-from megacut.run.disk import check_free_space, estimate_bytes
-from megacut.run.groups import Group, Item, scene_groups
+from megacut.run.disk import check_free_space, need_bytes
+from megacut.run.groups import Group, Item, scene_groups, segment_keys
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
 from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl
@@ -192,7 +192,7 @@ class _Run:
             if not group.selected:
                 self.parts[group.number] = PartResult(group, PartStatus.SKIPPED)
                 self.items.update({i.id: ItemResult(i, ItemStatus.SKIPPED) for i in group.items})
-            elif not self.options.force and self.cache.part_is_current(group.output, group_keys(group.items)):
+            elif not self.options.force and self.cache.part_is_current(group.output, group.keys):
                 self.parts[group.number] = PartResult(group, PartStatus.CURRENT, group.output,
                                                       [i.id for i in group.items], group.duration_s)
                 self.items.update({i.id: ItemResult(i, ItemStatus.CACHED, cached_segments(i)) for i in group.items})
@@ -318,7 +318,7 @@ class _Run:
         except MegacutError as exc:
             self.parts[group.number] = PartResult(group, PartStatus.FAILED, error=str(exc))
             return
-        self.cache.record_part(group.output, group_keys(included))
+        self.cache.record_part(group.output, segment_keys(included))
         status = PartStatus.INCOMPLETE if failed else PartStatus.WRITTEN
         self.parts[group.number] = PartResult(group, status, group.output, [i.id for i in included],
                                               sum(i.duration_s for i in included),
@@ -345,11 +345,6 @@ class _Run:
                     self.segments.setdefault(job.id, SegmentResult(job.id, job.key, job.frames, ItemStatus.CANCELLED))
                 self.item_if_ended(item)
         return [self.parts[g.number] for g in self.groups]
-
-
-def group_keys(items) -> list[str]:
-    """The segment keys of ``items``, in order: what a part is joined from."""
-    return [key for item in items for key in item.keys]
 
 
 def cached_segments(item: Item) -> list[SegmentResult]:
@@ -417,14 +412,8 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
 
 def _check_disk(run: _Run) -> None:
     """Free space for the segments to render and the groups to join (per output format)."""
-    segment_bytes = part_bytes = 0
-    for group in run.groups:
-        if group.number in run.parts:
-            continue
-        waiting = run.waiting.get(group.number, ())
-        rendering = sum(job.frames for i in group.items for job in i.jobs if job.id in waiting)
-        segments, parts = estimate_bytes(rendering, group.frames, group.format)
-        segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
+    segment_bytes, part_bytes = need_bytes(run.groups, lambda group: group.number in run.parts,
+                                           lambda group, job: job.id in run.waiting.get(group.number, ()))
     check_free_space(run.cache.root, segment_bytes, run.options.output_dir, part_bytes)
 
 

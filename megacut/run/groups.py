@@ -50,6 +50,7 @@ class Group:
 
     frames = property(lambda self: sum(i.frames for i in self.items))
     duration_s = property(lambda self: sum(i.duration_s for i in self.items))
+    keys = property(lambda self: segment_keys(self.items))  # what it is joined from, in order
 
 
 def chapter_title(scene: Scene) -> str:
@@ -100,3 +101,8 @@ def section_groups(specs: list[SectionSpec], output_dir: Path, settings: Setting
             index += 1
         groups.append(Group(number, output_dir / spec.output, tuple(items), fmt, spec.title or spec.path.stem))
     return groups
+
+
+def segment_keys(items) -> list[str]:
+    """The segment keys of ``items``, in order: what a part is joined from."""
+    return [key for item in items for key in item.keys]
