@@ -24,6 +24,9 @@ tree's summed RSS, sampled with psutil every 50 ms. Configurations:
                         offers that backend; the notes give the speed-up between them, and the most
                         any worker count could give: CPUs / the cores the inline run kept busy)
     megacut-rerun-edit  after a full N-worker run, one row's overlay edited, then the same command again
+    megacut-dask-local  megacut process --executor dask --scheduler local:N: the same jobs on a local Dask
+                        cluster of N worker processes (only with megacut[cluster] installed; the notes give
+                        its wall time against megacut-Nw's)
 
 Figures count only when the output is right: one 1280x720 (or the planned
 size) video stream and one audio stream, both within 0.1 s of the planned
@@ -43,6 +46,7 @@ import argparse
 import contextlib
 import csv
 import hashlib
+import importlib.util
 import io
 import json
 import os
@@ -623,6 +627,8 @@ def configurations(workers: int) -> dict:
     configs["megacut-moviepy"] = lambda ctx, name: run_megacut(ctx, name, "--backend", "moviepy", "--max-workers",
                                                                str(ctx.workers), "--force")
     configs["megacut-rerun-edit"] = run_rerun_edit
+    configs["megacut-dask-local"] = lambda ctx, name: run_megacut(ctx, name, "--executor", "dask", "--scheduler",
+                                                                  f"local:{ctx.workers}", "--force")
     return configs
 
 
@@ -668,6 +674,13 @@ def notes_text(results: list[Result], skipped: dict[str, str], ctx: Context) -> 
                      f"{rerun.details['fraction_of_full']:.0%} of the full {ctx.workers}-worker run "
                      f"({full['wall_s']:.2f} s) in the same folder; scenes {rerun.details.get('scene_statuses')}")
     lines += moviepy_scaling_notes(results, ctx)
+    by_name = {r.name: r for r in results if r.valid}
+    dask, pool = by_name.get("megacut-dask-local"), by_name.get(f"megacut-{ctx.workers}w")
+    if dask and pool and pool.wall_s:
+        dask.details["ratio_to_pool"] = dask.wall_s / pool.wall_s
+        lines.append(f"local Dask cluster of {ctx.workers} workers: {dask.wall_s:.2f} s = "
+                     f"{dask.wall_s / pool.wall_s:.2f}x the process pool's {pool.wall_s:.2f} s "
+                     f"(megacut-{ctx.workers}w)")
     valid = [r for r in results if r.valid and r.name != "megacut-rerun-edit"]
     if valid:
         best = min(valid, key=lambda r: r.wall_s)
@@ -795,6 +808,9 @@ def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:
         for name in moviepy_configs:
             names.remove(name)
             skipped[name] = "`megacut process --help` does not list moviepy among the --backend choices"
+    if "megacut-dask-local" in names and importlib.util.find_spec("distributed") is None:
+        names.remove("megacut-dask-local")
+        skipped["megacut-dask-local"] = "Dask is not installed (pip install \"megacut[cluster]\")"
     return {n: configs[n] for n in configs if n in names}, skipped
 
 

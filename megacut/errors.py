@@ -31,6 +31,13 @@ class UsageError(MegacutError):
     exit_code = ExitCode.INVALID
 
 
+class ClusterError(MegacutError):
+    """The Dask cluster cannot render the run: unreachable, no workers, or a worker that lacks something
+    (exit code 2, nothing rendered)."""
+
+    exit_code = ExitCode.INVALID
+
+
 class InputError(MegacutError):
     """Something in a user's input file is wrong, optionally at a line."""
 

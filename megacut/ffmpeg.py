@@ -8,7 +8,9 @@ decides, and a child is never left running when the call returns or raises.
 
 from __future__ import annotations
 
+import contextlib
 import errno
+import hashlib
 import logging
 import os
 import signal
@@ -51,6 +53,51 @@ def ffmpeg_exe() -> str:
     import imageio_ffmpeg
 
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_version() -> str:
+    """The first line of ``ffmpeg -version`` (part of every segment key: another build may encode differently)."""
+    return _version(ffmpeg_exe())
+
+
+def ffmpeg_digest() -> str:
+    """SHA-256 of the ffmpeg binary: the machines of one cluster must run the very same build."""
+    return _digest(ffmpeg_exe())
+
+
+@lru_cache(maxsize=None)
+def _version(exe: str) -> str:
+    command = [exe, "-hide_banner", "-version"]
+    try:
+        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise FFmpegError(f"ffmpeg cannot be run ({exc})", command=command) from None
+    return (done.stdout.splitlines() or ["unknown"])[0].strip()
+
+
+@lru_cache(maxsize=None)
+def _digest(exe: str) -> str:
+    """Hashing the binary takes half a second (170 MB): the result is kept per path, size and modification
+    time in the user's cache folder, and computed again whenever one of those changes."""
+    stat = os.stat(exe)
+    identity = f"{os.path.realpath(exe)}|{stat.st_size}|{stat.st_mtime_ns}"
+    store = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "megacut" / "ffmpeg-sha256.txt"
+    known = {}
+    with contextlib.suppress(OSError):
+        known = dict(line.rsplit(" ", 1) for line in store.read_text(encoding="utf-8").splitlines() if " " in line)
+    if identity in known:
+        return known[identity]
+    digest = hashlib.sha256()
+    with open(exe, "rb") as binary:
+        for block in iter(lambda: binary.read(1 << 20), b""):
+            digest.update(block)
+    known[identity] = digest.hexdigest()
+    with contextlib.suppress(OSError):  # a read-only home: hash again next time
+        store.parent.mkdir(parents=True, exist_ok=True)
+        temporary = store.with_name(f".{store.name}.{os.getpid()}")
+        temporary.write_text("".join(f"{k} {v}\n" for k, v in known.items()), encoding="utf-8")
+        os.replace(temporary, store)
+    return known[identity]
 
 
 def input_file(path: Path | str, *options: str) -> list[str]:

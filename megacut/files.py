@@ -21,10 +21,19 @@ PARTIAL_MARK = ".partial"
 PARTIAL_GLOB = f".*{PARTIAL_MARK}*"  # every name partial_path gives
 
 
+def host_name() -> str:
+    """This machine's short name, as temporary names and the report give it."""
+    return socket.gethostname().split(".")[0] or "host"
+
+
+def attempt_name() -> str:
+    """``HOST-PID``: unique to this process on a cache folder shared by several machines."""
+    return f"{host_name()}-{os.getpid()}"
+
+
 def partial_path(final: Path) -> Path:
     """The temporary name ``final`` is written under, in the same folder: ``.NAME.HOST-PID.partial.EXT``."""
-    host = socket.gethostname().split(".")[0] or "host"
-    return final.with_name(f".{final.stem}.{host}-{os.getpid()}{PARTIAL_MARK}{final.suffix}")
+    return final.with_name(f".{final.stem}.{attempt_name()}{PARTIAL_MARK}{final.suffix}")
 
 
 @contextlib.contextmanager

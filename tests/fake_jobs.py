@@ -39,7 +39,7 @@ def run_fake(job: FakeJob) -> str:
     if attempt <= job.fail_times:
         raise FFmpegError(f"{job.name} failed on attempt {attempt}", stderr_tail="last line of ffmpeg")
     if job.hang:
-        while not worker._cancel_event.is_set():
+        while not worker.cancel_event().is_set():
             time.sleep(0.05)
         raise Cancelled("cancelled")
     time.sleep(job.sleep_s)

@@ -24,21 +24,27 @@ SCENES = 14
 RNG = random.Random(11)
 
 
-@pytest.fixture(scope="module")
-def workload(tmp_path_factory):
-    root = tmp_path_factory.mktemp("interrupt")
+def framecode_workload(root, lengths_s: list[float]):
+    """Two frame-coded movies and a CSV of one scene per length, alternating movies; its uninterrupted
+    render in ``root/reference``."""
     movies = root / "movies"
     movies.mkdir()
     make_framecode_video(movies / "A.mp4", frames=400, fps=25, size=(320, 180))
     make_framecode_video(movies / "B.mkv", frames=400, fps=Fraction(30000, 1001), size=(256, 144))
-    rows = []
-    for i in range(SCENES):
-        start = 0.5 + i * 0.9
-        rows.append(f"{'A' if i % 2 else 'B'},{start:.3f},{start + 1.2:.3f},Year {1900 + i}")
+    rows = [f"{'A' if i % 2 else 'B'},{0.5 + i * 0.9:.3f},{0.5 + i * 0.9 + length:.3f},Year {1900 + i}"
+            for i, length in enumerate(lengths_s)]
     csv = root / "scenes.csv"
     csv.write_text("movie,start,end,overlay\n" + "\n".join(rows) + "\n", encoding="utf-8")
     reference = root / "reference"
-    assert megacut(csv, movies, reference).wait(timeout=300) == 0
+    proc = megacut(csv, movies, reference)
+    assert proc.wait(timeout=300) == 0, proc.communicate()
+    return csv, movies, reference
+
+
+@pytest.fixture(scope="module")
+def workload(tmp_path_factory):
+    root = tmp_path_factory.mktemp("interrupt")
+    csv, movies, reference = framecode_workload(root, [1.2] * SCENES)
     return csv, movies, digests(reference, root)
 
 

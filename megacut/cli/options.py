@@ -29,6 +29,7 @@ from megacut.plan.settings import (
     parse_transition,
     parse_video_codec,
 )
+from megacut.run.scheduler import SCHEDULER_ENV, parse_scheduler
 from megacut.version import __version__
 
 OUTPUT_HELP = "folder for the parts and the report"
@@ -181,8 +182,11 @@ def _add_execution_options(run, *, scenes: bool = True) -> None:
     item, result = ("scene", "part") if scenes else ("section", "video")
     run.add_argument("--no-threading", action="store_true",
                      help="run every job in this process, one at a time (for debugging; same output)")
-    run.add_argument("--executor", choices=("process", "thread"), default="process",
-                     help="worker processes (default) or threads")
+    run.add_argument("--executor", choices=("process", "thread", "dask"), default="process",
+                     help="worker processes (default), threads, or a Dask cluster (needs megacut[cluster])")
+    run.add_argument("--scheduler", type=_option(parse_scheduler), metavar="tcp://HOST:8786|local:N",
+                     help="with --executor dask: a running `dask scheduler`, or local:N to start N worker "
+                          f"processes here [{SCHEDULER_ENV}]")
     run.add_argument("--retries", type=_option(lambda t: parse_non_negative_int("--retries", t)), default=2,
                      help=f"retries of a failed {item} (default: 2)")
     run.add_argument("--strict", action="store_true", help=f"do not write a {result} if any of its {item}s failed")

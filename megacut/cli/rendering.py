@@ -4,10 +4,12 @@ the report file and the summary."""
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from pathlib import Path
 
+from megacut.errors import UsageError
 from megacut.plan.scenes import Problem
 
 
@@ -19,12 +21,13 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
     from megacut.run.scheduler import StopControl
 
     executor = "inline" if args.no_threading else args.executor
+    scheduler = cluster_address(args, executor)
     workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
-    if args.max_workers and executor != "inline":
+    if args.max_workers and executor in ("process", "thread"):
         warning = oversubscription_warning(args.max_workers, args.encoder_threads, groups)
         print_problems([Problem(warning, severity="warning")] if warning else [])
     options = RunOptions(output_dir=output, cache_dir=args.cache_dir or None,
-                         executor=executor, max_workers=workers, retries=args.retries,
+                         executor=executor, scheduler=scheduler, max_workers=workers, retries=args.retries,
                          clip_cache=getattr(args, "clip_cache", RunOptions.clip_cache),
                          strict=args.strict, force=args.force, memory_limit_bytes=args.memory_limit,
                          quiet=args.quiet)
@@ -32,13 +35,29 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
     total_s = sum(g.duration_s for g in selected)
     progress = Progress(total_s, quiet=args.quiet)
     stop = StopControl()
+    where = {"inline": "1 worker", "dask": "on the cluster"}.get(executor, f"{workers} worker(s)")
     progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
-                 f"{total_s:.0f} s of output, {1 if executor == 'inline' else workers} worker(s)")
+                 f"{total_s:.0f} s of output, {where}")
     with _stop_on_signals(stop, progress):
         try:
             return render_groups(groups, options, stop=stop, progress=progress, plan=plan)
         finally:
             progress.close()
+
+
+def cluster_address(args: argparse.Namespace, executor: str) -> str | None:
+    """--scheduler, else MEGA_CUT_SCHEDULER; required by --executor dask, refused without it."""
+    from megacut.run.scheduler import SCHEDULER_ENV, parse_scheduler
+
+    if executor != "dask":
+        if getattr(args, "scheduler", None) and executor != "inline":
+            raise UsageError("--scheduler is for --executor dask; add that, or leave --scheduler out")
+        return None
+    value = args.scheduler or os.environ.get(SCHEDULER_ENV)
+    if not value:
+        raise UsageError(f"--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
+                         f"local:N (N worker processes here), or {SCHEDULER_ENV} set")
+    return parse_scheduler(value)
 
 
 def default_worker_count(groups, encoder_threads: int) -> int:

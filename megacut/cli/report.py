@@ -168,7 +168,7 @@ def _indices(result, part, *kinds) -> list[int]:
 def _run_totals(result) -> dict:
     return {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
             "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers,
-            "last_job_ended_s": round(result.last_job_ended_s, 3)}
+            "last_job_ended_s": round(result.last_job_ended_s, 3), "cluster": result.cluster}
 
 
 def sections_report_data(result, specs) -> dict:
@@ -191,7 +191,7 @@ def sections_report_data(result, specs) -> dict:
              "name": r.item.name, "status": r.status, "error": r.error, "duration_s": round(r.item.duration_s, 6),
              "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
              "render_s": round(r.render_s, 3), "attempts": r.attempts, "retried_after": r.retried_after,
-             "key": r.item.keys[0]}
+             "key": r.item.keys[0], "host": next((s.host for s in r.segments if s.host), None)}
             for r in sorted(result.items.values(), key=lambda r: r.item.index)
         ],
         **_run_totals(result),
@@ -232,7 +232,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "retried_after": scene_result.retried_after, "key": item.keys[0],
         "segments": [{"job": s.job_id, "frames": s.frames, "status": s.status, "render_s": round(s.render_s, 3),
                       "cpu_s": round(s.cpu_s, 3), "attempts": s.attempts, "key": s.key,
-                      "ended_at_s": round(s.ended_at_s, 3)}
+                      "ended_at_s": round(s.ended_at_s, 3), "host": s.host or None}
                      for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
     }

@@ -7,8 +7,8 @@ the name of its renderer. ``megacut.render.renderers`` maps that name to the
 function that renders it, so the worker entry knows no job kinds.
 
 Keys: :func:`segment_key` is the one key function. It hashes the renderer's
-name and version (``RENDERER_VERSIONS``), the output format and encoder
-settings, and the job's own content (source identity and times for a scene;
+name and version (``RENDERER_VERSIONS``), the output format, the encoder
+settings and ffmpeg's version, and the job's own content (source identity and times for a scene;
 picture, text and narration files for a still; the font files that draw its
 text). A rerun finds every segment whose key did not change.
 """
@@ -22,6 +22,7 @@ from enum import Enum
 from fractions import Fraction
 from pathlib import Path
 
+from megacut.ffmpeg import ffmpeg_version
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
@@ -141,13 +142,14 @@ class JobResult:
     render_s: float
     cpu_s: float
     ended_at: float = 0.0  # wall clock (time.time()) when it ended: with render_s, when it ran
+    host: str = ""  # the machine that rendered it
 
 def segment_key(renderer: str, content: dict, fmt: OutputFormat, settings: Settings) -> str:
     """The one key function: a stable digest of everything that decides a segment."""
     payload = {
         "renderer": [renderer, RENDERER_VERSIONS[renderer]],
         "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
-        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads],
+        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads, ffmpeg_version()],
         "content": content,
     }
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from megacut.errors import Cancelled, FFmpegError
 from megacut.ffmpeg import process_cpu_s
-from megacut.files import writing
+from megacut.files import host_name, writing
 from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
 from megacut.render.jobs import Job, JobResult
@@ -66,4 +66,4 @@ def writing_segment(name: str, segment_path: Path, work_dir: Path, frames: int, 
 def job_result(job: Job, started_s: float, cpu_before_s: float) -> JobResult:
     """What a renderer returns for ``job``, rendered since ``started_s`` (monotonic) and ``cpu_before_s``."""
     return JobResult(job_id=job.id, key=job.key, segment_path=job.segment_path, render_s=time.monotonic() - started_s,
-                     cpu_s=process_cpu_s() - cpu_before_s, ended_at=time.time())
+                     cpu_s=process_cpu_s() - cpu_before_s, ended_at=time.time(), host=host_name())

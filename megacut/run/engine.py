@@ -10,6 +10,7 @@ this engine, and so the scheduler, cache, cancellation, progress and report.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from megacut.errors import Cancelled, ExitCode, InputError, MegacutError
+from megacut.errors import Cancelled, ExitCode, InputError, MegacutError, UsageError
 from megacut.ffmpeg import process_cpu_s
 from megacut.files import remove_partials
 from megacut.join.assemble import PartInput, assemble_part
@@ -43,7 +44,8 @@ class RunOptions:
 
     output_dir: Path
     cache_dir: Path | None = None  # default: <output>/.megacut-cache
-    executor: str = "process"  # process | thread | inline (--no-threading)
+    executor: str = "process"  # process | thread | inline (--no-threading) | dask
+    scheduler: str | None = None  # with dask: tcp://HOST:PORT of a running Dask scheduler, or local:N
     max_workers: int | None = None
     retries: int = 2
     clip_cache: int = 4
@@ -96,6 +98,7 @@ class SegmentResult:
     attempts: int = 0
     retried_after: list = field(default_factory=list)  # why earlier attempts failed
     ended_at_s: float = 0.0  # when it ended, from the start of the run (0: it did not run)
+    host: str = ""  # the machine that rendered it (empty: it did not run)
 
 
 @dataclass
@@ -155,6 +158,7 @@ class RunResult:
     workers: int = 1
     interrupted: bool = False
     last_job_ended_s: float = 0.0  # from the start: the run's tail is from here to the last part written
+    cluster: str | None = None  # the Dask cluster the jobs ran on, described
 
     @property
     def exit_code(self) -> ExitCode:
@@ -223,7 +227,8 @@ class _Run:
             self.segments[job.id] = SegmentResult(job.id, job.key, job.frames, status, outcome.error,
                                                   result.render_s if result else 0.0, result.cpu_s if result else 0.0,
                                                   outcome.attempts, outcome.retried_after,
-                                                  result.ended_at - self.started_at if result else 0.0)
+                                                  result.ended_at - self.started_at if result else 0.0,
+                                                  result.host if result else "")
             self.waiting[group.number].discard(job.id)
             if self.item_if_ended(item):
                 ended.append(item)
@@ -377,9 +382,13 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
             remove_partials(folder)
         jobs = run.classify()
         _check_disk(run)
-        with MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
-            scheduler = Scheduler(kind=options.executor, workers=options.max_workers, retries=options.retries,
-                                  clip_cache=options.clip_cache, stop=stop, admit=memory.admit)
+        with _cluster(options, run, jobs, progress) as cluster, \
+                MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
+            kind = "inline" if options.executor == "dask" and cluster is None else options.executor  # all reused
+            scheduler = Scheduler(kind=kind, workers=options.max_workers, retries=options.retries,
+                                  clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
+                                  cache_root=run.cache.root)
+            described = cluster.describe() if cluster else None
             if progress:
                 cached = {s.job_id for r in run.items.values() for s in r.segments if s.status == ItemStatus.CACHED}
                 cached |= {s.job_id for s in run.segments.values() if s.status == ItemStatus.CACHED}
@@ -404,10 +413,37 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 scheduler.run(jobs, run_job, on_outcome)
             finally:
                 parts = run.finish()
+        remote = cluster is not None and not cluster.is_local
+    # This process, its ffmpeg and a local cluster's workers (reaped when it closed); a remote cluster's
+    # workers report each job's CPU time.
+    cpu_s = process_cpu_s() - cpu_started + (sum(s.cpu_s for s in run.segments.values()) if remote else 0.0)
     return RunResult(plan=plan, options=options, items=run.items, parts=parts,
-                     wall_s=time.monotonic() - started, cpu_s=process_cpu_s() - cpu_started,
+                     wall_s=time.monotonic() - started, cpu_s=cpu_s,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
-                     interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s)
+                     interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s, cluster=described)
+
+
+@contextlib.contextmanager
+def _cluster(options: RunOptions, run: _Run, jobs: list[Job], progress: Progress | None):
+    """With ``--executor dask``: the cluster, checked before the first job; else None."""
+    if options.executor != "dask":
+        yield None
+        return
+    if not options.scheduler:
+        raise UsageError("--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
+                         "local:N, or MEGA_CUT_SCHEDULER set")
+    try:
+        from megacut.run.cluster import Cluster, check_workers
+    except ImportError as exc:
+        raise UsageError(f"--executor dask needs Dask ({exc}): pip install \"megacut[cluster]\"") from None
+    if not jobs:  # every segment is reused: no cluster to start
+        yield None
+        return
+    with Cluster(options.scheduler) as cluster:
+        check_workers(cluster, jobs, run.cache.root)
+        if progress:
+            progress.log(cluster.describe())
+        yield cluster
 
 
 def _check_disk(run: _Run) -> None:

@@ -5,14 +5,16 @@ Data flow::
     jobs (any order) ──sort by cost, longest first──▶ pending
         │  submit while in flight < limit         (never thousands of queued futures)
         ▼
-    executor: process pool | thread pool | inline (--no-threading)
+    executor: process pool | thread pool | inline (--no-threading) | Dask cluster (megacut.run.cluster)
         │  concurrent.futures.wait(FIRST_COMPLETED, timeout=TICK_S)
         ▼
     Outcome per job ──▶ on_outcome(outcome), in the parent, as each one ends
         ok | failed (after retries, with the reason) | cancelled | not started
 
 The scheduler talks to the executor through the ``concurrent.futures`` interface
-only (submit, wait, shutdown), so a distributed executor can replace the pool.
+(submit, wait, shutdown); a cluster executor adds how many job slots it has now
+(workers join and leave) and how many times a worker started a job (Dask reruns
+a job whose worker died).
 A worker that dies (``BrokenProcessPool``) is a normal event: the pool is
 rebuilt and the jobs it held are retried. Stopping has two stages: ``drain``
 (no new job starts; running ones finish) and the shared cancel Event (running
@@ -24,6 +26,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import re
 import threading
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -37,17 +40,27 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from megacut.errors import Cancelled, MegacutError, NotStarted
+from megacut.errors import Cancelled, MegacutError, NotStarted, UsageError
 from megacut.render.jobs import Text
 from megacut.run.worker import close_clip_caches, init_worker, start_job
 
 log = logging.getLogger(__name__)
 
-EXECUTOR_KINDS = ("process", "thread", "inline")
+EXECUTOR_KINDS = ("process", "thread", "inline", "dask")
 # Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip
 # between a job ending and the next one being submitted, at no memory cost.
 IN_FLIGHT_PER_WORKER = 2
 TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
+WORKER_DIED = "its worker process died (killed, crashed or out of memory)"
+
+
+class WorkerLost(Exception):
+    """A cluster gave up on a job: its worker died while it ran, ``times`` times (``started`` of which with
+    the job running, as far as the client heard)."""
+
+    def __init__(self, times: int, started: int):
+        self.times, self.started = times, started
+        super().__init__(f"its worker died {times} time(s) (killed, crashed or out of memory)")
 
 
 def mp_context():
@@ -60,6 +73,26 @@ def default_workers() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:
         return max(1, os.cpu_count() or 1)
+
+
+LOCAL = "local:"  # --scheduler local:N, a local Dask cluster of N worker processes
+SCHEDULER_ENV = "MEGA_CUT_SCHEDULER"
+
+
+def parse_scheduler(text: str) -> str:
+    """``tcp://HOST:PORT`` (also tls://, ws://; a bare HOST:PORT means tcp://) or ``local:N``."""
+    value = text.strip()
+    if value.startswith(LOCAL):
+        count = value[len(LOCAL):]
+        if count.isdigit() and 1 <= int(count) <= 256:
+            return f"{LOCAL}{int(count)}"
+        raise UsageError(f"--scheduler {text}: local:N needs a worker count N from 1 to 256, e.g. local:8")
+    if re.fullmatch(r"(tcp|tls|ws|wss)://[^\s/]+:\d+", value):
+        return value
+    if re.fullmatch(r"[\w.-]+:\d+", value):
+        return f"tcp://{value}"
+    raise UsageError(f"--scheduler {text}: give the address of a running `dask scheduler` (tcp://HOST:8786), "
+                     "or local:N for N worker processes on this machine")
 
 
 class InlineExecutor(Executor):
@@ -128,6 +161,10 @@ class _RunState:
     retried_after: dict = field(default_factory=dict)  # job id -> why its earlier attempts failed
     isolated_running: bool = False
     outcomes: list = field(default_factory=list)
+    reruns: dict = field(default_factory=dict)  # job id -> starts the executor made on its own (Dask)
+
+    def attempts_of(self, job_id: str) -> int:
+        return self.attempts.get(job_id, 0) + self.reruns.get(job_id, 0)
 
 
 def failure_reason(job: Any, exc: Exception) -> str:
@@ -142,10 +179,13 @@ def failure_reason(job: Any, exc: Exception) -> str:
 class Scheduler:
     def __init__(self, *, kind: str = "process", workers: int | None = None, retries: int = 2,
                  clip_cache: int = 4, stop: StopControl | None = None,
-                 admit: Callable[[], bool] | None = None):
+                 admit: Callable[[], bool] | None = None, cluster=None, cache_root=None):
         if kind not in EXECUTOR_KINDS:
             raise ValueError(f"executor kind must be one of {EXECUTOR_KINDS}")
+        if kind == "dask" and cluster is None:
+            raise ValueError("the dask executor needs a connected megacut.run.cluster.Cluster")
         self.kind = kind
+        self.cluster, self.cache_root = cluster, cache_root
         self.workers = 1 if kind == "inline" else (workers or default_workers())
         self.retries = retries
         self.clip_cache = clip_cache
@@ -156,9 +196,21 @@ class Scheduler:
     @property
     def running_count(self) -> int:
         """Jobs running now: those in flight, at most one per worker (the others wait in a queue)."""
+        if self.kind == "dask":  # its futures say when a worker started them
+            return sum(1 for future in list(self.running) if future.running())
         return min(len(self.running), self.workers)
 
+    def _limit(self, executor: Executor) -> int:
+        """Futures in flight: a few per worker (one job slot per cluster worker thread, read again now)."""
+        if self.kind == "inline":
+            return 1
+        if self.kind == "dask":
+            self.workers = executor.capacity() or self.workers
+        return self.workers * IN_FLIGHT_PER_WORKER
+
     def _make_executor(self) -> Executor:
+        if self.kind == "dask":
+            return self.cluster.executor(self.stop, self.clip_cache, self.cache_root)
         if self.kind == "process":
             return ProcessPoolExecutor(self.workers, mp_context=mp_context(), initializer=init_worker,
                                        initargs=(self.stop.cancel, self.stop.hold, self.clip_cache))
@@ -171,7 +223,6 @@ class Scheduler:
             cost: Callable[[Any], float] = lambda job: getattr(job, "cost", 0)) -> list[Outcome]:
         """Run ``fn(job)`` for every job; call ``on_outcome`` as each ends; return all outcomes."""
         state = _RunState(sorted(jobs, key=cost))  # pop() from the end takes the longest first
-        limit = self.workers * IN_FLIGHT_PER_WORKER if self.kind != "inline" else 1
         executor = self._make_executor()
 
         def finish(outcome: Outcome) -> None:
@@ -184,17 +235,17 @@ class Scheduler:
                 state.retried_after.setdefault(job.id, []).append(reason)
                 state.pending.append(job)  # next to run
             elif self.stop.cancel.is_set():
-                finish(Outcome(job, JobStatus.CANCELLED, error=reason, attempts=state.attempts[job.id]))
+                finish(Outcome(job, JobStatus.CANCELLED, error=reason, attempts=state.attempts_of(job.id)))
             else:
-                finish(Outcome(job, JobStatus.FAILED, error=reason, attempts=state.attempts[job.id]))
+                finish(Outcome(job, JobStatus.FAILED, error=reason, attempts=state.attempts_of(job.id)))
 
         try:
             while state.pending or self.running:
-                self._submit_ready(executor, fn, state, limit)
+                self._submit_ready(executor, fn, state, self._limit(executor))
                 if self.stop.stopping:
                     for future in [f for f in self.running if f.cancel()]:  # queued, not started: withdraw
                         job, _ = self.running.pop(future)
-                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts[job.id]))
+                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts_of(job.id)))
                     if not self.running:
                         break
                 done, _ = wait(list(self.running), timeout=TICK_S, return_when=FIRST_COMPLETED)
@@ -202,20 +253,23 @@ class Scheduler:
                 for future in done:
                     job, alone = self.running.pop(future)
                     state.isolated_running = state.isolated_running and not alone
+                    self._count_reruns(executor, job, state)
                     try:
                         result = future.result()
                     except NotStarted:
-                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts[job.id] - 1))
+                        finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts_of(job.id) - 1))
                     except Cancelled as exc:
-                        finish(Outcome(job, JobStatus.CANCELLED, error=str(exc), attempts=state.attempts[job.id]))
+                        finish(Outcome(job, JobStatus.CANCELLED, error=str(exc), attempts=state.attempts_of(job.id)))
                     except BrokenProcessPool:
                         broken = True
                         self._charge_break(job, alone, state, retry_or_fail)
+                    except WorkerLost as exc:
+                        self._charge_loss(job, exc, state, retry_or_fail, finish)
                     except Exception as exc:  # a failed job is a result with its reason, never the run's end
                         state.failures[job.id] = state.failures.get(job.id, 0) + 1
                         retry_or_fail(job, failure_reason(job, exc))
                     else:
-                        finish(Outcome(job, JobStatus.OK, result=result, attempts=state.attempts[job.id]))
+                        finish(Outcome(job, JobStatus.OK, result=result, attempts=state.attempts_of(job.id)))
                 if broken:
                     for future, (job, alone) in list(self.running.items()):
                         self.running.pop(future)
@@ -226,7 +280,7 @@ class Scheduler:
         finally:
             self._shutdown(executor)
         for job in reversed(state.pending):
-            finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts.get(job.id, 0)))
+            finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts_of(job.id)))
         return state.outcomes
 
     def _submit_ready(self, executor: Executor, fn: Callable, state: "_RunState", limit: int) -> None:
@@ -251,7 +305,25 @@ class Scheduler:
         if ran_alone:
             state.failures[job.id] = state.failures.get(job.id, 0) + 1
         state.suspects.add(job.id)
-        retry_or_fail(job, "its worker process died (killed, crashed or out of memory)")
+        retry_or_fail(job, WORKER_DIED)
+
+    def _count_reruns(self, executor: Executor, job: Any, state: "_RunState") -> None:
+        """A cluster reruns a job whose worker died on its own: count those starts, and say why."""
+        starts = executor.attempts(job.id) if hasattr(executor, "attempts") else 1
+        if starts > 1:
+            state.reruns[job.id] = state.reruns.get(job.id, 0) + starts - 1
+            state.retried_after.setdefault(job.id, []).extend([WORKER_DIED] * (starts - 1))
+
+    def _charge_loss(self, job: Any, lost: "WorkerLost", state: "_RunState", retry_or_fail, finish) -> None:
+        """The cluster gave up on a job whose worker kept dying. Its reruns are counted already; a job that
+        died with its worker more than once is the cause and fails now; one that was only queued on a
+        dying worker, or started once, runs again."""
+        if lost.started >= 2:
+            finish(Outcome(job, JobStatus.FAILED, error=str(lost), attempts=state.attempts_of(job.id)))
+            return
+        if lost.started:
+            state.failures[job.id] = state.failures.get(job.id, 0) + 1
+        retry_or_fail(job, str(lost))
 
     def _shutdown(self, executor: Executor) -> None:
         if self.running and not self.stop.cancel.is_set():
@@ -259,5 +331,5 @@ class Scheduler:
             self.stop.cancel.set()
         executor.shutdown(wait=True, cancel_futures=True)
         self.running.clear()
-        if self.kind != "process":
+        if self.kind in ("thread", "inline"):
             close_clip_caches()  # threads and inline jobs opened their sources in this process

@@ -3,11 +3,15 @@
 A worker never prints and never decides to stop on its own: it ignores SIGINT
 (the terminal sends it to the whole process group; only the parent decides) and
 watches the shared cancel Event, which the parent sets on a second Ctrl+C.
+A pool's initializer sets the run's Events for the whole process; a cluster
+task sets them for its thread (:func:`run_events`), as a cluster worker may
+serve more than one run.
 """
 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import signal
 import threading
@@ -16,6 +20,7 @@ from typing import Any, Callable
 
 from megacut.errors import NotStarted
 from megacut.ffmpeg import kill_all_active
+from megacut.files import attempt_name
 from megacut.render.clips import ClipCache
 from megacut.render.jobs import Job, JobResult
 from megacut.render.renderers import render_job
@@ -54,6 +59,26 @@ def init_worker(cancel_event, hold_event, clip_cache_size: int, *, in_worker_pro
     _clip_cache_size = clip_cache_size
 
 
+def cancel_event():
+    """The Event that stops the running job at once (the second Ctrl+C), for this thread's run."""
+    return getattr(_local, "events", (_cancel_event, _hold_event))[0]
+
+
+def hold_event():
+    """The Event that keeps jobs from starting (the first Ctrl+C), for this thread's run."""
+    return getattr(_local, "events", (_cancel_event, _hold_event))[1]
+
+
+@contextlib.contextmanager
+def run_events(cancel, hold):
+    """Run a job in this thread with these stop Events (a cluster task: the worker may serve several runs)."""
+    _local.events = (cancel, hold)
+    try:
+        yield
+    finally:
+        del _local.events
+
+
 def clip_cache() -> ClipCache:
     """This thread's LRU of opened sources."""
     cache = getattr(_local, "cache", None)
@@ -76,12 +101,16 @@ def close_clip_caches() -> None:
 def start_job(fn: Callable[[Any], Any], job: Any) -> Any:
     """What the scheduler submits: ``fn(job)``, unless the run began to stop after the job was queued
     (the first Ctrl+C: a job already handed to this worker's queue does not start)."""
-    if _hold_event is not None and _hold_event.is_set():
+    hold = hold_event()
+    if hold is not None and hold.is_set():
         raise NotStarted("not started: the run is stopping")
     return fn(job)
 
 
 def run_job(job: Job) -> JobResult:
-    """Render a job in this process: stop at once if asked to, else return its result."""
-    check_cancel(_cancel_event)
-    return render_job(job, cancel=_cancel_event, clips=clip_cache())
+    """Render a job in this process: stop at once if asked to, else return its result. Each attempt has its
+    own scratch folder (an attempt the run gave up on, on a worker thought dead, may still be running)."""
+    cancel = cancel_event()
+    check_cancel(cancel)
+    job = job.at(job.segment_path, job.work_dir.with_name(f"{job.work_dir.name}.{attempt_name()}"))
+    return render_job(job, cancel=cancel, clips=clip_cache())
