@@ -85,8 +85,9 @@ def test_prune_keeps_segments_of_parts_another_plan_wrote(tmp_path, movies, caps
     (tmp_path / "b" / "mega_cut_part_1.mp4").unlink()  # that part is gone: its segments are no one's now
     code, out, err = run_cli(["cache", "--output", tmp_path / "a", "--cache-dir", cache, "--prune", "--csv", csv,
                               "--movies", movies, *FAST], capsys)
-    assert code == 0 and "3 unused segment(s), 1 stale part record(s)" in out
+    assert code == 0 and "3 unused segment(s), 1 stale part record(s), 1 audio track(s) of parts no longer" in out
     assert len(list((cache / "segments").glob("*.mov"))) == 3
+    assert len(list((cache / "audio").glob("*.m4a"))) == 1  # a's part keeps its audio track
 
 
 def test_cache_usage_errors(tmp_path, capsys):

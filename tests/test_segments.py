@@ -10,12 +10,14 @@ from test_engine import (FAST, NTSC, assert_beeps_in_sync, beep_onsets, beep_row
 
 from megacut import prepare_plan
 from megacut.cli.report import report_data
+from megacut.errors import FFmpegError
 from megacut.ffmpeg import input_file, run_ffmpeg
 from megacut.join.audio import PartAudio
 from megacut.mov import read_tracks, sound_chunks
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings, Transition
 from megacut.render.jobs import segment_bounds
+from megacut.render.renderers import RENDERERS
 from megacut.run.engine import RunOptions, render_plan
 from megacut.run.groups import scene_groups
 
@@ -117,6 +119,46 @@ def test_editing_an_overlay_re_renders_only_the_segments_that_show_it(tmp_path, 
     _, edited = render(tmp_path, csv, movies, "out", settings)
     assert [s.status for s in edited.items["scene-0"].segments] == ["ok", "ok", "ok", "cached"]
     assert edited.parts[0].status == "written"
+
+
+def test_an_overlay_edit_keeps_the_parts_audio_track_and_a_time_edit_encodes_it_again(tmp_path, movies):
+    settings = Settings(segment_s=1.0, **FAST)
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(220)},Year 1",
+                               f"Beeps,{frame_time(300)},{frame_time(330)},"])
+    render(tmp_path, csv, movies, "out", settings)
+    kept = list((tmp_path / "out" / ".megacut-cache" / "audio").glob("*.m4a"))
+    assert len(kept) == 1
+    encoded_at = kept[0].stat().st_mtime_ns
+    csv.write_text(csv.read_text().replace("Year 1", "Year 2"))
+    _, edited = render(tmp_path, csv, movies, "out", settings)
+    assert [s.status for s in edited.items["scene-0"].segments] == ["ok", "ok", "ok", "cached"]
+    assert kept[0].stat().st_mtime_ns == encoded_at  # the sound did not change: not encoded again
+    _, fresh = render(tmp_path, csv, movies, "fresh", settings)
+    assert np.array_equal(decode_audio(edited.parts[0].path, tmp_path), decode_audio(fresh.parts[0].path, tmp_path))
+    csv.write_text(csv.read_text().replace(frame_time(330), frame_time(340)))
+    _, longer = render(tmp_path, csv, movies, "out", settings)
+    assert kept[0].stat().st_mtime_ns != encoded_at  # new times, new sound: encoded again
+    audio = decode_audio(longer.parts[0].path, tmp_path)
+    assert abs(len(audio) / 48000 - 160 / float(NTSC)) < 1024 / 48000 + 0.001
+    assert np.array_equal(audio[:len(audio) // 2], decode_audio(fresh.parts[0].path, tmp_path)[:len(audio) // 2])
+
+
+def test_a_kept_audio_track_is_not_used_for_a_part_that_lost_an_item(tmp_path, movies, monkeypatch):
+    settings = Settings(segment_s=1.0, **FAST)
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},Year 1",
+                               f"Beeps,{frame_time(300)},{frame_time(330)},"])
+    render(tmp_path, csv, movies, "out", settings)
+    csv.write_text(csv.read_text().replace("Year 1", "Year 2"))
+
+    def fails(job, **kwargs):
+        raise FFmpegError("this scene fails now")
+
+    monkeypatch.setitem(RENDERERS, "scene/ffmpeg", fails)
+    plan = prepare_plan(csv, movies, settings)
+    result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", executor="inline", retries=0, quiet=True))
+    assert result.parts[0].status == "incomplete"
+    audio = decode_audio(result.parts[0].path, tmp_path)
+    assert abs(len(audio) / 48000 - 30 / float(NTSC)) < 1024 / 48000 + 0.001  # the second scene's sound only
 
 
 def test_split_scenes_give_identical_frames_with_any_worker_count(tmp_path, movies):

@@ -56,7 +56,8 @@ def cmd_cache(args: argparse.Namespace) -> int:
     if args.prune:
         pruned = cache.prune(keys)
         print(f"freed {format_bytes(pruned.freed_bytes)}: {len(pruned.segments)} unused segment(s), "
-              f"{pruned.records} stale part record(s), {format_bytes(pruned.leftover_bytes)} left by killed runs")
+              f"{pruned.records} stale part record(s), {len(pruned.audio)} audio track(s) of parts no longer on "
+              f"disk, {format_bytes(pruned.leftover_bytes)} left by killed runs")
     return ExitCode.OK
 
 

@@ -84,6 +84,9 @@ class Job:
 
     id: str
     key: str
+    # A digest of what decides the segment's sound only (not its picture): a part whose segments all keep
+    # their sound keeps its encoded audio track (an edited overlay re-encodes no audio). Empty: not known.
+    audio_key: str = ""
     renderer: str  # a key of RENDERER_VERSIONS
     kind: ItemKind
     name: str  # for messages: "scene 3 (line 5)", "intro.json section 2"
@@ -155,6 +158,17 @@ def segment_key(renderer: str, content: dict, fmt: OutputFormat, settings: Setti
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
 
 
+def audio_key(renderer: str, content: dict, fmt: OutputFormat) -> str:
+    """The digest of what decides a segment's samples: its sound's content, the frame count and rate that
+    give its sample count, and the renderer and ffmpeg that make them (never the picture or its encoder)."""
+    payload = {
+        "renderer": [renderer, RENDERER_VERSIONS[renderer], ffmpeg_version()],
+        "sound": [str(fmt.fps), fmt.sample_rate, fmt.channels],
+        "content": content,
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+
+
 def file_identity(path: Path | None) -> list | None:
     """A file's path, size and modification time: any edit of the file changes it."""
     if path is None:
@@ -202,10 +216,16 @@ def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: 
         **_scene_effects(scene, fmt, settings, float(start_s), float(end_s)),
     }
     number, count = segment
+    sound = {k: v for k, v in content.items() if k in SCENE_SOUND}
     return SceneJob(id=f"scene-{scene.index}" + (f".{number}" if count > 1 else ""),
-                    key=segment_key(renderer, content, fmt, settings), renderer=renderer, kind=ItemKind.SCENE,
+                    key=segment_key(renderer, content, fmt, settings), audio_key=audio_key(renderer, sound, fmt),
+                    renderer=renderer, kind=ItemKind.SCENE,
                     name=scene.name + (f", segment {number}/{count}" if count > 1 else ""), frames=frames,
                     format=fmt, settings=settings, scene=scene, first_frame=first_frame)
+
+
+# What of a scene job's content decides its sound: the source, the times and frames, the track, the fades.
+SCENE_SOUND = ("source", "start_s", "first_frame", "frames", "audio", "fade_in", "fade_out")
 
 
 def _scene_effects(scene: Scene, fmt: OutputFormat, settings: Settings, start_s: float, end_s: float) -> dict:
@@ -238,5 +258,7 @@ def still_job(job_id: str, kind: ItemKind, name: str, still: Still, fmt: OutputF
         "font": [settings.font, settings.font_size, font_identities((still.text,), settings)] if still.text else None,
         "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if still.audio else None,
     }
-    return StillJob(id=job_id, key=segment_key(renderer, content, fmt, settings), renderer=renderer, kind=kind,
+    sound = {"audio": content["audio"], "frames": frames, "loudness": content["loudness"]}
+    return StillJob(id=job_id, key=segment_key(renderer, content, fmt, settings),
+                    audio_key=audio_key(renderer, sound, fmt), renderer=renderer, kind=kind,
                     name=name, frames=frames, format=fmt, settings=settings, still=still)

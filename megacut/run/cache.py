@@ -6,6 +6,9 @@ checked before reuse (it has the expected streams and length), never trusted
 on its name alone. Each written part records the keys it was joined from, so a
 part whose segments did not change is not joined again.
 
+Each part's encoded audio track is kept too (one per output file, replaced when
+its sound changes): an edit that changes no sound re-encodes no audio.
+
 Nothing is deleted during a render, so the cache grows with every edit;
 :meth:`SegmentCache.prune` deletes, under the run lock, the segments that a
 given plan does not use and that no part still on disk was joined from.
@@ -18,7 +21,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
@@ -61,10 +64,11 @@ class Pruned:
     segments: dict[str, int]  # deleted segments: key -> bytes
     records: int  # deleted records of parts gone or changed
     leftover_bytes: int  # partial files and work folders of killed runs
+    audio: dict[str, int] = field(default_factory=dict)  # deleted audio tracks of parts gone: name -> bytes
 
     @property
     def freed_bytes(self) -> int:
-        return sum(self.segments.values()) + self.leftover_bytes
+        return sum(self.segments.values()) + self.leftover_bytes + sum(self.audio.values())
 
 
 def tree_bytes(path: Path) -> int:
@@ -80,10 +84,11 @@ class SegmentCache:
         self.segments = root / "segments"
         self.parts = root / "parts"
         self.work = root / "work"
+        self.audio = root / "audio"
         self.leftover_bytes = 0  # what the last lock() cleared of a killed run's files
 
     def prepare(self) -> None:
-        for folder in (self.segments, self.parts, self.work):
+        for folder in (self.segments, self.parts, self.work, self.audio):
             folder.mkdir(parents=True, exist_ok=True)
 
     @contextlib.contextmanager
@@ -206,7 +211,47 @@ class SegmentCache:
             stale = [record for record in self.part_records() if not record.current]
             for record in stale:
                 record.path.unlink(missing_ok=True)
-            return Pruned(unused, len(stale), self.leftover_bytes)
+            return Pruned(unused, len(stale), self.leftover_bytes, self._prune_audio())
+
+    def _prune_audio(self) -> dict[str, int]:
+        """Delete the kept audio tracks of parts no longer on disk; return what was deleted (name -> bytes)."""
+        deleted = {}
+        for record in self.audio.glob("*.json"):
+            try:
+                output = json.loads(record.read_text(encoding="utf-8")).get("output")
+            except (OSError, ValueError):
+                output = None
+            if output and Path(output).exists():
+                continue
+            track = record.with_suffix(".m4a")
+            deleted[track.name] = tree_bytes(track)
+            track.unlink(missing_ok=True)
+            record.unlink(missing_ok=True)
+        return deleted
+
+    def _audio_paths(self, output: Path) -> tuple[Path, Path]:
+        """The part's kept audio track and its record."""
+        stem = self._manifest_path(output).stem
+        return self.audio / f"{stem}.m4a", self.audio / f"{stem}.json"
+
+    def part_audio(self, output: Path, key: str | None) -> Path | None:
+        """The audio track kept for ``output`` if it was encoded from sound with this key and is as written."""
+        path, record = self._audio_paths(output)
+        try:
+            kept = json.loads(record.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return path if key and kept.get("key") == key and _as_written(path, kept) else None
+
+    def keep_part_audio(self, output: Path, key: str, encoded: Path) -> Path:
+        """Move ``encoded`` (the part's audio track, sound ``key``) into the cache; return its new path."""
+        path, record = self._audio_paths(output)
+        record.unlink(missing_ok=True)
+        os.replace(encoded, path)
+        stat = path.stat()
+        write_json_atomic(record, {"key": key, "size_bytes": stat.st_size, "mtime_ns": stat.st_mtime_ns,
+                                   "output": str(output.resolve())})
+        return path
 
     def forget_part(self, output: Path) -> None:
         self._manifest_path(output).unlink(missing_ok=True)

@@ -186,6 +186,7 @@ class _Run:
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.audio: dict[int, PartAudio] = {}  # group -> its audio encoder, fed as its items end in order
         self.fed: dict[int, int] = {}  # group -> how many of its items went to its audio encoder
+        self.kept_audio: dict[int, Path] = {}  # group -> its audio track kept from a run with the same sound
         self.last_job_ended_s = 0.0  # from the start of the run: the tail is from here to the last part written
         self.on_event = on_event or (lambda message: None)
 
@@ -202,6 +203,9 @@ class _Run:
                 self.items.update({i.id: ItemResult(i, ItemStatus.CACHED, cached_segments(i)) for i in group.items})
         for group in (g for g in self.groups if g.number not in self.parts):
             self.waiting[group.number] = set()
+            kept = None if self.options.force else self.cache.part_audio(group.output, group.audio_key)
+            if kept is not None:
+                self.kept_audio[group.number] = kept
             for item in group.items:
                 for job in item.jobs:
                     if not self.options.force and self.cache.is_valid(job.key, job.frames, group.format):
@@ -253,7 +257,7 @@ class _Run:
             if status == ItemStatus.CANCELLED or (status == ItemStatus.FAILED and self.options.strict):
                 self.close_audio(group)  # the part will not be joined, or not from these segments
                 return
-            if status in (ItemStatus.OK, ItemStatus.CACHED):
+            if status in (ItemStatus.OK, ItemStatus.CACHED) and group.number not in self.kept_audio:
                 if group.number not in self.audio:
                     folder = self.cache.work / f"audio-{group.number}-{group.output.stem}"
                     self.audio[group.number] = PartAudio(folder, group.format, self.stop.cancel)
@@ -268,12 +272,20 @@ class _Run:
             audio.close()
 
     def part_audio(self, group: Group) -> Path | None:
-        """The part's AAC track encoded while it rendered, or None: the join encodes it then."""
+        """The part's AAC track, kept from an earlier run with the same sound or encoded while it rendered;
+        None: the join encodes it then."""
+        if self.fed.get(group.number) != len(group.items):
+            return None
+        whole = all(self.items[i.id].status in (ItemStatus.OK, ItemStatus.CACHED) for i in group.items)
+        if group.number in self.kept_audio:  # it holds every item's sound: not for a part without one
+            return self.kept_audio[group.number] if whole else None
         audio = self.audio.get(group.number)
-        if audio is None or self.fed.get(group.number) != len(group.items):
+        if audio is None:
             return None
         try:
-            return audio.finish()
+            encoded = audio.finish()
+            key = group.audio_key
+            return self.cache.keep_part_audio(group.output, key, encoded) if whole and key else encoded
         except Cancelled:
             raise
         except Exception as exc:  # the join encodes the audio itself: slower, never wrong

@@ -8,10 +8,13 @@ group per spec. The engine renders groups without knowing which kind they are.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from megacut.join.audio import aac_args
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.sections import TITLE_CARD_S, SectionSpec
 from megacut.plan.settings import Settings
@@ -51,6 +54,15 @@ class Group:
     frames = property(lambda self: sum(i.frames for i in self.items))
     duration_s = property(lambda self: sum(i.duration_s for i in self.items))
     keys = property(lambda self: segment_keys(self.items))  # what it is joined from, in order
+
+    @property
+    def audio_key(self) -> str | None:
+        """A digest of the sound of all its items in order and of the audio encoder: its encoded audio track
+        is reused while this stays the same. None when a job's sound is not known by a key."""
+        keys = [job.audio_key for item in self.items for job in item.jobs]
+        if not all(keys):
+            return None
+        return hashlib.sha256(json.dumps([aac_args(), keys]).encode("utf-8")).hexdigest()[:32]
 
 
 def chapter_title(scene: Scene) -> str:
