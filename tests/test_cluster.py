@@ -114,6 +114,20 @@ def test_second_stop_cancels_running_jobs_on_every_worker(cluster, tmp_path):
     assert time.monotonic() - started < 20
 
 
+def test_job_slots_follow_workers_that_join_mid_run(tmp_path):
+    import distributed
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as local, \
+            Cluster(local.scheduler_address) as cluster:
+        scheduler = Scheduler(kind="dask", cluster=cluster, cache_root=tmp_path)
+        running = []
+        threading.Timer(0.5, local.scale, args=(2,)).start()
+        outcomes = scheduler.run([FakeJob(f"j{i}", sleep_s=0.5) for i in range(12)], run_fake,
+                                 lambda outcome: running.append(scheduler.running_count))
+    assert all(o.status == "ok" for o in outcomes)
+    assert scheduler.workers == 2 and max(running) == 2  # the second worker got jobs once it joined
+
+
 # ---- the commands on a cluster -----------------------------------------------------------------------------------
 
 SCENES = 10
@@ -288,6 +302,13 @@ def test_sections_render_on_the_cluster_as_in_the_pool(tmp_path):
     assert main([*common, "--output", str(tmp_path / "pool")]) == 0
     assert main([*common, "--output", str(tmp_path / "dask"), *on_cluster()]) == 0
     assert (tmp_path / "dask" / "a.mp4").read_bytes() == (tmp_path / "pool" / "a.mp4").read_bytes()
+
+
+def test_the_scheduler_address_may_come_from_the_environment(tmp_path, capsys, monkeypatch):
+    spec = write_spec(tmp_path, "a.json", [{"image": "red.png", "duration": 0.4}], "a.mp4")
+    monkeypatch.setenv("MEGA_CUT_SCHEDULER", "local:0")
+    assert main(["sections", str(spec), "--output", str(tmp_path / "out"), "--executor", "dask"]) == 2
+    assert "MEGA_CUT_SCHEDULER local:0: local:N needs a worker count" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("args, message", [

@@ -57,7 +57,7 @@ def cluster_address(args: argparse.Namespace, executor: str) -> str | None:
     if not value:
         raise UsageError(f"--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
                          f"local:N (N worker processes here), or {SCHEDULER_ENV} set")
-    return parse_scheduler(value)
+    return parse_scheduler(value, "--scheduler" if args.scheduler else SCHEDULER_ENV)
 
 
 def default_worker_count(groups, encoder_threads: int) -> int:

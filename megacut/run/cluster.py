@@ -62,8 +62,10 @@ log = logging.getLogger(__name__)
 CONNECT_TIMEOUT_S = 20
 # A local cluster's settings (README: More than one machine gives them for a cluster of machines):
 # one task per worker thread, never a second queued behind it (a worker that dies takes only its own job
-# down); no statistical profiler sampling every worker's threads 100 times a second (CPU taken from the jobs).
-LOCAL_CLUSTER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False}
+# down); no statistical profiler sampling every worker's threads 100 times a second, and the event loops'
+# diagnostics (a tick every 20 ms, a system sample every 500 ms) less often: CPU the jobs can use.
+LOCAL_CLUSTER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False,
+                        "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s"}
 CAPACITY_REFRESH_S = 1.0  # how often the client asks the cluster how many worker threads it has
 PARTIAL_OWNER = re.compile(r"\.(?P<host>[^./]+)-(?P<pid>\d+)" + re.escape(PARTIAL_MARK))
 

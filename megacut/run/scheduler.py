@@ -79,19 +79,20 @@ LOCAL = "local:"  # --scheduler local:N, a local Dask cluster of N worker proces
 SCHEDULER_ENV = "MEGA_CUT_SCHEDULER"
 
 
-def parse_scheduler(text: str) -> str:
-    """``tcp://HOST:PORT`` (also tls://, ws://; a bare HOST:PORT means tcp://) or ``local:N``."""
+def parse_scheduler(text: str, option: str = "--scheduler") -> str:
+    """``tcp://HOST:PORT`` (also tls://, ws://; a bare HOST:PORT means tcp://) or ``local:N``; ``option``
+    names where the value came from, for the message."""
     value = text.strip()
     if value.startswith(LOCAL):
         count = value[len(LOCAL):]
         if count.isdigit() and 1 <= int(count) <= 256:
             return f"{LOCAL}{int(count)}"
-        raise UsageError(f"--scheduler {text}: local:N needs a worker count N from 1 to 256, e.g. local:8")
+        raise UsageError(f"{option} {text}: local:N needs a worker count N from 1 to 256, e.g. local:8")
     if re.fullmatch(r"(tcp|tls|ws|wss)://[^\s/]+:\d+", value):
         return value
     if re.fullmatch(r"[\w.-]+:\d+", value):
         return f"tcp://{value}"
-    raise UsageError(f"--scheduler {text}: give the address of a running `dask scheduler` (tcp://HOST:8786), "
+    raise UsageError(f"{option} {text}: give the address of a running `dask scheduler` (tcp://HOST:8786), "
                      "or local:N for N worker processes on this machine")
 
 
