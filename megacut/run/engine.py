@@ -394,37 +394,45 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
             remove_partials(folder)
         jobs = run.classify()
         _check_disk(run)
-        with _cluster(options, run, jobs, progress) as cluster, \
-                MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
-            kind = "inline" if options.executor == "dask" and cluster is None else options.executor  # all reused
-            scheduler = Scheduler(kind=kind, workers=options.max_workers, retries=options.retries,
-                                  clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
-                                  cache_root=run.cache.root)
-            described = cluster.describe() if cluster else None
-            if progress:
-                cached = {s.job_id for r in run.items.values() for s in r.segments if s.status == ItemStatus.CACHED}
-                cached |= {s.job_id for s in run.segments.values() if s.status == ItemStatus.CACHED}
-                reused = [(g.format, job) for g in groups for i in g.items for job in i.jobs if job.id in cached]
-                if reused:
-                    progress.reused(sum(fmt.seconds_for(job.frames) for fmt, job in reused), len(reused))
-
-            def on_outcome(outcome: Outcome) -> None:
-                run.last_job_ended_s = time.monotonic() - run.started_s
-                for item in run.job_ended(outcome):
-                    if on_item:
-                        on_item(run.items[item.id])
+        parts = None
+        try:
+            with _cluster(options, run, jobs, progress) as cluster, \
+                    MemoryMonitor(limit_bytes=options.memory_limit_bytes) as memory:
+                # every segment reused: nothing to run, no cluster started
+                kind = "inline" if options.executor == "dask" and cluster is None else options.executor
+                scheduler = Scheduler(kind=kind, workers=options.max_workers, retries=options.retries,
+                                      clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
+                                      cache_root=run.cache.root)
+                described = cluster.describe() if cluster else None
                 if progress:
-                    job = outcome.job
-                    took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
-                    reason = f": {outcome.error}" if outcome.error and outcome.status != JobStatus.OK else ""
-                    progress.advance(job.format.seconds_for(job.frames), outcome.status,
-                                     running=scheduler.running_count, rss_bytes=memory.current_rss_bytes,
-                                     message=f"{job.name} {outcome.status}{took}{reason}")
+                    cached = {s.job_id for r in run.items.values() for s in r.segments
+                              if s.status == ItemStatus.CACHED}
+                    cached |= {s.job_id for s in run.segments.values() if s.status == ItemStatus.CACHED}
+                    reused = [(g.format, job) for g in groups for i in g.items for job in i.jobs
+                              if job.id in cached]
+                    if reused:
+                        progress.reused(sum(fmt.seconds_for(job.frames) for fmt, job in reused), len(reused))
 
-            try:
-                scheduler.run(jobs, run_job, on_outcome)
-            finally:
-                parts = run.finish()
+                def on_outcome(outcome: Outcome) -> None:
+                    run.last_job_ended_s = time.monotonic() - run.started_s
+                    for item in run.job_ended(outcome):
+                        if on_item:
+                            on_item(run.items[item.id])
+                    if progress:
+                        job = outcome.job
+                        took = f" in {outcome.result.render_s:.1f} s" if outcome.result else ""
+                        reason = f": {outcome.error}" if outcome.error and outcome.status != JobStatus.OK else ""
+                        progress.advance(job.format.seconds_for(job.frames), outcome.status,
+                                         running=scheduler.running_count, rss_bytes=memory.current_rss_bytes,
+                                         message=f"{job.name} {outcome.status}{took}{reason}")
+
+                try:
+                    scheduler.run(jobs, run_job, on_outcome)
+                finally:
+                    parts = run.finish()
+        finally:
+            if parts is None:  # the cluster failed or was refused before the first job: joins already
+                run.finish()  # started from reused segments end before the error goes up
         remote = cluster is not None and not cluster.is_local
     # This process, its ffmpeg and a local cluster's workers (reaped when it closed); a remote cluster's
     # workers report each job's CPU time.
