@@ -234,17 +234,19 @@ def check_workers(cluster: Cluster, jobs: list[Job], cache_root: Path) -> None:
     finally:
         token_file.unlink(missing_ok=True)
     expected = versions()
-    refused = []
+    refused, failing = [], set()
     for address, facts in sorted(answers.items()):
         if isinstance(facts, BaseException):
             refused.append(f"worker {address}: could not run megacut's check ({type(facts).__name__}: {facts}); "
                            "is megacut installed there?")
+            failing.add(address)
             continue
         for problem in worker_problems(facts, expected, token, sizes, cache_root):
             refused.append(f"worker {address} on {facts['host']}: {problem}")
+            failing.add(address)
     if refused:
         raise ClusterError(
-            f"{len({r.split(':', 2)[0] + r.split(':', 2)[1] for r in refused})} worker(s) of {cluster.address} "
+            f"{len(failing)} worker(s) of {cluster.address} "
             "cannot render this run, so nothing was rendered:\n  " + "\n  ".join(refused) +
             "\nEvery worker needs the same megacut, Python, imageio-ffmpeg and ffmpeg as this machine, the "
             "inputs at the same absolute paths, and the cache folder shared (README: More than one machine).")
