@@ -120,12 +120,12 @@ def test_job_slots_follow_workers_that_join_mid_run(tmp_path):
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0") as local, \
             Cluster(local.scheduler_address) as cluster:
         scheduler = Scheduler(kind="dask", cluster=cluster, cache_root=tmp_path)
-        running = []
         threading.Timer(0.5, local.scale, args=(2,)).start()
-        outcomes = scheduler.run([FakeJob(f"j{i}", sleep_s=0.5) for i in range(12)], run_fake,
-                                 lambda outcome: running.append(scheduler.running_count))
+        outcomes = scheduler.run([FakeJob(f"j{i}", sleep_s=0.5, state_dir=str(tmp_path)) for i in range(12)],
+                                 run_fake, lambda outcome: None)
     assert all(o.status == "ok" for o in outcomes)
-    assert scheduler.workers == 2 and max(running) == 2  # the second worker got jobs once it joined
+    pids = {(tmp_path / f"j{i}.pid").read_text() for i in range(12)}
+    assert scheduler.workers == 2 and len(pids) == 2  # the second worker got jobs once it joined
 
 
 # ---- the commands on a cluster -----------------------------------------------------------------------------------

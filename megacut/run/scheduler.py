@@ -197,8 +197,9 @@ class Scheduler:
     @property
     def running_count(self) -> int:
         """Jobs running now: those in flight, at most one per worker (the others wait in a queue)."""
-        if self.kind == "dask":  # its futures say when a worker started them
-            return sum(1 for future in list(self.running) if future.running())
+        if self.kind == "dask":  # its futures say when a worker started them (a start may be heard before
+            # the end of the job it follows: never more than the slots)
+            return min(sum(1 for future in list(self.running) if future.running()), self.workers)
         return min(len(self.running), self.workers)
 
     def _limit(self, executor: Executor) -> int:
