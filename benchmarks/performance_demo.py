@@ -66,7 +66,7 @@ import psutil
 from PIL import Image, ImageDraw, ImageFont
 
 import megacut
-from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg
+from megacut.ffmpeg import ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from megacut.mov import read_tracks
 from megacut.plan.fonts import BUILTIN, primary_font
 from megacut.render.overlay import MARGIN_PER_HEIGHT, line_sizes, overlay_timing, render_overlay_png
@@ -706,10 +706,6 @@ def moviepy_scaling_notes(results: list[Result], ctx: Context) -> list[str]:
             f"--no-threading ({pooled.wall_s:.2f} s against {inline.wall_s:.2f} s); --no-threading already kept "
             f"{busy:.2f} cores busy (CPU / wall), so on {cpus} CPUs no worker count can make it more than "
             f"{cpus / busy:.2f}x faster"]
-
-
-def ffmpeg_version() -> str:
-    return run_ffmpeg(["-version"]).stdout.splitlines()[0]
 
 
 def megacut_revision() -> str:

@@ -66,13 +66,8 @@ def ffmpeg_digest() -> str:
 
 
 @lru_cache(maxsize=None)
-def _version(exe: str) -> str:
-    command = [exe, "-hide_banner", "-version"]
-    try:
-        done = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FFmpegError(f"ffmpeg cannot be run ({exc})", command=command) from None
-    return (done.stdout.splitlines() or ["unknown"])[0].strip()
+def _version(exe: str) -> str:  # per binary: MEGACUT_FFMPEG may name another
+    return (run_ffmpeg(["-version"], timeout_s=60).stdout.splitlines() or ["unknown"])[0].strip()
 
 
 @lru_cache(maxsize=None)

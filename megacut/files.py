@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -36,6 +37,15 @@ def partial_path(final: Path) -> Path:
     return final.with_name(f".{final.stem}.{attempt_name()}{PARTIAL_MARK}{final.suffix}")
 
 
+def partial_owner(name: str) -> tuple[str, int] | None:
+    """(host, process id) of the process that writes the partial file named in ``name``, or None."""
+    match = _PARTIAL_OWNER.search(name)
+    return (match["host"], int(match["pid"])) if match else None
+
+
+_PARTIAL_OWNER = re.compile(r"\.(?P<host>[^./]+)-(?P<pid>\d+)" + re.escape(PARTIAL_MARK))
+
+
 @contextlib.contextmanager
 def writing(final: Path):
     """Yield the partial path to write ``final`` under; when the block ends normally it is renamed to
@@ -53,6 +63,12 @@ def write_json_atomic(path: Path, data) -> None:
     """Write ``data`` as JSON at ``path``, whole or not at all."""
     with writing(path) as temporary:
         temporary.write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str), encoding="utf-8")
+
+
+def remove_partials_of(final: Path) -> None:
+    """Remove the partial files of ``final`` that any process, on any machine, left behind."""
+    for partial in final.parent.glob(f".{final.stem}.*{PARTIAL_MARK}*"):
+        partial.unlink(missing_ok=True)
 
 
 def remove_partials(folder: Path) -> None:

@@ -14,11 +14,10 @@ import sys
 import threading
 import time
 
-import psutil
 import pytest
 from fake_jobs import FakeJob, run_fake
 from media import make_audio
-from test_interrupt import ffmpeg_left, framecode_workload, megacut
+from test_interrupt import ffmpeg_left, framecode_workload, kill_while_writing, megacut
 from test_sections_command import write_spec
 
 from megacut.cli import main
@@ -170,19 +169,11 @@ def test_a_worker_killed_mid_job_costs_one_attempt_and_leaves_nothing(workload, 
     csv, movies, reference = workload
     output = tmp_path / "out"
     proc = megacut(csv, movies, output, *on_cluster())
-    killed = None
-    deadline = time.monotonic() + 120
-    while killed is None and time.monotonic() < deadline and proc.poll() is None:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                if "ffmpeg" in child.name() and any(".partial" in a for a in child.cmdline()):
-                    worker = child.parent()
-                    if worker.pid != proc.pid:  # the worker process running this job
-                        worker.kill()
-                        killed = worker.pid
-                        break
-        time.sleep(0.01)
-    assert killed is not None
+    def its_worker(ffmpeg):  # the worker process running this job, not megacut's own joins
+        worker = ffmpeg.parent()
+        return worker if worker.pid != proc.pid else None
+
+    assert kill_while_writing(proc, its_worker) is not None
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
     report = json.loads((output / "megacut-report.json").read_text())

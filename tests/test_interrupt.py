@@ -6,6 +6,7 @@ ffmpeg is left running, and that a rerun decodes to the same frames as an
 uninterrupted run without rendering finished scenes again.
 """
 
+import contextlib
 import hashlib
 import json
 import os
@@ -81,6 +82,22 @@ def ffmpeg_left(marker):
     time.sleep(0.5)
     return [p for p in psutil.process_iter(["cmdline"]) if any(marker in a for a in (p.info["cmdline"] or []))
             and any("ffmpeg" in a for a in p.info["cmdline"][:1])]
+
+
+def kill_while_writing(proc, victim=lambda ffmpeg: ffmpeg, timeout_s=120):
+    """As soon as an ffmpeg under ``proc`` writes a partial file, kill the process ``victim`` picks for it
+    (that ffmpeg by default; None: not this one); return its pid, or None if none was found in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline and proc.poll() is None:
+        for child in psutil.Process(proc.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if "ffmpeg" in child.name() and any(".partial" in a for a in child.cmdline()):
+                    target = victim(child)
+                    if target is not None:
+                        target.kill()
+                        return target.pid
+        time.sleep(0.01)
+    return None
 
 
 def no_partial_at_final_paths(output):
@@ -164,19 +181,7 @@ def test_an_ffmpeg_killed_mid_job_is_retried(workload, tmp_path):
     csv, movies, reference = workload
     output = tmp_path / "out"
     proc = megacut(csv, movies, output)
-    killed = None
-    deadline = time.monotonic() + 60
-    while killed is None and time.monotonic() < deadline:
-        for child in psutil.Process(proc.pid).children(recursive=True):
-            try:
-                if "ffmpeg" in child.name() and any(".partial" in a for a in child.cmdline()):
-                    child.kill()
-                    killed = child.pid
-                    break
-            except psutil.Error:
-                continue
-        time.sleep(0.02)
-    assert killed is not None
+    assert kill_while_writing(proc) is not None
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, out + err
     report = json.loads((output / "megacut-report.json").read_text())

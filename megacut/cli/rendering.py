@@ -4,7 +4,6 @@ the report file and the summary."""
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 from pathlib import Path
@@ -47,17 +46,13 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
 
 def cluster_address(args: argparse.Namespace, executor: str) -> str | None:
     """--scheduler, else MEGA_CUT_SCHEDULER; required by --executor dask, refused without it."""
-    from megacut.run.scheduler import SCHEDULER_ENV, parse_scheduler
+    from megacut.run.scheduler import resolve_scheduler
 
     if executor != "dask":
         if getattr(args, "scheduler", None) and executor != "inline":
             raise UsageError("--scheduler is for --executor dask; add that, or leave --scheduler out")
         return None
-    value = args.scheduler or os.environ.get(SCHEDULER_ENV)
-    if not value:
-        raise UsageError(f"--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
-                         f"local:N (N worker processes here), or {SCHEDULER_ENV} set")
-    return parse_scheduler(value, "--scheduler" if args.scheduler else SCHEDULER_ENV)
+    return resolve_scheduler(args.scheduler)
 
 
 def default_worker_count(groups, encoder_threads: int) -> int:

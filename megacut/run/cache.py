@@ -23,7 +23,7 @@ import os
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import Callable, Iterable
 
 import psutil
 
@@ -122,19 +122,27 @@ class SegmentCache:
     def clean_stale(self) -> int:
         """Stop ffmpeg processes a killed run left writing into this cache, and remove partial files;
         return the bytes removed."""
+        removed = self.clear_partials(lambda name: True)
+        for leftover in self.work.iterdir():
+            removed += tree_bytes(leftover)
+            shutil.rmtree(leftover, ignore_errors=True)
+        return removed
+
+    def clear_partials(self, stale: Callable[[str], bool]) -> int:
+        """Stop the ffmpeg processes of this machine writing a partial segment of this cache whose name
+        ``stale`` accepts, and remove such partial files; return the bytes removed."""
         marker = str(self.root)
         for proc in psutil.process_iter(["pid", "cmdline"]):
             cmdline = proc.info["cmdline"] or []
-            if proc.pid != os.getpid() and any(marker in arg and PARTIAL_MARK in arg for arg in cmdline):
+            if proc.pid != os.getpid() and any(marker in arg and PARTIAL_MARK in arg and stale(arg)
+                                               for arg in cmdline):
                 with contextlib.suppress(psutil.Error):
                     proc.kill()
         removed = 0
         for partial in self.segments.glob(PARTIAL_GLOB):
-            removed += tree_bytes(partial)
-            partial.unlink(missing_ok=True)
-        for leftover in self.work.iterdir():
-            removed += tree_bytes(leftover)
-            shutil.rmtree(leftover, ignore_errors=True)
+            if stale(partial.name):
+                removed += tree_bytes(partial)
+                partial.unlink(missing_ok=True)
         return removed
 
     def segment_path(self, key: str) -> Path:

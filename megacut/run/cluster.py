@@ -32,7 +32,6 @@ import contextlib
 import logging
 import os
 import platform
-import re
 import secrets
 import signal
 import threading
@@ -46,14 +45,16 @@ from typing import Any, Callable
 import dask
 import distributed
 import psutil
+from distributed.comm import get_address_host
 from distributed.diagnostics.plugin import WorkerPlugin
 
 from megacut.errors import ClusterError
 from megacut.ffmpeg import ffmpeg_digest, ffmpeg_exe
-from megacut.files import PARTIAL_GLOB, PARTIAL_MARK, host_name
+from megacut.files import host_name, partial_owner, remove_partials_of
 from megacut.plan.fonts import BUILTIN, font_identities
 from megacut.render.jobs import Job, SceneJob, StillJob
 from megacut.run import worker as job_worker
+from megacut.run.cache import SegmentCache
 from megacut.run.scheduler import LOCAL, WorkerLost, parse_scheduler
 from megacut.version import __version__
 
@@ -67,7 +68,6 @@ CONNECT_TIMEOUT_S = 20
 LOCAL_CLUSTER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False,
                         "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s"}
 CAPACITY_REFRESH_S = 1.0  # how often the client asks the cluster how many worker threads it has
-PARTIAL_OWNER = re.compile(r"\.(?P<host>[^./]+)-(?P<pid>\d+)" + re.escape(PARTIAL_MARK))
 
 
 @contextlib.contextmanager
@@ -131,7 +131,7 @@ class Cluster:
         """The scheduler's dashboard address, or None when it serves none (bokeh is not installed there)."""
         info = self.client.scheduler_info()
         port = info.get("services", {}).get("dashboard")  # the scheduler's web server: pages need bokeh
-        host = re.sub(r"^\w+://|:\d+$", "", info.get("address", ""))
+        host = get_address_host(info["address"]) if info.get("address") else None
         try:
             pages = self.client.run_on_scheduler(_serves_dashboard)
         except Exception:  # an older scheduler that refuses it: say nothing rather than something wrong
@@ -141,7 +141,7 @@ class Cluster:
     def describe(self) -> str:
         """One line for the progress log: where the cluster is, its workers and hosts, its dashboard."""
         slots = self.slots()
-        hosts = {re.sub(r"^\w+://|:\d+$", "", address) for address in slots}
+        hosts = {get_address_host(address) for address in slots}
         where = f"a local cluster ({self.client.scheduler.address})" if self.is_local else self.address
         dashboard = self.dashboard
         return (f"Dask {where}: {len(slots)} worker(s), {sum(slots.values())} job slot(s) on {len(hosts)} "
@@ -163,15 +163,16 @@ def _serves_dashboard(dask_scheduler=None) -> bool:
 def job_inputs(jobs: list[Job]) -> list[Path]:
     """Every file the jobs read: source movies, slide pictures, narration and fonts."""
     paths: set[str] = set()
+    drawn: set[tuple] = set()  # (texts, settings): the fonts of each looked up once
     for job in jobs:
-        texts: tuple = ()
         if isinstance(job, SceneJob):
             paths.add(str(job.scene.source.path))
-            texts = job.scene.overlay_lines
+            drawn.add((tuple(job.scene.overlay_lines), job.settings))
         elif isinstance(job, StillJob):
             paths.update(str(p) for p in (job.still.image, job.still.audio) if p is not None)
-            texts = (job.still.text,)
-        paths.update(spec for spec, *_ in font_identities(texts, job.settings) if spec != BUILTIN)
+            drawn.add(((job.still.text,), job.settings))
+    for texts, settings in drawn:
+        paths.update(spec for spec, *_ in font_identities(texts, settings) if spec != BUILTIN)
     return [Path(p) for p in sorted(paths)]
 
 
@@ -299,18 +300,11 @@ def clear_dead_attempts(cache_root: Path) -> None:
     writing into this cache (a worker killed mid-job: Dask runs its job again elsewhere)."""
     host = host_name()
 
-    def dead_owner(text: str) -> bool:
-        match = PARTIAL_OWNER.search(text)
-        return bool(match and match["host"] == host and not psutil.pid_exists(int(match["pid"])))
+    def dead_owner(name: str) -> bool:
+        owner = partial_owner(name)
+        return owner is not None and owner[0] == host and not psutil.pid_exists(owner[1])
 
-    marker = str(cache_root)
-    for proc in psutil.process_iter(["pid", "cmdline"]):
-        with contextlib.suppress(psutil.Error):
-            if any(marker in arg and dead_owner(arg) for arg in proc.info["cmdline"] or []):
-                proc.kill()
-    for partial in (cache_root / "segments").glob(PARTIAL_GLOB):
-        if dead_owner(partial.name):
-            partial.unlink(missing_ok=True)
+    SegmentCache(cache_root).clear_partials(dead_owner)
 
 
 def set_flag(token: str, flag: str) -> bool:
@@ -340,13 +334,6 @@ def cluster_task(token: str, fn: Callable[[Any], Any], job: Any) -> Any:
 
 
 # ---- on the client ----------------------------------------------------------------------------------------------
-
-def remove_partials_of(segment: Path | None) -> None:
-    """Remove what attempts of the segment's job left under partial names (their workers died)."""
-    if segment is not None and segment.name:
-        for partial in segment.parent.glob(f".{segment.stem}.*{PARTIAL_MARK}*"):
-            partial.unlink(missing_ok=True)
-
 
 class ClusterFuture(Future):
     """A job's future: reports running once a worker starts the job. It cannot be withdrawn (a task may
@@ -421,7 +408,9 @@ class ClusterExecutor(Executor):
             if future is None or future.done():
                 return
             if started > 1 or isinstance(error, distributed.scheduler.KilledWorker):
-                remove_partials_of(getattr(job, "segment_path", None))  # a dead worker's attempt
+                segment = getattr(job, "segment_path", None)  # a dead worker's attempt left its partial file
+                if segment is not None:
+                    remove_partials_of(segment)
             _mark_running(future)
             if isinstance(error, distributed.scheduler.KilledWorker):
                 future.set_exception(WorkerLost(max(started, error.allowed_failures + 1), started))

@@ -32,7 +32,7 @@ from megacut.run.disk import check_free_space, need_bytes
 from megacut.run.groups import Group, Item, scene_groups, segment_keys
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
-from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl
+from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl, resolve_scheduler
 from megacut.run.worker import run_job
 
 log = logging.getLogger(__name__)
@@ -45,7 +45,7 @@ class RunOptions:
     output_dir: Path
     cache_dir: Path | None = None  # default: <output>/.megacut-cache
     executor: str = "process"  # process | thread | inline (--no-threading) | dask
-    scheduler: str | None = None  # with dask: tcp://HOST:PORT of a running Dask scheduler, or local:N
+    scheduler: str | None = None  # with dask: tcp://HOST:PORT or local:N; None: MEGA_CUT_SCHEDULER
     max_workers: int | None = None
     retries: int = 2
     clip_cache: int = 4
@@ -449,9 +449,7 @@ def _cluster(options: RunOptions, run: _Run, jobs: list[Job], progress: Progress
     if options.executor != "dask":
         yield None
         return
-    if not options.scheduler:
-        raise UsageError("--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
-                         "local:N, or MEGA_CUT_SCHEDULER set")
+    address = resolve_scheduler(options.scheduler)
     try:
         from megacut.run.cluster import Cluster, check_workers
     except ImportError as exc:
@@ -459,7 +457,7 @@ def _cluster(options: RunOptions, run: _Run, jobs: list[Job], progress: Progress
     if not jobs:  # every segment is reused: no cluster to start
         yield None
         return
-    with Cluster(options.scheduler) as cluster:
+    with Cluster(address) as cluster:
         check_workers(cluster, jobs, run.cache.root)
         if progress:
             progress.log(cluster.describe())

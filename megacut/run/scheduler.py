@@ -96,6 +96,16 @@ def parse_scheduler(text: str, option: str = "--scheduler") -> str:
                      "or local:N for N worker processes on this machine")
 
 
+def resolve_scheduler(value: str | None) -> str:
+    """The Dask scheduler of ``--executor dask``: ``value`` (--scheduler), else MEGA_CUT_SCHEDULER; checked."""
+    if value:
+        return parse_scheduler(value)
+    if os.environ.get(SCHEDULER_ENV):
+        return parse_scheduler(os.environ[SCHEDULER_ENV], SCHEDULER_ENV)
+    raise UsageError(f"--executor dask needs --scheduler tcp://HOST:8786 (a running `dask scheduler`) or "
+                     f"local:N (N worker processes here), or {SCHEDULER_ENV} set")
+
+
 class InlineExecutor(Executor):
     """Runs each job in the calling thread at submit time (``--no-threading``: debuggers work)."""
 
