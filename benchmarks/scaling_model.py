@@ -3,14 +3,17 @@
     python benchmarks/scaling_model.py                       # the three workloads, both designs
     python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
 
-For each workload and design, megacut renders the workload once on this machine (``--force``; one job
-per core here, so jobs do not share cores) and its report gives every job's CPU seconds and wall
-seconds and each part's join. The jobs are then replayed on N simulated cores with megacut's own
-policy: longest first, at most as many running as there are workers (the design's default for N
+For each workload and design, megacut renders the workload once on this machine (``--force``, one
+worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
+and filters beside its encoder) and its report gives every job's CPU seconds and wall seconds, each
+part's join and the start-up (from the command's start to its first job). The jobs are then replayed
+on N simulated cores with megacut's own policy (:class:`megacut.run.scheduler.Pending`: longest first
+by frames times the CPU per frame learned from the ended jobs of the same source, one job queued
+beyond the workers), at most as many running as there are workers (the design's default for N
 cores), a part joined (one core) as soon as its jobs are done, the run over when the last part is
-written. A running job wants as many cores as it used here (CPU / wall); when the jobs want more than
-N cores they share them. The replay of this machine's own run is printed next to the real wall time,
-so the model's error can be judged.
+written. A running job wants as many cores as it used alone; when the jobs want more than N cores
+they share them. The replay of this machine's own run is printed next to the real wall time, so the
+model's error can be judged.
 
 Designs:
   before  one job per scene, 2 encoder threads per job, CPUs / 2 workers (megacut before segments)
@@ -36,6 +39,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
 
@@ -44,7 +48,7 @@ import performance_demo as demo  # noqa: E402  (the README workload and its sour
 
 import megacut  # noqa: E402
 from megacut.run.groups import scene_groups  # noqa: E402
-from megacut.run.scheduler import default_workers  # noqa: E402
+from megacut.run.scheduler import Pending, default_workers  # noqa: E402
 
 CORES = (2, 4, 8, 16, 32)
 FFMPEG_CMD_PARALLELISM = 111 / 10.1  # cores one ffmpeg command kept busy on 16 CPUs (issue figures)
@@ -54,12 +58,17 @@ LONG_SOURCE = demo.SourceSpec("The Long Winter 1080p", "1920x1080", "30000/1001"
                               "testsrc2=size={size}:rate={fps},hue=H=t/3,noise=alls=6:allf=t", (262, 349))
 
 
-@dataclass
+@dataclass(eq=False)
 class Job:
     part: int
     frames: int
     cpu_s: float
     wall_s: float  # alone, on this machine
+    source: str = ""  # megacut learns the CPU time per frame of each source's jobs as they end
+
+    @property
+    def cost_class(self) -> str:
+        return self.source
 
     @property
     def cores(self) -> float:
@@ -152,31 +161,32 @@ WORKLOADS = {"readme": readme_workload, "list32": list32_workload, "long4": long
 # ------------------------------------------------------------------ measuring
 
 
-def measure(workload: Workload, design: Design, out: Path) -> Measured:
-    """Render ``workload`` with ``design`` once here, one job per core, and read its report."""
+def measure(workload: Workload, design: Design, out: Path, workers: int = 1) -> Measured:
+    """Render ``workload`` with ``design`` once here with ``workers`` workers, and read its report."""
     cores = default_workers()
-    workers = design.workers(cores)
     output = out / f"{workload.name}-{design.name}"
     command = [sys.executable, "-m", "megacut", "process", "--csv", str(workload.csv), "--movies",
                str(workload.movies), "--output", str(output), "--force", "-q", "--max-workers", str(workers),
                *workload.options, *design.extra]
-    started = time.monotonic()
+    launched_at, started = time.time(), time.monotonic()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall_s = time.monotonic() - started
     report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
-    segments = [(scene["part"], s) for scene in report["scenes"] if scene.get("segments") for s in scene["segments"]]
+    run_started_s = datetime.fromisoformat(report["started_at"]).timestamp() - launched_at  # imports, plan
+    segments = [(scene["part"], scene["source"], s) for scene in report["scenes"] if scene.get("segments")
+                for s in scene["segments"]]
     # what a worker spends between jobs (submission, results, spawning ffmpeg): added to every job's wall
-    busy_s = sum(s["render_s"] for _, s in segments)
-    first_start_s = min(s["ended_at_s"] - s["render_s"] for _, s in segments)
+    busy_s = sum(s["render_s"] for _, _, s in segments)
+    first_start_s = min(s["ended_at_s"] - s["render_s"] for _, _, s in segments)
     span_s = report["last_job_ended_s"] - first_start_s
     gap_s = max(0.0, (span_s * workers - busy_s) / len(segments)) if len(segments) > workers else 0.0
-    jobs = [Job(part, s["frames"], s["cpu_s"], s["render_s"] + gap_s) for part, s in segments]
+    jobs = [Job(part, s["frames"], s["cpu_s"], s["render_s"] + gap_s, source) for part, source, s in segments]
     # the join as it would be with cores to spare: its audio, encoded while the part rendered, waited for
     # here only because two cores were busy with jobs
     joins = {p["n"]: p["join_s"] - p.get("audio_wait_s", 0.0) for p in report["parts"]
              if p["status"] in ("written", "incomplete")}
     measured = Measured(jobs, joins, wall_s, report["cpu_s"] + sum(j.cpu_s for j in jobs), workers)
-    measured.startup_s = first_start_s + (wall_s - report["wall_s"])  # the process start, then the plan
+    measured.startup_s = run_started_s + first_start_s  # from the command's start to its first job
     measured.tail_s = max(p["written_at_s"] for p in report["parts"]) - report["last_job_ended_s"]
     measured.replay_s = simulate(jobs, joins, cores, workers)[0] + measured.startup_s
     return measured
@@ -203,7 +213,7 @@ def fitted_jobs(measured: Measured, plan_csv: Path, workload: Workload, design: 
         for item in group.items:
             for job in item.jobs:
                 jobs.append(Job(group.number, job.frames, max(0.01, cpu_a + cpu_b * job.frames),
-                                max(0.01, wall_a + wall_b * job.frames)))
+                                max(0.01, wall_a + wall_b * job.frames), str(job.scene.source.path)))
     return jobs
 
 
@@ -218,10 +228,13 @@ def settings_for(workload: Workload, design: Design) -> megacut.Settings:
 # ------------------------------------------------------------------ the model
 
 
-def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of replaying ``jobs`` on ``cores`` cores with ``workers`` workers:
-    longest first, a part joined on one core once its jobs are done, one join at a time."""
-    queue = sorted(jobs, key=lambda j: j.frames)  # pop() takes the longest
+def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int, queued: int = 1) -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of replaying ``jobs`` on ``cores`` cores with ``workers`` workers and
+    megacut's own choice of the next job (:class:`megacut.run.scheduler.Pending`: longest first by frames
+    times the CPU per frame of the source's jobs ended so far), ``queued`` jobs chosen ahead of a free
+    worker; a part joined on one core once its jobs are done, one join at a time."""
+    pending = Pending(jobs, lambda job: job.frames)
+    waiting: list[Job] = []  # submitted, waiting for a worker
     left = {}
     for job in jobs:
         left[job.part] = left.get(job.part, 0) + 1
@@ -229,9 +242,11 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int)
     joining: list[list] = []  # [remaining seconds, part], one at a time
     waiting_joins: list[int] = []
     now = cpu = 0.0
-    while queue or running or joining or waiting_joins:
-        while queue and len(running) < workers:
-            job = queue.pop()
+    while pending or waiting or running or joining or waiting_joins:
+        while pending and len(running) + len(waiting) < workers + queued:
+            waiting.append(pending.pop())
+        while waiting and len(running) < workers:
+            job = waiting.pop(0)
             running.append([job.cpu_s, job])
         if not joining and waiting_joins:
             part = waiting_joins.pop(0)
@@ -249,6 +264,7 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int)
             entry[0] -= step * share
         for entry in [e for e in running if e[0] <= 1e-9]:
             running.remove(entry)
+            pending.ended(entry[1], entry[1].cpu_s)
             left[entry[1].part] -= 1
             if left[entry[1].part] == 0:
                 waiting_joins.append(entry[1].part)
@@ -269,6 +285,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cores", default=",".join(map(str, CORES)), help="simulated core counts")
     parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
     parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
+    parser.add_argument("--measure-workers", type=int, default=1,
+                        help="workers of the runs measured here (default 1: each job alone)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/scaling"))
     parser.add_argument("--work", type=Path, help="generated sources (default: OUT/work)")
     args = parser.parse_args(argv)
@@ -279,7 +297,7 @@ def main(argv=None) -> int:
         workload = WORKLOADS[name](work, args)
         results[name] = {}
         for design in designs():
-            measured = measure(workload, design, args.out / "runs")
+            measured = measure(workload, design, args.out / "runs", args.measure_workers)
             jobs = (fitted_jobs(measured, workload.full_csv, workload, design) if workload.full_csv
                     else measured.jobs)
             joins = measured.joins if not workload.full_csv else {

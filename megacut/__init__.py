@@ -12,29 +12,53 @@ Every path may be a ``str`` or a ``pathlib.Path``.
 
 Worker processes are started with "spawn": call rendering from under
 ``if __name__ == "__main__":`` in a script.
+
+The names below are imported when first used, so that a worker process, which
+needs the renderers only, starts without importing the planner and the engine.
 """
 
-from megacut.errors import (  # noqa: E402
-    InputError,
-    MegacutError,
-    SourceError,
-    SourceLookupError,
-    UsageError,
-)
-from megacut.plan.build import RenderPlan, build_plan  # noqa: E402
-from megacut.plan.prepare import prepare_plan
-from megacut.plan.scenes import load_scenes  # noqa: E402
-from megacut.plan.settings import Settings  # noqa: E402
-from megacut.run.engine import (  # noqa: E402
-    RunOptions,
-    RunResult,
-    process,  # noqa: E402
-    render_plan,
-)
-from megacut.version import __version__  # noqa: E402
+from __future__ import annotations
 
-__all__ = [
-    "__version__",
-    "InputError", "MegacutError", "RenderPlan", "RunOptions", "RunResult", "Settings", "SourceError",
-    "SourceLookupError", "UsageError", "build_plan", "load_scenes", "prepare_plan", "process", "render_plan",
-]
+import importlib
+from typing import TYPE_CHECKING
+
+_EXPORTS = {
+    "InputError": "megacut.errors", "MegacutError": "megacut.errors", "SourceError": "megacut.errors",
+    "SourceLookupError": "megacut.errors", "UsageError": "megacut.errors",
+    "RenderPlan": "megacut.plan.build", "build_plan": "megacut.plan.build",
+    "prepare_plan": "megacut.plan.prepare", "load_scenes": "megacut.plan.scenes", "Settings": "megacut.plan.settings",
+    "RunOptions": "megacut.run.engine", "RunResult": "megacut.run.engine", "process": "megacut.run.engine",
+    "render_plan": "megacut.run.engine",
+    "__version__": "megacut.version",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str):
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'megacut' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # once imported, a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:  # what type checkers and editors see
+    from megacut.errors import (  # noqa: F401
+        InputError,
+        MegacutError,
+        SourceError,
+        SourceLookupError,
+        UsageError,
+    )
+    from megacut.plan.build import RenderPlan, build_plan  # noqa: F401
+    from megacut.plan.prepare import prepare_plan  # noqa: F401
+    from megacut.plan.scenes import load_scenes  # noqa: F401
+    from megacut.plan.settings import Settings  # noqa: F401
+    from megacut.run.engine import RunOptions, RunResult, process, render_plan  # noqa: F401
+    from megacut.version import __version__  # noqa: F401

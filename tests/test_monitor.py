@@ -10,7 +10,12 @@ import pytest
 from megacut.plan.build import OutputFormat
 from megacut.run import disk, monitor
 from megacut.run.disk import DiskSpaceError, check_free_space, estimate_bytes
-from megacut.run.monitor import MemoryMonitor, tree_rss_bytes, workers_for_memory
+from megacut.run.monitor import (
+    MemoryMonitor,
+    job_memory_bytes,
+    tree_rss_bytes,
+    workers_for_memory,
+)
 from megacut.run.progress import Progress
 
 
@@ -55,10 +60,14 @@ def test_default_worker_count_keeps_cores_busy_without_oversubscribing(monkeypat
 
     monkeypatch.setattr(monitor, "available_bytes", lambda: 10**12)
     monkeypatch.setattr(scheduler, "default_workers", lambda: 8)
-    groups = [Group(1, None, (), OutputFormat(1280, 720, 25), "t")]
-    assert cli.default_worker_count(groups, encoder_threads=2) == 4
-    assert cli.default_worker_count(groups, encoder_threads=1) == 8
-    assert cli.default_worker_count(groups, encoder_threads=16) == 1
+    pixels = cli.largest_pixels([Group(1, None, (), OutputFormat(1280, 720, 25), "t")])
+    assert pixels == 1280 * 720
+    assert cli.default_worker_count(pixels, encoder_threads=2) == 4
+    assert cli.default_worker_count(pixels, encoder_threads=1) == 8
+    assert cli.default_worker_count(pixels, encoder_threads=16) == 1
+    # before the plan is made, the size may not be known: 1080p jobs are assumed
+    monkeypatch.setattr(monitor, "available_bytes", lambda: monitor.DEFAULT_FLOOR_BYTES + 3 * job_memory_bytes(1920 * 1080))
+    assert cli.default_worker_count(None, encoder_threads=1) == 3
 
 
 def test_disk_check_names_the_folder_and_the_sizes(tmp_path, monkeypatch):

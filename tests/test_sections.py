@@ -30,6 +30,7 @@ from megacut.plan.sections import (
     Section,
     load_section_spec,
     load_section_specs,
+    spec_format,
 )
 from megacut.plan.settings import Settings
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
@@ -38,7 +39,6 @@ from megacut.render.section import (
     render_still,
     section_pcm,
     section_picture,
-    spec_format,
 )
 from megacut.render.segment import segment_problem
 from megacut.run.groups import section_groups

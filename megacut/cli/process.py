@@ -7,7 +7,7 @@ from pathlib import Path
 
 from megacut.cli.options import resolve_paths, settings_from_args
 from megacut.cli.plan import disk_line, show_plan
-from megacut.cli.rendering import finish_run, print_problems, render
+from megacut.cli.rendering import finish_run, print_problems, render, started_pool
 from megacut.errors import UsageError
 from megacut.files import write_json_atomic
 
@@ -18,9 +18,17 @@ def cmd_process(args: argparse.Namespace) -> int:
 
 
 def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace) -> int:
+    settings = settings_from_args(args)
+    # the workers start while the plan is made: the first jobs start as soon as it is ready
+    with started_pool(args, settings, f"scene/{settings.backend}") as pool:
+        return plan_and_render(csv_path, movies, output, args, settings, pool)
+
+
+def plan_and_render(csv_path: Path, movies: Path, output: Path, args: argparse.Namespace, settings, pool) -> int:
+    """Plan; with --dry-run or invalid rows, show the plan; else render it."""
     from megacut.plan.prepare import prepare_plan
 
-    plan = prepare_plan(csv_path, movies, settings_from_args(args))
+    plan = prepare_plan(csv_path, movies, settings)
     rows_in = movies if args.rows else None
     if args.dry_run:
         return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args))
@@ -32,15 +40,15 @@ def run_process(csv_path: Path, movies: Path, output: Path, args: argparse.Names
 
         print("\n".join(rows_table(plan, rows_in)), flush=True)
     print_problems(plan.problems)
-    return render_scenes(plan, output, args)
+    return render_scenes(plan, output, args, pool)
 
 
-def render_scenes(plan, output: Path, args: argparse.Namespace) -> int:
+def render_scenes(plan, output: Path, args: argparse.Namespace, pool=None) -> int:
     from megacut.cli.report import report_data
     from megacut.run.groups import scene_groups
 
     if not plan.selected_parts:
         raise UsageError("nothing to render: the plan has no valid scene")
-    result = render(scene_groups(plan, output), output, args, noun="scene", plan=plan)
+    result = render(scene_groups(plan, output), output, args, noun="scene", plan=plan, pool=pool)
     write_json_atomic(output / "megacut-report.json", report_data(result))
     return finish_run(result, output)

@@ -4,6 +4,7 @@ the report file and the summary."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import signal
 import sys
 from pathlib import Path
@@ -12,16 +13,38 @@ from megacut.errors import UsageError
 from megacut.plan.scenes import Problem
 
 
-def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None):
+def executor_kind(args: argparse.Namespace) -> str:
+    return "inline" if args.no_threading else args.executor
+
+
+@contextlib.contextmanager
+def started_pool(args: argparse.Namespace, settings, renderer: str):
+    """The run's process pool, started now so that its workers start (import megacut and ``renderer``)
+    while this process plans the run; None for other executors and --dry-run. Closed on the way out."""
+    if executor_kind(args) != "process" or getattr(args, "dry_run", False):
+        yield None
+        return
+    from megacut.run.scheduler import StopControl, start_pool
+
+    pixels = settings.resolution[0] * settings.resolution[1] if settings.resolution else None
+    workers = args.max_workers or default_worker_count(pixels, args.encoder_threads)
+    pool = start_pool(workers, StopControl(), getattr(args, "clip_cache", None) or 4, renderer)
+    try:
+        yield pool
+    finally:
+        pool.close()
+
+
+def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None, pool=None):
     """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
-    options and Ctrl+C handling."""
+    options and Ctrl+C handling; ``pool``, the process pool :func:`started_pool` started for it."""
     from megacut.run.engine import RunOptions, render_groups
     from megacut.run.progress import Progress
     from megacut.run.scheduler import StopControl
 
-    executor = "inline" if args.no_threading else args.executor
+    executor = executor_kind(args)
     scheduler = cluster_address(args, executor)
-    workers = args.max_workers or default_worker_count(groups, args.encoder_threads)
+    workers = args.max_workers or default_worker_count(largest_pixels(groups), args.encoder_threads)
     if args.max_workers and executor in ("process", "thread"):
         warning = oversubscription_warning(args.max_workers, args.encoder_threads, groups)
         print_problems([Problem(warning, severity="warning")] if warning else [])
@@ -33,13 +56,13 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
     selected = [g for g in groups if g.selected]
     total_s = sum(g.duration_s for g in selected)
     progress = Progress(total_s, quiet=args.quiet)
-    stop = StopControl()
+    stop = pool.stop if pool is not None else StopControl()
     where = {"inline": "1 worker", "dask": "on the cluster"}.get(executor, f"{workers} worker(s)")
     progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
                  f"{total_s:.0f} s of output, {where}")
     with _stop_on_signals(stop, progress):
         try:
-            return render_groups(groups, options, stop=stop, progress=progress, plan=plan)
+            return render_groups(groups, options, stop=stop, progress=progress, plan=plan, pool=pool)
         finally:
             progress.close()
 
@@ -55,15 +78,19 @@ def cluster_address(args: argparse.Namespace, executor: str) -> str | None:
     return resolve_scheduler(args.scheduler)
 
 
-def default_worker_count(groups, encoder_threads: int) -> int:
+def largest_pixels(groups) -> int | None:
+    return max((g.format.width * g.format.height for g in groups), default=None)
+
+
+def default_worker_count(pixels: int | None, encoder_threads: int) -> int:
     """Enough jobs to keep every CPU busy without oversubscribing it: CPUs / encoder threads per job
-    (a second job per core adds memory, not speed), fewer when memory is short for them."""
+    (a second job per core adds memory, not speed), fewer when memory is short for jobs of pictures of
+    ``pixels`` pixels (None: not known yet, 1080p assumed)."""
     from megacut.run.monitor import job_memory_bytes, workers_for_memory
     from megacut.run.scheduler import default_workers
 
-    largest = max((g.format.width * g.format.height for g in groups), default=1920 * 1080)
     wanted = max(1, default_workers() // max(1, encoder_threads))
-    return workers_for_memory(wanted, job_memory_bytes(largest))
+    return workers_for_memory(wanted, job_memory_bytes(pixels or 1920 * 1080))
 
 
 def print_problems(problems) -> None:
@@ -82,7 +109,7 @@ def oversubscription_warning(workers: int, encoder_threads: int, groups) -> str 
     return (f"--max-workers {workers} × --encoder-threads {encoder_threads} = {threads} encoder threads on {cpus} "
             "CPUs: the jobs only take turns on them, so the extra workers cost memory (each holds its frames "
             "and encoder) without adding speed; leave --max-workers out to get the default "
-            f"({default_worker_count(groups, encoder_threads)})")
+            f"({default_worker_count(largest_pixels(groups), encoder_threads)})")
 
 
 def finish_run(result, output: Path, more_reports: list[Path] = ()) -> int:

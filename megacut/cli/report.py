@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 from megacut.plan.build import RenderPlan
@@ -166,7 +167,8 @@ def _indices(result, part, *kinds) -> list[int]:
 
 
 def _run_totals(result) -> dict:
-    return {"wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
+    started = datetime.fromtimestamp(result.started_at, timezone.utc).isoformat(timespec="milliseconds")
+    return {"started_at": started, "wall_s": round(result.wall_s, 3), "cpu_s": round(result.cpu_s, 3),
             "peak_rss_bytes": result.peak_rss_bytes, "workers": result.workers,
             "last_job_ended_s": round(result.last_job_ended_s, 3), "cluster": result.cluster}
 

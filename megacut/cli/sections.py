@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from megacut.cli.options import resolve_paths, settings_from_args
-from megacut.cli.rendering import finish_run, print_problems, render
+from megacut.cli.rendering import finish_run, print_problems, render, started_pool
 from megacut.files import write_json_atomic
 
 
@@ -17,11 +17,12 @@ def cmd_sections(args: argparse.Namespace) -> int:
     from megacut.run.groups import section_groups
 
     output = resolve_paths(args, ("output",))["output"]
-    specs = load_section_specs(args.specs)
     settings = settings_from_args(args)
-    print_problems(section_font_warnings(specs, settings))
-    groups = section_groups(specs, output, settings)
-    result = render(groups, output, args, noun="section")
+    with started_pool(args, settings, f"still/{settings.backend}") as pool:  # its workers start meanwhile
+        specs = load_section_specs(args.specs)
+        print_problems(section_font_warnings(specs, settings))
+        groups = section_groups(specs, output, settings)
+        result = render(groups, output, args, noun="section", pool=pool)
     data = sections_report_data(result, specs)
     reports = video_reports(data, specs, output)
     for path, report in reports:

@@ -40,6 +40,7 @@ from PIL import Image
 
 from megacut.errors import FFmpegError, InputError, UsageError
 from megacut.ffmpeg import input_file, run_ffmpeg, stderr_tail
+from megacut.plan.build import OutputFormat
 from megacut.plan.scenes import Problem
 from megacut.plan.settings import Settings, parse_fps, parse_resolution
 
@@ -391,3 +392,13 @@ def measure_audio_s(path: str, size_bytes: int, mtime_ns: int) -> float:
             tail = "it has no audio stream"
         raise FFmpegError(f"cannot decode {path}", stderr_tail=tail)
     return max(0, int(lengths[-1])) / 1e6
+
+
+DEFAULT_RESOLUTION = (1920, 1080)  # of a spec that gives none, rendered with no --resolution
+DEFAULT_FPS = Fraction(30)
+
+
+def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
+    """The spec's output format: its own resolution and fps, else the settings', else 1080p at 30 fps."""
+    width, height = spec.resolution or settings.resolution or DEFAULT_RESOLUTION
+    return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS)

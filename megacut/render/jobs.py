@@ -101,6 +101,11 @@ class Job:
         """Relative amount of work, for longest-first scheduling."""
         return self.frames
 
+    @property
+    def cost_class(self) -> str:
+        """Jobs whose CPU time per unit of cost is alike: the scheduler learns it from those that ended."""
+        return self.renderer
+
     def at(self, segment_path: Path, work_dir: Path) -> "Job":
         """This job writing ``segment_path`` with ``work_dir`` as its scratch folder."""
         return replace(self, segment_path=segment_path, work_dir=work_dir)
@@ -112,6 +117,11 @@ class SceneJob(Job):
 
     scene: Scene
     first_frame: int = 0
+
+    @property
+    def cost_class(self) -> str:
+        """A scene's source: its size and codec decide the decoding, its content the encoding."""
+        return f"{self.renderer} {self.scene.source.path}"
 
     @property
     def offset_s(self) -> Fraction:

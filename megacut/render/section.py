@@ -30,7 +30,6 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat
 from megacut.plan.fonts import font_runs, load_font, primary_font
-from megacut.plan.sections import SectionSpec
 from megacut.plan.settings import Settings
 from megacut.render.jobs import (
     GATE_DBFS,
@@ -50,8 +49,6 @@ from megacut.render.segment import (
 )
 from megacut.render.still import encode_still
 
-DEFAULT_RESOLUTION = (1920, 1080)
-DEFAULT_FPS = Fraction(30)
 GATE_WINDOW_S = 0.05
 CUT_FADE_MS = 20  # fade-out where a too-long narration is cut, so it ends without a click
 TITLE_SIZE_PER_HEIGHT = 0.075
@@ -59,12 +56,6 @@ CAPTION_SIZE_PER_HEIGHT = 0.045
 TEXT_RGB = (255, 255, 255)
 CAPTION_BAND_RGBA = (0, 0, 0, 170)
 LINE_GAP = 0.25  # between lines, as a fraction of the font size
-
-
-def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
-    """The spec's output format: its own resolution and fps, else the settings', else 1080p at 30 fps."""
-    width, height = spec.resolution or settings.resolution or DEFAULT_RESOLUTION
-    return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS)
 
 
 # ------------------------------------------------------------------ picture

@@ -55,7 +55,12 @@ from megacut.plan.fonts import BUILTIN, font_identities
 from megacut.render.jobs import Job, SceneJob, StillJob
 from megacut.run import worker as job_worker
 from megacut.run.cache import SegmentCache
-from megacut.run.scheduler import LOCAL, WorkerLost, parse_scheduler
+from megacut.run.scheduler import (
+    LOCAL,
+    WorkerLost,
+    children_ignore_sigint,
+    parse_scheduler,
+)
 from megacut.version import __version__
 
 log = logging.getLogger(__name__)
@@ -68,20 +73,6 @@ CONNECT_TIMEOUT_S = 20
 LOCAL_CLUSTER_CONFIG = {"distributed.scheduler.worker-saturation": 1.0, "distributed.worker.profile.enabled": False,
                         "distributed.admin.tick.interval": "1s", "distributed.admin.system-monitor.interval": "5s"}
 CAPACITY_REFRESH_S = 1.0  # how often the client asks the cluster how many worker threads it has
-
-
-@contextlib.contextmanager
-def _children_ignore_sigint():
-    """Worker processes started meanwhile ignore SIGINT from their start (the terminal sends Ctrl+C to the
-    whole process group; only megacut's main process decides what it means)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 class Cluster:
@@ -98,7 +89,7 @@ class Cluster:
 
     def __enter__(self) -> "Cluster":
         if self.address.startswith(LOCAL):
-            with dask.config.set(LOCAL_CLUSTER_CONFIG), _children_ignore_sigint():
+            with dask.config.set(LOCAL_CLUSTER_CONFIG), children_ignore_sigint():
                 # memory_limit=0: megacut's own monitor counts the workers' ffmpeg too, which Dask's does not
                 self.local = distributed.LocalCluster(
                     n_workers=int(self.address[len(LOCAL):]), threads_per_worker=1, processes=True,

@@ -32,7 +32,14 @@ from megacut.run.disk import check_free_space, need_bytes
 from megacut.run.groups import Group, Item, scene_groups, segment_keys
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.progress import Progress
-from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StopControl, resolve_scheduler
+from megacut.run.scheduler import (
+    JobStatus,
+    Outcome,
+    Scheduler,
+    StartedPool,
+    StopControl,
+    resolve_scheduler,
+)
 from megacut.run.worker import run_job
 
 log = logging.getLogger(__name__)
@@ -159,6 +166,7 @@ class RunResult:
     interrupted: bool = False
     last_job_ended_s: float = 0.0  # from the start: the run's tail is from here to the last part written
     cluster: str | None = None  # the Dask cluster the jobs ran on, described
+    started_at: float = 0.0  # when the run started (time.time()): the "_s" times above count from here
 
     @property
     def exit_code(self) -> ExitCode:
@@ -382,9 +390,10 @@ def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | No
 
 def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl | None = None,
                   progress: Progress | None = None, on_item: Callable[[ItemResult], None] | None = None,
-                  plan: RenderPlan | None = None) -> RunResult:
+                  plan: RenderPlan | None = None, pool: StartedPool | None = None) -> RunResult:
     """Render every selected group into its output file (the engine under scenes and sections);
-    ``plan``, the scenes plan they came from, goes into the result."""
+    ``plan``, the scenes plan they came from, goes into the result; ``pool``, a process pool started
+    while the groups were planned (used if it has the run's workers and ``stop``; the caller closes it)."""
     started, cpu_started = time.monotonic(), process_cpu_s()
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
@@ -402,7 +411,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 kind = "inline" if options.executor == "dask" and cluster is None else options.executor
                 scheduler = Scheduler(kind=kind, workers=options.max_workers, retries=options.retries,
                                       clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
-                                      cache_root=run.cache.root)
+                                      cache_root=run.cache.root, pool=pool)
                 described = cluster.describe() if cluster else None
                 if progress:
                     cached = {s.job_id for r in run.items.values() for s in r.segments
@@ -440,7 +449,8 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
     return RunResult(plan=plan, options=options, items=run.items, parts=parts,
                      wall_s=time.monotonic() - started, cpu_s=cpu_s,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
-                     interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s, cluster=described)
+                     interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s, cluster=described,
+                     started_at=run.started_at)
 
 
 @contextlib.contextmanager

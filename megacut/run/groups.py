@@ -16,10 +16,9 @@ from typing import Any
 
 from megacut.join.audio import aac_args
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
-from megacut.plan.sections import TITLE_CARD_S, SectionSpec
+from megacut.plan.sections import TITLE_CARD_S, SectionSpec, spec_format
 from megacut.plan.settings import Settings
 from megacut.render.jobs import ItemKind, Job, Still, scene_jobs, still_job
-from megacut.render.section import spec_format
 
 
 @dataclass(frozen=True)

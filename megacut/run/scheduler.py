@@ -2,7 +2,8 @@
 
 Data flow::
 
-    jobs (any order) ──sort by cost, longest first──▶ pending
+    jobs (any order) ──▶ Pending: longest first by expected CPU time (cost × CPU s per cost
+        │                learned from the ended jobs of the same source)
         │  submit while in flight < limit         (never thousands of queued futures)
         ▼
     executor: process pool | thread pool | inline (--no-threading) | Dask cluster (megacut.run.cluster)
@@ -23,10 +24,12 @@ jobs stop at once; workers see it through their initializer).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
 import re
+import signal
 import threading
 from concurrent.futures import (
     FIRST_COMPLETED,
@@ -42,14 +45,15 @@ from typing import Any, Callable
 
 from megacut.errors import Cancelled, MegacutError, NotStarted, UsageError
 from megacut.render.jobs import Text
-from megacut.run.worker import close_clip_caches, init_worker, start_job
+from megacut.run.worker import close_clip_caches, init_worker, start_job, warm_up
 
 log = logging.getLogger(__name__)
 
 EXECUTOR_KINDS = ("process", "thread", "inline", "dask")
-# Futures in flight per worker: 1 keeps every worker busy; 2 hides the round trip
-# between a job ending and the next one being submitted, at no memory cost.
-IN_FLIGHT_PER_WORKER = 2
+# Futures in flight on a cluster, per job slot: 2 hide the network round trip between a job ending and
+# the next one being submitted. A pool here keeps one job queued beyond its workers: the fewer jobs are
+# handed out early, the later (and better informed) the choice of the next one.
+IN_FLIGHT_PER_SLOT = 2
 TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
 WORKER_DIED = "its worker process died (killed, crashed or out of memory)"
 
@@ -66,6 +70,46 @@ class WorkerLost(Exception):
 def mp_context():
     """spawn everywhere: no fork-inherited locks or threads (the memory sampler runs in the parent)."""
     return multiprocessing.get_context("spawn")
+
+
+@contextlib.contextmanager
+def children_ignore_sigint():
+    """Worker processes started meanwhile ignore SIGINT from their start (the terminal sends Ctrl+C to the
+    whole process group; only megacut's main process decides what it means), even before their first
+    line of megacut runs."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+@dataclass
+class StartedPool:
+    """A process pool whose workers are all started: they import megacut and the renderer while the caller
+    goes on (plans the run), so its first jobs start as soon as they are submitted."""
+
+    executor: ProcessPoolExecutor
+    workers: int
+    stop: "StopControl"
+    clip_cache: int
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+
+
+def start_pool(workers: int, stop: "StopControl", clip_cache: int = 4, renderer: str | None = None) -> StartedPool:
+    """Start a process pool of ``workers`` workers now (``renderer``: the one its jobs will use, imported
+    by each worker as it starts)."""
+    executor = ProcessPoolExecutor(workers, mp_context=mp_context(), initializer=init_worker,
+                                   initargs=(stop.cancel, stop.hold, clip_cache))
+    with children_ignore_sigint():
+        for _ in range(workers):  # a submit with no idle worker starts one
+            executor.submit(warm_up, renderer)
+    return StartedPool(executor, workers, stop, clip_cache)
 
 
 def default_workers() -> int:
@@ -163,9 +207,57 @@ class StopControl:
         return 2
 
 
+class Pending:
+    """The jobs not submitted yet, the longest first by their expected CPU time: a job's ``cost`` (its
+    frames) times the CPU seconds per unit of cost of the jobs of its ``cost_class`` (a scene's source)
+    that ended so far, or of all ended jobs for a class not seen yet. Before any job ends this is the
+    longest by cost; as jobs end, the scenes that turn out expensive to decode and encode go first, and
+    the cheap ones fill the cores at the end of the run. Retries run next."""
+
+    def __init__(self, jobs: list, cost: Callable[[Any], float]):
+        self.cost = cost
+        self.retries: list = []
+        self.classes: dict[Any, list] = {}  # class -> its jobs, the cheapest first (pop() takes the largest)
+        # among equal costs, in the given order (a part's segments in order: its audio is encoded as they end)
+        for _, job in sorted(enumerate(jobs), key=lambda pair: (cost(pair[1]), -pair[0])):
+            self.classes.setdefault(getattr(job, "cost_class", None), []).append(job)
+        self.spent: dict[Any, list[float]] = {}  # class -> [CPU seconds, cost] of its jobs that ended
+
+    def __bool__(self) -> bool:
+        return bool(self.retries) or any(self.classes.values())
+
+    def rate(self, cls: Any) -> float:
+        """CPU seconds per unit of cost expected of a job of class ``cls``."""
+        cpu_s, cost = self.spent.get(cls) or (sum(s[0] for s in self.spent.values()),
+                                             sum(s[1] for s in self.spent.values()))
+        return cpu_s / cost if cpu_s > 0 and cost > 0 else 1.0
+
+    def _next(self) -> list:
+        if self.retries:
+            return self.retries
+        return max((jobs for jobs in self.classes.values() if jobs),
+                   key=lambda jobs: self.cost(jobs[-1]) * self.rate(getattr(jobs[-1], "cost_class", None)))
+
+    def peek(self) -> Any:
+        return self._next()[-1]
+
+    def pop(self) -> Any:
+        return self._next().pop()
+
+    def retry(self, job: Any) -> None:
+        self.retries.append(job)
+
+    def ended(self, job: Any, cpu_s: float | None) -> None:
+        """Learn from a job that ended with ``cpu_s`` CPU seconds (None: not measured)."""
+        if cpu_s and cpu_s > 0 and self.cost(job) > 0:
+            spent = self.spent.setdefault(getattr(job, "cost_class", None), [0.0, 0.0])
+            spent[0] += cpu_s
+            spent[1] += self.cost(job)
+
+
 @dataclass
 class _RunState:
-    pending: list
+    pending: Pending
     attempts: dict = field(default_factory=dict)  # job id -> times submitted
     failures: dict = field(default_factory=dict)  # job id -> failures charged to the job itself
     suspects: set = field(default_factory=set)  # ids of jobs that were in flight when a worker died
@@ -190,7 +282,8 @@ def failure_reason(job: Any, exc: Exception) -> str:
 class Scheduler:
     def __init__(self, *, kind: str = "process", workers: int | None = None, retries: int = 2,
                  clip_cache: int = 4, stop: StopControl | None = None,
-                 admit: Callable[[], bool] | None = None, cluster=None, cache_root=None):
+                 admit: Callable[[], bool] | None = None, cluster=None, cache_root=None,
+                 pool: StartedPool | None = None):
         if kind not in EXECUTOR_KINDS:
             raise ValueError(f"executor kind must be one of {EXECUTOR_KINDS}")
         if kind == "dask" and cluster is None:
@@ -203,6 +296,7 @@ class Scheduler:
         self.stop = stop or StopControl()
         self.admit = admit or (lambda: True)  # memory backpressure: False holds new submissions
         self.running: dict[Future, tuple[Any, int]] = {}
+        self.pool = pool  # started before the run (while it was planned): used if it fits
 
     @property
     def running_count(self) -> int:
@@ -213,19 +307,25 @@ class Scheduler:
         return min(len(self.running), self.workers)
 
     def _limit(self, executor: Executor) -> int:
-        """Futures in flight: a few per worker (one job slot per cluster worker thread, read again now)."""
+        """Futures in flight: one per worker and one queued; two per job slot of a cluster (one slot per
+        cluster worker thread, read again now)."""
         if self.kind == "inline":
             return 1
         if self.kind == "dask":
             self.workers = executor.capacity() or self.workers
-        return self.workers * IN_FLIGHT_PER_WORKER
+            return self.workers * IN_FLIGHT_PER_SLOT
+        return self.workers + 1
 
     def _make_executor(self) -> Executor:
         if self.kind == "dask":
             return self.cluster.executor(self.stop, self.clip_cache, self.cache_root)
         if self.kind == "process":
-            return ProcessPoolExecutor(self.workers, mp_context=mp_context(), initializer=init_worker,
-                                       initargs=(self.stop.cancel, self.stop.hold, self.clip_cache))
+            pool, self.pool = self.pool, None
+            if pool is not None:
+                if pool.workers == self.workers and pool.stop is self.stop and pool.clip_cache == self.clip_cache:
+                    return pool.executor
+                pool.executor.shutdown(wait=False, cancel_futures=True)  # started for other settings
+            return start_pool(self.workers, self.stop, self.clip_cache).executor
         init_worker(self.stop.cancel, self.stop.hold, self.clip_cache, in_worker_process=False)
         if self.kind == "thread":
             return ThreadPoolExecutor(self.workers, thread_name_prefix="megacut-job")
@@ -234,7 +334,7 @@ class Scheduler:
     def run(self, jobs: list, fn: Callable, on_outcome: Callable[[Outcome], None],
             cost: Callable[[Any], float] = lambda job: getattr(job, "cost", 0)) -> list[Outcome]:
         """Run ``fn(job)`` for every job; call ``on_outcome`` as each ends; return all outcomes."""
-        state = _RunState(sorted(jobs, key=cost))  # pop() from the end takes the longest first
+        state = _RunState(Pending(jobs, cost))
         executor = self._make_executor()
 
         def finish(outcome: Outcome) -> None:
@@ -245,7 +345,7 @@ class Scheduler:
         def retry_or_fail(job: Any, reason: str) -> None:
             if state.failures.get(job.id, 0) <= self.retries and not self.stop.stopping:
                 state.retried_after.setdefault(job.id, []).append(reason)
-                state.pending.append(job)  # next to run
+                state.pending.retry(job)  # next to run
             elif self.stop.cancel.is_set():
                 finish(Outcome(job, JobStatus.CANCELLED, error=reason, attempts=state.attempts_of(job.id)))
             else:
@@ -281,6 +381,7 @@ class Scheduler:
                         state.failures[job.id] = state.failures.get(job.id, 0) + 1
                         retry_or_fail(job, failure_reason(job, exc))
                     else:
+                        state.pending.ended(job, getattr(result, "cpu_s", None))
                         finish(Outcome(job, JobStatus.OK, result=result, attempts=state.attempts_of(job.id)))
                 if broken:
                     for future, (job, alone) in list(self.running.items()):
@@ -291,7 +392,8 @@ class Scheduler:
                     executor = self._make_executor()
         finally:
             self._shutdown(executor)
-        for job in reversed(state.pending):
+        while state.pending:
+            job = state.pending.pop()
             finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts_of(job.id)))
         return state.outcomes
 
@@ -303,7 +405,7 @@ class Scheduler:
                and (not self.running or self.admit())):
             if state.isolated_running:
                 return
-            job = state.pending[-1]
+            job = state.pending.peek()
             isolate = job.id in state.suspects
             if isolate and self.running:
                 return  # wait for the others to end, then run it alone

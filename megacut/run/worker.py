@@ -23,7 +23,7 @@ from megacut.ffmpeg import kill_all_active
 from megacut.files import attempt_name
 from megacut.render.clips import ClipCache
 from megacut.render.jobs import Job, JobResult
-from megacut.render.renderers import render_job
+from megacut.render.renderers import load_renderer, render_job
 from megacut.render.segment import check_cancel
 
 _cancel_event = None  # stage 2 of a stop: running jobs stop at once
@@ -96,6 +96,13 @@ def close_clip_caches() -> None:
     for cache in caches:
         cache.clear()
     _local.__dict__.clear()
+
+
+def warm_up(renderer: str | None = None) -> None:
+    """A pool's first task for each worker, which starts it: with ``renderer``, that renderer's code is
+    imported now rather than in its first job."""
+    if renderer is not None:
+        load_renderer(renderer)
 
 
 def start_job(fn: Callable[[Any], Any], job: Any) -> Any:
