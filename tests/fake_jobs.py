@@ -13,6 +13,7 @@ from megacut.run import worker
 class FakeJob:
     name: str
     cost: float = 1.0
+    cost_class: str | None = None  # jobs alike in CPU time per unit of cost (a scene's source)
     sleep_s: float = 0.0
     fail_times: int = 0  # raise on the first N attempts (counted in files under state_dir)
     die_times: int = 0  # os._exit on the first N attempts

@@ -69,6 +69,13 @@ def test_jobs_of_sources_found_expensive_go_first_and_cheap_ones_fill_the_end():
     assert started == ["b1", "a1", "b2", "c1", "a2"]
 
 
+def test_jobs_of_equal_cost_start_in_the_given_order_whatever_their_source():
+    """A part's segments of equal length start in order, so its audio, encoded as they end, keeps up."""
+    jobs = [FakeJob(f"s{n}", cost=50, cost_class="ab"[n % 2]) for n in range(6)]  # two sources, alternating
+    _, seen = run(jobs, kind="inline")
+    assert [o.job.name for o in seen] == [f"s{n}" for n in range(6)]
+
+
 def test_a_worker_that_dies_is_replaced_and_its_job_retried(tmp_path):
     jobs = [FakeJob("dies-once", die_times=1, state_dir=str(tmp_path), sleep_s=0.1)] + [
         FakeJob(f"ok{i}", state_dir=str(tmp_path), sleep_s=0.1) for i in range(4)]

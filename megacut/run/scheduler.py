@@ -212,47 +212,51 @@ class Pending:
     frames) times the CPU seconds per unit of cost of the jobs of its ``cost_class`` (a scene's source)
     that ended so far, or of all ended jobs for a class not seen yet. Before any job ends this is the
     longest by cost; as jobs end, the scenes that turn out expensive to decode and encode go first, and
-    the cheap ones fill the cores at the end of the run. Retries run next."""
+    the cheap ones fill the cores at the end of the run. Equal ones go in the given order (a part's
+    segments in order: its audio is encoded as they end). Retries run next."""
 
     def __init__(self, jobs: list, cost: Callable[[Any], float]):
         self.cost = cost
         self.retries: list = []
-        self.classes: dict[Any, list] = {}  # class -> its jobs, the cheapest first (pop() takes the largest)
-        # among equal costs, in the given order (a part's segments in order: its audio is encoded as they end)
-        for _, job in sorted(enumerate(jobs), key=lambda pair: (cost(pair[1]), -pair[0])):
-            self.classes.setdefault(getattr(job, "cost_class", None), []).append(job)
+        # class -> its (position, job), the cheapest last in the given order first: pop() takes the largest
+        self.classes: dict[Any, list] = {}
+        for position, job in sorted(enumerate(jobs), key=lambda pair: (cost(pair[1]), -pair[0])):
+            self.classes.setdefault(getattr(job, "cost_class", None), []).append((position, job))
         self.spent: dict[Any, list[float]] = {}  # class -> [CPU seconds, cost] of its jobs that ended
+        self.total = [0.0, 0.0]  # of all ended jobs
 
     def __bool__(self) -> bool:
         return bool(self.retries) or any(self.classes.values())
 
     def rate(self, cls: Any) -> float:
         """CPU seconds per unit of cost expected of a job of class ``cls``."""
-        cpu_s, cost = self.spent.get(cls) or (sum(s[0] for s in self.spent.values()),
-                                             sum(s[1] for s in self.spent.values()))
+        cpu_s, cost = self.spent.get(cls) or self.total
         return cpu_s / cost if cpu_s > 0 and cost > 0 else 1.0
 
-    def _next(self) -> list:
-        if self.retries:
-            return self.retries
-        return max((jobs for jobs in self.classes.values() if jobs),
-                   key=lambda jobs: self.cost(jobs[-1]) * self.rate(getattr(jobs[-1], "cost_class", None)))
+    def _longest(self) -> list:
+        """The jobs of the class whose next one is expected to take longest."""
+        def expected(jobs: list) -> tuple[float, int]:
+            position, job = jobs[-1]
+            return self.cost(job) * self.rate(getattr(job, "cost_class", None)), -position
+
+        return max((jobs for jobs in self.classes.values() if jobs), key=expected)
 
     def peek(self) -> Any:
-        return self._next()[-1]
+        return self.retries[-1] if self.retries else self._longest()[-1][1]
 
     def pop(self) -> Any:
-        return self._next().pop()
+        return self.retries.pop() if self.retries else self._longest().pop()[1]
 
     def retry(self, job: Any) -> None:
         self.retries.append(job)
 
     def ended(self, job: Any, cpu_s: float | None) -> None:
         """Learn from a job that ended with ``cpu_s`` CPU seconds (None: not measured)."""
-        if cpu_s and cpu_s > 0 and self.cost(job) > 0:
-            spent = self.spent.setdefault(getattr(job, "cost_class", None), [0.0, 0.0])
-            spent[0] += cpu_s
-            spent[1] += self.cost(job)
+        cost = self.cost(job)
+        if cpu_s and cpu_s > 0 and cost > 0:
+            for spent in (self.spent.setdefault(getattr(job, "cost_class", None), [0.0, 0.0]), self.total):
+                spent[0] += cpu_s
+                spent[1] += cost
 
 
 @dataclass
