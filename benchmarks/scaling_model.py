@@ -7,11 +7,12 @@ For each workload and design, megacut renders the workload once on this machine 
 worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
 and filters beside its encoder) and its report gives every job's CPU seconds and wall seconds, each
 part's join and the start-up (from the command's start to its first job). The jobs are then replayed
-on N simulated cores with megacut's own policy (:class:`megacut.run.scheduler.Pending`: longest first
-by frames times the CPU per frame learned from the ended jobs of the same source, one job queued
-beyond the workers), at most as many running as there are workers (the design's default for N
-cores), a part joined (one core) as soon as its jobs are done, the run over when the last part is
-written. A running job wants as many cores as it used alone; when the jobs want more than N cores
+on N simulated cores with megacut's own policy (:class:`megacut.run.scheduler.Pending`: in the part's
+order, the longest of the next one per worker first by frames times the CPU per frame learned from the
+ended jobs of the same source; one job queued beyond the workers), at most as many running as there
+are workers (the design's default for N cores); a part's audio encoded as its jobs end in order
+(``AUDIO_S_PER_S``), the part joined (one core) once its jobs and its audio are done, the run over when
+the last part is written. A running job wants as many cores as it used alone; when the jobs want more than N cores
 they share them. The replay of this machine's own run is printed next to the real wall time, so the
 model's error can be judged.
 
@@ -48,9 +49,12 @@ import performance_demo as demo  # noqa: E402  (the README workload and its sour
 
 import megacut  # noqa: E402
 from megacut.run.groups import scene_groups  # noqa: E402
-from megacut.run.scheduler import Pending, default_workers  # noqa: E402
+from megacut.run.scheduler import WINDOW_PER_WORKER, Pending, default_workers  # noqa: E402
 
 CORES = (2, 4, 8, 16, 32)
+# Encoding a part's AAC track, seconds per second of audio: 192 s for a 2-hour part here (README,
+# Performance); it runs beside the jobs, fed as they end in the part's order.
+AUDIO_S_PER_S = 192 / 7200
 FFMPEG_CMD_PARALLELISM = 111 / 10.1  # cores one ffmpeg command kept busy on 16 CPUs (issue figures)
 LIST32 = demo.SourceSpec("Glass Harbor", "854x480", "30", 40,
                          "testsrc2=size={size}:rate={fps},hue=H=t/2,noise=alls=5:allf=t", (494, 587))
@@ -65,6 +69,7 @@ class Job:
     cpu_s: float
     wall_s: float  # alone, on this machine
     source: str = ""  # megacut learns the CPU time per frame of each source's jobs as they end
+    seconds: float = 0.0  # of output: its audio, encoded as the part's jobs end in order
 
     @property
     def cost_class(self) -> str:
@@ -87,6 +92,25 @@ class Measured:
     startup_s: float = 0.0  # from the command's start to its first job: imports, probing, planning, the pool
     tail_s: float = 0.0  # from the last job ended to the last part written
     replay_s: float = 0.0  # the model's replay of this very run, to compare with wall_s
+    steal: float | None = None  # of this machine's CPU time during the run, taken by the host (a VM)
+
+
+def machine_cpu_ticks() -> list[int] | None:
+    """The machine's CPU time counters (Linux /proc/stat: user ... steal), None elsewhere."""
+    try:
+        with open("/proc/stat", encoding="ascii") as handle:
+            return [int(v) for v in handle.readline().split()[1:9]]
+    except (OSError, ValueError):
+        return None
+
+
+def stolen_fraction(before: list[int] | None, after: list[int] | None) -> float | None:
+    """How much of the CPU time between two readings the hypervisor gave to other machines: CPU seconds
+    measured on a VM with much steal are inflated and noisy."""
+    if not before or not after:
+        return None
+    deltas = [b - a for a, b in zip(before, after)]
+    return deltas[7] / sum(deltas) if sum(deltas) > 0 else None
 
 
 @dataclass
@@ -168,9 +192,10 @@ def measure(workload: Workload, design: Design, out: Path, workers: int = 1) -> 
     command = [sys.executable, "-m", "megacut", "process", "--csv", str(workload.csv), "--movies",
                str(workload.movies), "--output", str(output), "--force", "-q", "--max-workers", str(workers),
                *workload.options, *design.extra]
-    launched_at, started = time.time(), time.monotonic()
+    launched_at, started, cpu_before = time.time(), time.monotonic(), machine_cpu_ticks()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
     wall_s = time.monotonic() - started
+    steal = stolen_fraction(cpu_before, machine_cpu_ticks())
     report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
     run_started_s = datetime.fromisoformat(report["started_at"]).timestamp() - launched_at  # imports, plan
     segments = [(scene["part"], scene["source"], s) for scene in report["scenes"] if scene.get("segments")
@@ -180,13 +205,16 @@ def measure(workload: Workload, design: Design, out: Path, workers: int = 1) -> 
     first_start_s = min(s["ended_at_s"] - s["render_s"] for _, _, s in segments)
     span_s = report["last_job_ended_s"] - first_start_s
     gap_s = max(0.0, (span_s * workers - busy_s) / len(segments)) if len(segments) > workers else 0.0
-    jobs = [Job(part, s["frames"], s["cpu_s"], s["render_s"] + gap_s, source) for part, source, s in segments]
+    fps = Fraction(report["format"]["fps"])
+    jobs = [Job(part, s["frames"], s["cpu_s"], s["render_s"] + gap_s, source, float(s["frames"] / fps))
+            for part, source, s in segments]
     # the join as it would be with cores to spare: its audio, encoded while the part rendered, waited for
     # here only because two cores were busy with jobs
     joins = {p["n"]: p["join_s"] - p.get("audio_wait_s", 0.0) for p in report["parts"]
              if p["status"] in ("written", "incomplete")}
     measured = Measured(jobs, joins, wall_s, report["cpu_s"] + sum(j.cpu_s for j in jobs), workers)
     measured.startup_s = run_started_s + first_start_s  # from the command's start to its first job
+    measured.steal = steal
     measured.tail_s = max(p["written_at_s"] for p in report["parts"]) - report["last_job_ended_s"]
     measured.replay_s = simulate(jobs, joins, cores, workers)[0] + measured.startup_s
     return measured
@@ -213,7 +241,8 @@ def fitted_jobs(measured: Measured, plan_csv: Path, workload: Workload, design: 
         for item in group.items:
             for job in item.jobs:
                 jobs.append(Job(group.number, job.frames, max(0.01, cpu_a + cpu_b * job.frames),
-                                max(0.01, wall_a + wall_b * job.frames), str(job.scene.source.path)))
+                                max(0.01, wall_a + wall_b * job.frames), str(job.scene.source.path),
+                                group.format.seconds_for(job.frames)))
     return jobs
 
 
@@ -228,33 +257,42 @@ def settings_for(workload: Workload, design: Design) -> megacut.Settings:
 # ------------------------------------------------------------------ the model
 
 
-def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int, queued: int = 1) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of replaying ``jobs`` on ``cores`` cores with ``workers`` workers and
-    megacut's own choice of the next job (:class:`megacut.run.scheduler.Pending`: longest first by frames
-    times the CPU per frame of the source's jobs ended so far), ``queued`` jobs chosen ahead of a free
-    worker; a part joined on one core once its jobs are done, one join at a time."""
-    pending = Pending(jobs, lambda job: job.frames)
+def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
+             queued: int = 1, window_per_worker: int = WINDOW_PER_WORKER) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds, when the last job ended) of replaying ``jobs`` (in part order) on
+    ``cores`` cores with ``workers`` workers and megacut's own choice of the next job
+    (:class:`megacut.run.scheduler.Pending`: in order, the longest of the next ``window_per_worker`` per
+    worker first by frames times the CPU per frame of the source's ended jobs, never into the next part),
+    ``queued`` jobs chosen ahead of a free worker. A part's audio is encoded as its jobs end in order
+    (``AUDIO_S_PER_S``); the part is joined (``joins``: its video copy, one core) once its jobs are done
+    and its audio is, one join at a time."""
+    pending = Pending(jobs, lambda job: job.frames, lambda job: job.part, window=window_per_worker * workers)
     waiting: list[Job] = []  # submitted, waiting for a worker
-    left = {}
+    in_order: dict[int, list[Job]] = {}
     for job in jobs:
-        left[job.part] = left.get(job.part, 0) + 1
+        in_order.setdefault(job.part, []).append(job)
+    fed = {part: 0 for part in in_order}  # jobs of the part whose audio went to its encoder
+    audio_done_s = {part: 0.0 for part in in_order}
+    ended: set[int] = set()
     running: list[list] = []  # [remaining CPU seconds, job]
     joining: list[list] = []  # [remaining seconds, part], one at a time
-    waiting_joins: list[int] = []
-    now = cpu = 0.0
+    waiting_joins: list[tuple[float, int]] = []  # (ready at: its audio encoded, part)
+    now = cpu = last_job_s = 0.0
     while pending or waiting or running or joining or waiting_joins:
         while pending and len(running) + len(waiting) < workers + queued:
             waiting.append(pending.pop())
         while waiting and len(running) < workers:
             job = waiting.pop(0)
             running.append([job.cpu_s, job])
-        if not joining and waiting_joins:
-            part = waiting_joins.pop(0)
+        if not joining and waiting_joins and waiting_joins[0][0] <= now + 1e-9:
+            _, part = waiting_joins.pop(0)
             joining.append([joins.get(part, 0.0), part])
         demand = sum(j.cores for _, j in running) + len(joining)
         share = min(1.0, cores / demand) if demand else 1.0
-        # time until the next job or join ends at the current shares
+        # time until the next job or join ends at the current shares, or a part's audio is encoded
         steps = [rest / (j.cores * share) for rest, j in running] + [rest / share for rest, _ in joining]
+        if not joining and waiting_joins:
+            steps.append(waiting_joins[0][0] - now)
         step = min(steps)
         now += step
         cpu += step * share * demand
@@ -264,12 +302,19 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
             entry[0] -= step * share
         for entry in [e for e in running if e[0] <= 1e-9]:
             running.remove(entry)
-            pending.ended(entry[1], entry[1].cpu_s)
-            left[entry[1].part] -= 1
-            if left[entry[1].part] == 0:
-                waiting_joins.append(entry[1].part)
+            job = entry[1]
+            last_job_s = now
+            pending.ended(job, job.cpu_s)
+            ended.add(id(job))
+            part_jobs = in_order[job.part]
+            while fed[job.part] < len(part_jobs) and id(part_jobs[fed[job.part]]) in ended:
+                seconds = part_jobs[fed[job.part]].seconds
+                audio_done_s[job.part] = max(audio_done_s[job.part], now) + AUDIO_S_PER_S * seconds
+                fed[job.part] += 1
+            if fed[job.part] == len(part_jobs):
+                waiting_joins.append((audio_done_s[job.part], job.part))
         joining = [e for e in joining if e[0] > 1e-9]
-    return now, cpu
+    return now, cpu, last_job_s
 
 
 def ffmpeg_command_s(measured_cpu_s: float, cores: int) -> float:
@@ -304,15 +349,22 @@ def main(argv=None) -> int:
                 n: max(measured.joins.values()) * (60.0 / args.long_sample_s) for n in {j.part for j in jobs}}
             rows = []
             for cores in cores_list:
-                wall, cpu = simulate(jobs, joins, cores, design.workers(cores))
+                wall, cpu, jobs_end_s = simulate(jobs, joins, cores, design.workers(cores))
                 wall += measured.startup_s
                 rows.append({"cores": cores, "workers": design.workers(cores), "wall_s": round(wall, 2),
-                             "cpu_s": round(cpu, 1), "busy": round(cpu / (wall * cores), 3)})
+                             "cpu_s": round(cpu, 1), "busy": round(cpu / (wall * cores), 3),
+                             # where the time goes: the start-up, then the jobs (against the CPU in jobs
+                             # spread evenly over the cores), then the joins after the last job
+                             "startup_s": round(measured.startup_s, 2),
+                             "jobs_s": round(jobs_end_s, 2),
+                             "even_jobs_s": round(sum(j.cpu_s for j in jobs) / cores, 2),
+                             "tail_s": round(wall - measured.startup_s - jobs_end_s, 2)})
             results[name][design.name] = {
                 "measured": {"wall_s": round(measured.wall_s, 2), "replay_s": round(measured.replay_s, 2),
                              "job_cpu_s": round(sum(j.cpu_s for j in measured.jobs), 1),
                              "jobs": len(measured.jobs), "workers": measured.workers,
-                             "startup_s": round(measured.startup_s, 2), "tail_s": round(measured.tail_s, 2)},
+                             "startup_s": round(measured.startup_s, 2), "tail_s": round(measured.tail_s, 2),
+                             "steal": None if measured.steal is None else round(measured.steal, 3)},
                 "replayed_jobs": len(jobs), "replayed_cpu_s": round(sum(j.cpu_s for j in jobs), 1), "model": rows}
             print_design(name, design, results[name][design.name])
         print_comparison(name, results[name], cores_list)
@@ -326,11 +378,18 @@ def print_design(name: str, design: Design, data: dict) -> None:
     m = data["measured"]
     print(f"\n{name} / {design.name}: measured here {m['jobs']} jobs, {m['job_cpu_s']} CPU-s in jobs, "
           f"{m['wall_s']} s wall with {m['workers']} worker(s) (the model replays this run in {m['replay_s']} s; "
-          f"start-up {m['startup_s']} s, tail {m['tail_s']} s); replayed {data['replayed_jobs']} jobs, "
+          f"start-up {m['startup_s']} s, tail {m['tail_s']} s{steal_note(m['steal'])}); "
+          f"replayed {data['replayed_jobs']} jobs, "
           f"{data['replayed_cpu_s']} CPU-s")
-    print("  cores  workers   wall s   CPU s   busy")
+    print("  cores  workers   wall s   CPU s   busy   (start-up + jobs (evenly spread: ...) + tail)")
     for row in data["model"]:
-        print(f"  {row['cores']:>5}  {row['workers']:>7}  {row['wall_s']:>7.1f}  {row['cpu_s']:>6.1f}  {row['busy']:>5.0%}")
+        print(f"  {row['cores']:>5}  {row['workers']:>7}  {row['wall_s']:>7.1f}  {row['cpu_s']:>6.1f}"
+              f"  {row['busy']:>5.0%}"
+              f"   ({row['startup_s']:.2f} + {row['jobs_s']:.2f} ({row['even_jobs_s']:.2f}) + {row['tail_s']:.2f})")
+
+
+def steal_note(steal: float | None) -> str:
+    return "" if steal is None else f"; {steal:.0%} of the machine's CPU time stolen by its host"
 
 
 def print_comparison(name: str, data: dict, cores_list: list[int]) -> None:

@@ -79,6 +79,23 @@ def test_parts_hold_the_scenes_in_csv_order_with_the_right_frames(tmp_path, movi
     assert not ffmpeg_processes(tmp_path)
 
 
+def test_a_parts_jobs_start_before_the_next_parts(tmp_path, movies):
+    """So that a part is joined, and its audio encoded, while the next one renders."""
+    # two parts of two scenes; 0.5 s segments: 15 frames, the second part's scenes end on one of 20
+    ranges = [(0, 60), (100, 160), (200, 280), (300, 380)]
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(a)},{frame_time(b)}," for a, b in ranges])
+    settings = Settings(chunk_duration_s=5.5, segment_s=0.5, **FAST)
+    plan, result = render(tmp_path, csv, movies, settings, max_workers=2)
+    assert result.exit_code == 0 and [[s.index for s in p.scenes] for p in plan.parts] == [[0, 1], [2, 3]]
+    first, second = result.parts
+
+    def starts(part):
+        return [s.ended_at_s - s.render_s for i in part.item_ids for s in result.items[i].segments]
+
+    assert (len(starts(first)), len(starts(second))) == (8, 10)
+    assert max(starts(first)) <= min(starts(second)) + 0.05  # clocks of two processes
+
+
 def beep_onsets(samples, threshold=3000, gap=2000):
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > threshold)
     return [int(x) for i, x in enumerate(loud) if i == 0 or x - loud[i - 1] > gap]

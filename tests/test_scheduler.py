@@ -5,7 +5,7 @@ import pytest
 from fake_jobs import FakeJob, run_fake
 
 from megacut.render.clips import ClipCache
-from megacut.run.scheduler import InlineExecutor, Scheduler, StopControl
+from megacut.run.scheduler import InlineExecutor, Pending, Scheduler, StopControl
 
 KINDS = ["process", "thread", "inline"]
 
@@ -31,17 +31,21 @@ def test_every_job_runs_and_failures_are_retried_then_reported(kind, tmp_path):
     assert outcomes["ok1"].result == "ok1 done"
 
 
-def test_longest_jobs_start_first_inline(tmp_path):
+def test_the_longest_of_the_next_jobs_starts_first_one_per_worker(tmp_path):
     jobs = [FakeJob(f"j{c}", cost=c) for c in (1, 5, 3, 4, 2)]
-    _, seen = run(jobs, kind="inline")
-    assert [o.job.name for o in seen] == ["j5", "j4", "j3", "j2", "j1"]
+    _, seen = run(jobs, kind="inline")  # one worker: in order
+    assert [o.job.name for o in seen] == ["j1", "j5", "j3", "j4", "j2"]
+    for window, order in ((2, ["j5", "j1", "j4", "j3", "j2"]), (3, ["j5", "j3", "j1", "j4", "j2"]),
+                          (5, ["j5", "j4", "j3", "j2", "j1"])):
+        # the longest within ``window`` positions of the first job left: none waits for more than that
+        pending = Pending(jobs, lambda job: job.cost, window=window)
+        assert [pending.pop().name for _ in jobs] == order, window
 
 
 def test_jobs_of_sources_found_expensive_go_first_and_cheap_ones_fill_the_end():
     """Longest first by expected CPU time: frames times the CPU seconds per frame measured so far on the
     jobs of the same source (all sources' average for one not seen yet)."""
     from dataclasses import dataclass
-    from types import SimpleNamespace
 
     @dataclass(frozen=True)
     class Segment:
@@ -50,21 +54,16 @@ def test_jobs_of_sources_found_expensive_go_first_and_cheap_ones_fill_the_end():
         cost_class: str  # its source
         cpu_per_frame: float
 
-        @property
-        def id(self) -> str:
-            return self.name
-
     jobs = [Segment("b1", 60, "b.mkv", 0.1), Segment("a1", 50, "a.mkv", 0.01), Segment("a2", 50, "a.mkv", 0.01),
             Segment("b2", 40, "b.mkv", 0.1), Segment("c1", 45, "c.mkv", 0.05)]
+    pending = Pending(jobs, lambda job: job.cost, window=8)  # eight workers
     started = []
-
-    def render(job):
+    while pending:
+        job = pending.pop()
         started.append(job.name)
-        return SimpleNamespace(cpu_s=job.cost * job.cpu_per_frame)
-
-    Scheduler(kind="inline").run(jobs, render, lambda outcome: None)
+        pending.ended(job, job.cost * job.cpu_per_frame)  # one at a time, to see each choice
     # b1 (60 frames) first; a1 (50) next, as a.mkv is not known yet and b1 cost 0.1 s a frame; then a.mkv
-    # is known to be cheap: c1 (45 frames, 0.055 s a frame expected: both sources' average) and
+    # is known to be cheap: c1 (45 frames, 0.059 s a frame expected: the average so far) and
     # b2 (40 frames at 0.1) go before a2 (50 frames at 0.01)
     assert started == ["b1", "a1", "b2", "c1", "a2"]
 
@@ -72,8 +71,17 @@ def test_jobs_of_sources_found_expensive_go_first_and_cheap_ones_fill_the_end():
 def test_jobs_of_equal_cost_start_in_the_given_order_whatever_their_source():
     """A part's segments of equal length start in order, so its audio, encoded as they end, keeps up."""
     jobs = [FakeJob(f"s{n}", cost=50, cost_class="ab"[n % 2]) for n in range(6)]  # two sources, alternating
-    _, seen = run(jobs, kind="inline")
-    assert [o.job.name for o in seen] == [f"s{n}" for n in range(6)]
+    pending = Pending(jobs, lambda job: job.cost, window=6)
+    assert [pending.pop().name for _ in jobs] == [f"s{n}" for n in range(6)]
+
+
+def test_a_parts_jobs_all_start_before_the_next_parts_longest_first_within_a_part():
+    """Parts are joined, and their audio encoded, while later parts render."""
+    jobs = [FakeJob("p2-long", cost=90), FakeJob("p1-short", cost=10), FakeJob("p1-long", cost=20),
+            FakeJob("p2-short", cost=5)]
+    part = {"p2-long": 2, "p1-short": 1, "p1-long": 1, "p2-short": 2}
+    pending = Pending(jobs, lambda job: job.cost, lambda job: part[job.name], window=4)  # four workers
+    assert [pending.pop().name for _ in jobs] == ["p1-long", "p1-short", "p2-long", "p2-short"]
 
 
 def test_a_worker_that_dies_is_replaced_and_its_job_retried(tmp_path):

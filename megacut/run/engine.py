@@ -230,6 +230,12 @@ class _Run:
             self.join_if_ready(group)  # every segment already rendered: joined now, not at the end
         return jobs
 
+    def first_group(self, job: Job) -> int:
+        """The number of the first group (numbered in output order) that a job's segment goes into: the
+        scheduler runs a group's jobs before the next group's, so groups are joined (and their audio
+        encoded) while later ones render."""
+        return self.same_key[job.key][0][0].number
+
     def job_ended(self, outcome: Outcome) -> list[Item]:
         """Record the outcome for every job the render served; return the items it ended."""
         status = JOB_STATUS.get(outcome.status, ItemStatus.CANCELLED)
@@ -436,7 +442,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                                          message=f"{job.name} {outcome.status}{took}{reason}")
 
                 try:
-                    scheduler.run(jobs, run_job, on_outcome)
+                    scheduler.run(jobs, run_job, on_outcome, batch=run.first_group)
                 finally:
                     parts = run.finish()
         finally:

@@ -2,8 +2,8 @@
 
 Data flow::
 
-    jobs (any order) ──▶ Pending: longest first by expected CPU time (cost × CPU s per cost
-        │                learned from the ended jobs of the same source)
+    jobs (part order) ──▶ Pending: in order, the longest of the next one per worker first (expected
+        │                 CPU time: cost × CPU s per cost learned from ended jobs of the same source)
         │  submit while in flight < limit         (never thousands of queued futures)
         ▼
     executor: process pool | thread pool | inline (--no-threading) | Dask cluster (megacut.run.cluster)
@@ -54,6 +54,10 @@ EXECUTOR_KINDS = ("process", "thread", "inline", "dask")
 # the next one being submitted. A pool here keeps one job queued beyond its workers: the fewer jobs are
 # handed out early, the later (and better informed) the choice of the next one.
 IN_FLIGHT_PER_SLOT = 2
+# Jobs the next one is chosen from (the longest of them), per worker: the last jobs of a part are balanced
+# over the cores, and its audio, encoded as its items end in order, waits for at most these (with one
+# worker: none, the jobs go in order).
+WINDOW_PER_WORKER = 1
 TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
 WORKER_DIED = "its worker process died (killed, crashed or out of memory)"
 
@@ -208,44 +212,68 @@ class StopControl:
 
 
 class Pending:
-    """The jobs not submitted yet, the longest first by their expected CPU time: a job's ``cost`` (its
-    frames) times the CPU seconds per unit of cost of the jobs of its ``cost_class`` (a scene's source)
-    that ended so far, or of all ended jobs for a class not seen yet. Before any job ends this is the
-    longest by cost; as jobs end, the scenes that turn out expensive to decode and encode go first, and
-    the cheap ones fill the cores at the end of the run. Equal ones go in the given order (a part's
-    segments in order: its audio is encoded as they end). Retries run next."""
+    """The jobs not submitted yet, in the given order (a part's items in order, its parts in order: each
+    part is joined, and its audio encoded as its items end in order, while later ones render), with
+    the longest of the next ``window`` jobs first (``batch``: a job's part; the window does not reach
+    into the next part). The longest by expected CPU time: a job's ``cost`` (its frames) times the CPU
+    seconds per unit of cost of the ended jobs of its ``cost_class`` (a scene's source), or of all
+    ended jobs for a class not seen yet (before any job ends: the longest by cost). With a window of a
+    job per worker, the last jobs of a part go longest first, so the cheap ones fill the cores at the
+    end, while the part's audio never waits for more than a window of jobs. Retries run next."""
 
-    def __init__(self, jobs: list, cost: Callable[[Any], float]):
+    def __init__(self, jobs: list, cost: Callable[[Any], float], batch: Callable[[Any], Any] | None = None,
+                 window: int = 1):
         self.cost = cost
+        self.window = window
         self.retries: list = []
-        # class -> its (position, job), the cheapest last in the given order first: pop() takes the largest
-        self.classes: dict[Any, list] = {}
-        for position, job in sorted(enumerate(jobs), key=lambda pair: (cost(pair[1]), -pair[0])):
-            self.classes.setdefault(getattr(job, "cost_class", None), []).append((position, job))
+        batch = batch or (lambda job: 0)
+        self.batches: dict[Any, list] = {}  # batch -> its (position, job) in the given order
+        for position, job in enumerate(jobs):
+            self.batches.setdefault(batch(job), []).append((position, job))
+        self.batches = dict(sorted(self.batches.items(), key=lambda pair: pair[0]))
         self.spent: dict[Any, list[float]] = {}  # class -> [CPU seconds, cost] of its jobs that ended
         self.total = [0.0, 0.0]  # of all ended jobs
 
     def __bool__(self) -> bool:
-        return bool(self.retries) or any(self.classes.values())
+        return bool(self.retries) or bool(self.batches)
 
     def rate(self, cls: Any) -> float:
         """CPU seconds per unit of cost expected of a job of class ``cls``."""
         cpu_s, cost = self.spent.get(cls) or self.total
         return cpu_s / cost if cpu_s > 0 and cost > 0 else 1.0
 
-    def _longest(self) -> list:
-        """The jobs of the class whose next one is expected to take longest."""
-        def expected(jobs: list) -> tuple[float, int]:
-            position, job = jobs[-1]
-            return self.cost(job) * self.rate(getattr(job, "cost_class", None)), -position
+    def expected(self, job: Any) -> float:
+        return self.cost(job) * self.rate(getattr(job, "cost_class", None))
 
-        return max((jobs for jobs in self.classes.values() if jobs), key=expected)
+    def _longest(self) -> tuple[list, int]:
+        """(the first batch's jobs, the index of the longest of them within ``window`` positions of the
+        first one left; the first of equals). The first one left is taken at the latest when every
+        other job of its window has been, so no job waits for more than a window of later ones."""
+        jobs = next(iter(self.batches.values()))
+        end = jobs[0][0] + max(1, self.window)
+        best, best_time = 0, None
+        for index, (position, job) in enumerate(jobs):
+            if position >= end:
+                break
+            expected = self.expected(job)
+            if best_time is None or expected > best_time:
+                best, best_time = index, expected
+        return jobs, best
 
     def peek(self) -> Any:
-        return self.retries[-1] if self.retries else self._longest()[-1][1]
+        if self.retries:
+            return self.retries[-1]
+        jobs, index = self._longest()
+        return jobs[index][1]
 
     def pop(self) -> Any:
-        return self.retries.pop() if self.retries else self._longest().pop()[1]
+        if self.retries:
+            return self.retries.pop()
+        jobs, index = self._longest()
+        _, job = jobs.pop(index)
+        if not jobs:
+            del self.batches[next(iter(self.batches))]
+        return job
 
     def retry(self, job: Any) -> None:
         self.retries.append(job)
@@ -336,9 +364,12 @@ class Scheduler:
         return InlineExecutor()
 
     def run(self, jobs: list, fn: Callable, on_outcome: Callable[[Outcome], None],
-            cost: Callable[[Any], float] = lambda job: getattr(job, "cost", 0)) -> list[Outcome]:
-        """Run ``fn(job)`` for every job; call ``on_outcome`` as each ends; return all outcomes."""
-        state = _RunState(Pending(jobs, cost))
+            cost: Callable[[Any], float] = lambda job: getattr(job, "cost", 0),
+            batch: Callable[[Any], Any] | None = None) -> list[Outcome]:
+        """Run ``fn(job)`` for every job, in the given order with the longest of the next few first, a
+        ``batch`` (a part) before the next (see Pending); call ``on_outcome`` as each ends; return all
+        outcomes."""
+        state = _RunState(Pending(jobs, cost, batch))
         executor = self._make_executor()
 
         def finish(outcome: Outcome) -> None:
@@ -409,6 +440,7 @@ class Scheduler:
                and (not self.running or self.admit())):
             if state.isolated_running:
                 return
+            state.pending.window = WINDOW_PER_WORKER * self.workers
             job = state.pending.peek()
             isolate = job.id in state.suspects
             if isolate and self.running:
