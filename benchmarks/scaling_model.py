@@ -185,19 +185,28 @@ WORKLOADS = {"readme": readme_workload, "list32": list32_workload, "long4": long
 # ------------------------------------------------------------------ measuring
 
 
-def measure(workload: Workload, design: Design, out: Path, workers: int = 1) -> Measured:
-    """Render ``workload`` with ``design`` once here with ``workers`` workers, and read its report."""
+def measure(workload: Workload, design: Design, out: Path, workers: int = 1, reuse: bool = False) -> Measured:
+    """Render ``workload`` with ``design`` once here with ``workers`` workers, and read its report
+    (``reuse``: the run measured before in ``out``, if there is one)."""
     cores = default_workers()
     output = out / f"{workload.name}-{design.name}"
-    command = [sys.executable, "-m", "megacut", "process", "--csv", str(workload.csv), "--movies",
-               str(workload.movies), "--output", str(output), "--force", "-q", "--max-workers", str(workers),
-               *workload.options, *design.extra]
-    launched_at, started, cpu_before = time.time(), time.monotonic(), machine_cpu_ticks()
-    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
-    wall_s = time.monotonic() - started
-    steal = stolen_fraction(cpu_before, machine_cpu_ticks())
+    timing_path = output / "scaling-run.json"
+    if reuse and timing_path.exists():
+        timing = json.loads(timing_path.read_text(encoding="utf-8"))
+    else:
+        command = [sys.executable, "-m", "megacut", "process", "--csv", str(workload.csv), "--movies",
+                   str(workload.movies), "--output", str(output), "--force", "-q", "--max-workers", str(workers),
+                   *workload.options, *design.extra]
+        launched_at, started, cpu_before = time.time(), time.monotonic(), machine_cpu_ticks()
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+        wall_s = time.monotonic() - started
+        report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
+        timing = {"wall_s": wall_s, "workers": workers, "steal": stolen_fraction(cpu_before, machine_cpu_ticks()),
+                  # imports and the plan, before the run
+                  "run_started_s": datetime.fromisoformat(report["started_at"]).timestamp() - launched_at}
+        timing_path.write_text(json.dumps(timing, indent=2), encoding="utf-8")
+    wall_s, workers, steal, run_started_s = (timing[k] for k in ("wall_s", "workers", "steal", "run_started_s"))
     report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
-    run_started_s = datetime.fromisoformat(report["started_at"]).timestamp() - launched_at  # imports, plan
     segments = [(scene["part"], scene["source"], s) for scene in report["scenes"] if scene.get("segments")
                 for s in scene["segments"]]
     # what a worker spends between jobs (submission, results, spawning ffmpeg): added to every job's wall
@@ -332,6 +341,8 @@ def main(argv=None) -> int:
     parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
     parser.add_argument("--measure-workers", type=int, default=1,
                         help="workers of the runs measured here (default 1: each job alone)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="replay the runs measured before in OUT/runs instead of rendering again")
     parser.add_argument("--out", type=Path, default=Path("bench-out/scaling"))
     parser.add_argument("--work", type=Path, help="generated sources (default: OUT/work)")
     args = parser.parse_args(argv)
@@ -342,7 +353,7 @@ def main(argv=None) -> int:
         workload = WORKLOADS[name](work, args)
         results[name] = {}
         for design in designs():
-            measured = measure(workload, design, args.out / "runs", args.measure_workers)
+            measured = measure(workload, design, args.out / "runs", args.measure_workers, args.reuse)
             jobs = (fitted_jobs(measured, workload.full_csv, workload, design) if workload.full_csv
                     else measured.jobs)
             joins = measured.joins if not workload.full_csv else {
@@ -358,7 +369,10 @@ def main(argv=None) -> int:
                              "startup_s": round(measured.startup_s, 2),
                              "jobs_s": round(jobs_end_s, 2),
                              "even_jobs_s": round(sum(j.cpu_s for j in jobs) / cores, 2),
-                             "tail_s": round(wall - measured.startup_s - jobs_end_s, 2)})
+                             "tail_s": round(wall - measured.startup_s - jobs_end_s, 2),
+                             # the same jobs longest first over the whole part: the part's audio waits
+                             "all_longest_first_s": round(measured.startup_s + simulate(
+                                 jobs, joins, cores, design.workers(cores), window_per_worker=len(jobs))[0], 2)})
             results[name][design.name] = {
                 "measured": {"wall_s": round(measured.wall_s, 2), "replay_s": round(measured.replay_s, 2),
                              "job_cpu_s": round(sum(j.cpu_s for j in measured.jobs), 1),
@@ -381,11 +395,13 @@ def print_design(name: str, design: Design, data: dict) -> None:
           f"start-up {m['startup_s']} s, tail {m['tail_s']} s{steal_note(m['steal'])}); "
           f"replayed {data['replayed_jobs']} jobs, "
           f"{data['replayed_cpu_s']} CPU-s")
-    print("  cores  workers   wall s   CPU s   busy   (start-up + jobs (evenly spread: ...) + tail)")
+    print("  cores  workers   wall s   CPU s   busy   (start-up + jobs (evenly spread: ...) + tail)"
+          "   longest first over all jobs")
     for row in data["model"]:
         print(f"  {row['cores']:>5}  {row['workers']:>7}  {row['wall_s']:>7.1f}  {row['cpu_s']:>6.1f}"
               f"  {row['busy']:>5.0%}"
-              f"   ({row['startup_s']:.2f} + {row['jobs_s']:.2f} ({row['even_jobs_s']:.2f}) + {row['tail_s']:.2f})")
+              f"   ({row['startup_s']:.2f} + {row['jobs_s']:.2f} ({row['even_jobs_s']:.2f}) + {row['tail_s']:.2f})"
+              f"   {row['all_longest_first_s']:.1f} s")
 
 
 def steal_note(steal: float | None) -> str:

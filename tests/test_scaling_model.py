@@ -1,0 +1,36 @@
+"""The scaling model's replay (benchmarks/scaling_model.py): megacut's own job order on N simulated cores."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+scaling_model = pytest.importorskip("scaling_model")
+Job = scaling_model.Job
+
+
+def test_jobs_fill_the_cores_and_the_part_is_joined_after_its_last_job():
+    jobs = [Job(1, 50, cpu_s=2.0, wall_s=2.0, source="a.mp4") for _ in range(4)]
+    wall, cpu, jobs_end = scaling_model.simulate(jobs, {1: 0.5}, cores=2, workers=2)
+    assert jobs_end == pytest.approx(4.0)  # two rounds of two jobs
+    assert wall == pytest.approx(4.5)  # then the join, on one core
+    assert cpu == pytest.approx(8.5)
+
+
+def test_a_part_waits_for_its_audio_encoded_as_its_jobs_end_in_order(monkeypatch):
+    monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)  # a slow encoder: 0.5 s per second of audio
+    jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(2)]
+    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2)
+    assert jobs_end == pytest.approx(1.0)
+    assert wall == pytest.approx(3.0)  # both end at 1 s; then 2 s of audio each, at 0.5 s a second
+
+
+def test_the_longest_jobs_of_the_window_start_first_and_short_ones_fill_the_end():
+    """Six short jobs, then two long ones, on 3 cores: in order, the long ones start late."""
+    jobs = [Job(1, 10, 0.5, 0.5, "a.mp4") for _ in range(6)] + [Job(1, 40, 2.0, 2.0, "a.mp4") for _ in range(2)]
+    in_order, _, _ = scaling_model.simulate(jobs, {}, cores=3, workers=3, window_per_worker=0)
+    longest_first, cpu, _ = scaling_model.simulate(jobs, {}, cores=3, workers=3, window_per_worker=3)
+    assert in_order == pytest.approx(3.0)  # shorts 0-1 s, then the long ones
+    assert longest_first == pytest.approx(2.5)  # the long ones at once; four shorts beside them, then two
+    assert cpu == pytest.approx(7.0)
