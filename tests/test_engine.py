@@ -96,6 +96,34 @@ def test_a_parts_jobs_start_before_the_next_parts(tmp_path, movies):
     assert max(starts(first)) <= min(starts(second)) + 0.05  # clocks of two processes
 
 
+def test_segments_joined_ahead_while_the_part_renders_give_the_same_part(tmp_path, movies, monkeypatch):
+    """Runs of a part's finished segments are joined ahead (and runs of those into longer ones) while the
+    rest renders; the part is the same, byte for byte, as one joined from every segment at the end."""
+    from megacut.join import chunks
+
+    ranges = [(0, 90), (120, 200), (300, 345), (400, 480)]
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(a)},{frame_time(b)}," for a, b in ranges])
+    settings = Settings(segment_s=0.5, **FAST)  # 15-frame segments: 6 + 5 + 3 + 5
+    joins = []
+
+    def join_segments(files, output, fps, cancel=None):
+        joins.append(len(files))
+        return original(files, output, fps, cancel=cancel)
+
+    original = chunks.join_segments
+    monkeypatch.setattr(chunks, "join_segments", join_segments)
+    monkeypatch.setattr(chunks, "CHUNK_SEGMENTS", 2)
+    plan, ahead = render(tmp_path, csv, movies, settings, max_workers=2, output=tmp_path / "ahead")
+    assert ahead.exit_code == 0
+    assert joins.count(2) >= 3  # runs of two segments, and runs of two of those
+    assert not list((tmp_path / "ahead" / ".megacut-cache" / "work").glob("chunks-*"))  # removed after the join
+    monkeypatch.setattr(chunks, "CHUNK_SEGMENTS", 10**6)
+    _, plain = render(tmp_path, csv, movies, settings, max_workers=2, output=tmp_path / "plain")
+    part, plain_part = ahead.parts[0].path, plain.parts[0].path
+    assert read_indices(part_frames(part, tmp_path)) == [i for a, b in ranges for i in range(a, b)]
+    assert part.read_bytes() == plain_part.read_bytes()
+
+
 def beep_onsets(samples, threshold=3000, gap=2000):
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > threshold)
     return [int(x) for i, x in enumerate(loud) if i == 0 or x - loud[i - 1] > gap]

@@ -27,6 +27,7 @@ from megacut.ffmpeg import (
 from megacut.files import writing
 from megacut.join.audio import aac_args
 from megacut.mov import read_tracks
+from megacut.render.scene_ffmpeg import video_timescale
 
 
 class AssemblyError(MegacutError):
@@ -91,19 +92,39 @@ def chapters_metadata(inputs: list[PartInput], fps: Fraction, title: str) -> str
     return "\n".join(lines) + "\n"
 
 
+def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *, cancel=None) -> Path:
+    """Join segments (path, frames) into one segment, ``output``: their video and PCM stream-copied into a
+    MOV like theirs (the same time scale, streams and decoder headers), so it joins like a segment. A
+    part's segments are joined ahead in such runs while later ones render (join/chunks.py)."""
+    check_compatible([PartInput(path, frames, None) for path, frames in files])
+    with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
+        list_path = Path(scratch, "segments.ffconcat")
+        list_path.write_text(concat_list(files, fps), encoding="utf-8")
+        args = [*input_file(list_path, "-f", "concat", "-safe", "0"), "-map", "0:v", "-map", "0:a", "-c", "copy",
+                "-video_track_timescale", str(video_timescale(fps)),
+                *output_file(temporary, "-f", "mov")]  # the segments' stream tags kept: the part copies them
+        broken = timestamp_problem(run_ffmpeg(args, cancel=cancel).stderr)
+        if broken:
+            raise AssemblyError(f"{output.name}: joining segments produced broken timestamps ({broken})")
+    return output
+
+
 def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
-                  audio: Path | None = None) -> Path:
+                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = ()) -> Path:
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
 
     ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
-    it is copied; without it the segments' PCM is encoded here."""
+    it is copied; without it the segments' PCM is encoded here. ``joined``: runs of ``inputs`` joined
+    ahead (first index, end index, their joined segment), read instead of the segments they hold; the
+    chapters still come from ``inputs``."""
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
-    signature = check_compatible(inputs)
+    files = files_to_join(inputs, joined)
+    signature = check_compatible([PartInput(path, frames, None) for path, frames in files])
     video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
         list_path = Path(scratch, "segments.ffconcat")
-        list_path.write_text(concat_list([(i.path, i.frames) for i in inputs], fps), encoding="utf-8")
+        list_path.write_text(concat_list(files, fps), encoding="utf-8")
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
         sources = [*input_file(list_path, "-f", "concat", "-safe", "0"), *input_file(meta_path, "-f", "ffmetadata")]
@@ -121,3 +142,18 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
             raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
                                 "the part was not written")
     return output
+
+
+def files_to_join(inputs: list[PartInput], joined: list[tuple[int, int, Path]]) -> list[tuple[Path, int]]:
+    """(path, frames) to concatenate: ``inputs``, with each run in ``joined`` read from its joined file."""
+    starts = {first: (end, path) for first, end, path in joined}
+    files, index = [], 0
+    while index < len(inputs):
+        if index in starts:
+            end, path = starts[index]
+            files.append((path, sum(i.frames for i in inputs[index:end])))
+            index = end
+        else:
+            files.append((inputs[index].path, inputs[index].frames))
+            index += 1
+    return files

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from megacut.errors import ExitCode, MegacutError
+from megacut.join.chunks import CHUNK_SEGMENTS
 from megacut.plan.build import OutputFormat
 
 VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
@@ -48,8 +49,10 @@ def render_need(groups, cache=None) -> tuple[int, int]:
 
 def need_bytes(groups, done, pending) -> tuple[int, int]:
     """(segment bytes, part bytes) for the selected ``groups`` that are not ``done(group)``: their jobs that
-    are ``pending(group, job)`` (an identical segment counted once, as it is rendered once), and the part."""
-    segment_bytes = part_bytes = 0
+    are ``pending(group, job)`` (an identical segment counted once, as it is rendered once), and the part.
+    The segment bytes include the largest part once more where its segments are joined ahead in the
+    cache while it renders (join/chunks.py)."""
+    segment_bytes = part_bytes = ahead_bytes = 0
     rendered: set[str] = set()
     for group in (g for g in groups if g.selected and not done(g)):
         todo = {job.key: job.frames for item in group.items for job in item.jobs
@@ -57,7 +60,9 @@ def need_bytes(groups, done, pending) -> tuple[int, int]:
         rendered.update(todo)
         segments, parts = estimate_bytes(sum(todo.values()), group.frames, group.format)
         segment_bytes, part_bytes = segment_bytes + segments, part_bytes + parts
-    return segment_bytes, part_bytes
+        if len(todo) > CHUNK_SEGMENTS:  # enough segments to be joined ahead
+            ahead_bytes = max(ahead_bytes, parts)
+    return segment_bytes + ahead_bytes, part_bytes
 
 
 def _device(path: Path) -> int:

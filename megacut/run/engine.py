@@ -23,6 +23,7 @@ from megacut.ffmpeg import process_cpu_s
 from megacut.files import remove_partials
 from megacut.join.assemble import PartInput, assemble_part
 from megacut.join.audio import PartAudio
+from megacut.join.chunks import PartChunks
 from megacut.plan.build import RenderPlan
 from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
@@ -195,6 +196,8 @@ class _Run:
         self.audio: dict[int, PartAudio] = {}  # group -> its audio encoder, fed as its items end in order
         self.fed: dict[int, int] = {}  # group -> how many of its items went to its audio encoder
         self.kept_audio: dict[int, Path] = {}  # group -> its audio track kept from a run with the same sound
+        self.chunks: dict[int, PartChunks] = {}  # group -> its runs of segments joined ahead, as they end in order
+        self.first_segments: dict[int, list[int]] = {}  # group -> the index of each item's first segment
         self.last_job_ended_s = 0.0  # from the start of the run: the tail is from here to the last part written
         self.on_event = on_event or (lambda message: None)
 
@@ -277,8 +280,46 @@ class _Run:
                     self.audio[group.number] = PartAudio(folder, group.format, self.stop.cancel)
                 for job in item.jobs:
                     self.audio[group.number].add(self.cache.segment_path(job.key))
+            if status in (ItemStatus.OK, ItemStatus.CACHED):
+                self.join_ahead(group, position)
             position += 1
             self.fed[group.number] = position
+
+    def join_ahead(self, group: Group, position: int) -> None:
+        """The segments of the item at ``position`` ended after every item before it: join them ahead with
+        the part's other finished segments (join/chunks.py) while the rest of the part renders."""
+        chunks = self.chunks.get(group.number)
+        if chunks is None:
+            folder = self.cache.work / f"chunks-{group.number}-{group.output.stem}"
+            chunks = self.chunks[group.number] = PartChunks(folder, group.format.fps, self.joiner.submit,
+                                                            self.stop.cancel)
+        first = self.first_segment(group)[position]
+        for n, job in enumerate(group.items[position].jobs):
+            chunks.add(first + n, self.cache.segment_path(job.key), job.frames,
+                       more_to_come=bool(self.waiting.get(group.number)))
+
+    def first_segment(self, group: Group) -> list[int]:
+        """The index in the part of each item's first segment."""
+        if group.number not in self.first_segments:
+            firsts, count = [], 0
+            for item in group.items:
+                firsts.append(count)
+                count += len(item.jobs)
+            self.first_segments[group.number] = firsts
+        return self.first_segments[group.number]
+
+    def joined_ahead(self, group: Group, included: list[Item]) -> list[tuple[int, int, Path]]:
+        """The part's runs of segments joined ahead, as (first, end, file) over the included items' segments."""
+        chunks = self.chunks.get(group.number)
+        if chunks is None:
+            return []
+        wanted, index = {item.id for item in included}, {}
+        for item, first in zip(group.items, self.first_segment(group)):
+            if item.id in wanted:
+                for n in range(len(item.jobs)):
+                    index[first + n] = len(index)
+        return [(index[j.first], index[j.end - 1] + 1, j.path) for j in chunks.joined
+                if all(k in index for k in range(j.first, j.end))]
 
     def close_audio(self, group: Group) -> None:
         audio = self.audio.pop(group.number, None)
@@ -322,6 +363,12 @@ class _Run:
             self._join_part(group)
         finally:
             self.close_audio(group)
+            self.close_chunks(group)
+
+    def close_chunks(self, group: Group) -> None:
+        chunks = self.chunks.pop(group.number, None)
+        if chunks is not None:
+            chunks.close()
 
     def _join_part(self, group: Group) -> None:
         included = [i for i in group.items if self.items[i.id].status in (ItemStatus.OK, ItemStatus.CACHED)]
@@ -342,7 +389,7 @@ class _Run:
             audio_wait_s = time.monotonic() - started_s
             self.cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel,
-                          audio=audio)
+                          audio=audio, joined=self.joined_ahead(group, included))
         except Cancelled:
             self.parts[group.number] = PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
             return
@@ -367,6 +414,7 @@ class _Run:
             future.result()  # _join records its own failures; anything raised here is a bug
         for group in self.groups:
             self.close_audio(group)  # parts interrupted before they could be joined
+            self.close_chunks(group)
         for group in self.groups:
             if group.number not in self.parts:
                 self.parts[group.number] = PartResult(group, PartStatus.CANCELLED,

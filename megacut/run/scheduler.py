@@ -1,4 +1,5 @@
-"""Run jobs on an executor: longest first, bounded submission, retries, two-stage stop.
+"""Run jobs on an executor: in part order with the longest of the next few first, bounded submission, retries,
+two-stage stop.
 
 Data flow::
 
