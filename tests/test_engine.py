@@ -124,6 +124,43 @@ def test_segments_joined_ahead_while_the_part_renders_give_the_same_part(tmp_pat
     assert part.read_bytes() == plain_part.read_bytes()
 
 
+def top_level_boxes(path: Path) -> list[tuple[bytes, int]]:
+    """(name, size) of each top-level box of an MP4, in order."""
+    boxes, position, size = [], 0, path.stat().st_size
+    with open(path, "rb") as handle:
+        while position < size:
+            handle.seek(position)
+            length, name = int.from_bytes(handle.read(4), "big"), handle.read(4)
+            if length == 1:
+                length = int.from_bytes(handle.read(8), "big")
+            boxes.append((name, length))
+            position += length
+    return boxes
+
+
+def test_a_part_has_its_index_in_front_written_in_one_pass_or_moved_there(tmp_path, movies, monkeypatch):
+    """Players streaming a part need its index (moov) before its media data: space is reserved for it,
+    and when the index needs more, it is moved to the front after the part is written."""
+    from megacut.join import assemble
+
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(a)},{frame_time(b)}," for a, b in ((0, 60), (90, 120))])
+    def before_media(path):
+        boxes = top_level_boxes(path)
+        return boxes[:[name for name, _ in boxes].index(b"mdat")]
+
+    _, result = render(tmp_path, csv, movies, output=tmp_path / "reserved")
+    front = before_media(result.parts[0].path)
+    assert [name for name, _ in front][:2] == [b"ftyp", b"moov"]
+    assert max(size for name, size in front if name == b"free") > 8000  # the room reserved and not used
+    monkeypatch.setattr(assemble, "moov_reserve", lambda *args: 1000)  # far too little
+    _, moved = render(tmp_path, csv, movies, output=tmp_path / "moved")
+    assert moved.exit_code == 0
+    front = before_media(moved.parts[0].path)
+    assert [name for name, _ in front][:2] == [b"ftyp", b"moov"]
+    assert all(size == 8 for name, size in front if name == b"free")  # moved to the front: no room left
+    assert read_indices(part_frames(moved.parts[0].path, tmp_path)) == [*range(0, 60), *range(90, 120)]
+
+
 def beep_onsets(samples, threshold=3000, gap=2000):
     loud = np.flatnonzero(np.abs(samples.astype(np.int32)).max(axis=1) > threshold)
     return [int(x) for i, x in enumerate(loud) if i == 0 or x - loud[i - 1] > gap]

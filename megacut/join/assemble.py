@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-from megacut.errors import MegacutError
+from megacut.errors import FFmpegError, MegacutError
 from megacut.ffmpeg import (
     concat_list,
     input_file,
@@ -110,7 +110,8 @@ def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *,
 
 
 def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
-                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = ()) -> Path:
+                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = (),
+                  sample_rate: int = 48000) -> Path:
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
 
     ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
@@ -134,14 +135,32 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         else:
             audio_map, audio_codec = ["-map", "0:a"], aac_args()
         args = [*sources, "-map", "0:v", *audio_map, "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, *audio_codec,
-                *output_file(temporary, "-movflags", "+faststart", "-f", "mp4")]
-        completed = run_ffmpeg(args, cancel=cancel)
+                "-c:v", "copy", *video_tag, *audio_codec]
+        frames = sum(i.frames for i in inputs)
+        reserve = moov_reserve(frames, float(frames / fps), sample_rate, sum(1 for i in inputs if i.title))
+        try:  # the index at the front, written in one pass
+            completed = run_ffmpeg([*args, *output_file(temporary, "-moov_size", str(reserve), "-f", "mp4")],
+                                   cancel=cancel)
+        except FFmpegError as exc:
+            if "reserved_moov_size is too small" not in str(exc):
+                raise
+            # more index than foreseen: written at the end, then moved to the front (a second pass)
+            completed = run_ffmpeg([*args, *output_file(temporary, "-movflags", "+faststart", "-f", "mp4")],
+                                   cancel=cancel)
         broken = timestamp_problem(completed.stderr)
         if broken:
             raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
                                 "the part was not written")
     return output
+
+
+def moov_reserve(frames: int, seconds: float, sample_rate: int, chapters: int) -> int:
+    """Bytes to reserve at the start of a part for its index (moov), so that the part is written in one
+    pass with the index in front, as players streaming it want (``+faststart`` writes it at the end and
+    then rewrites the whole file: 7.3 s against 4.8 s for a 30-minute 720p part here). Measured: 1.35 MB
+    for 45,000 frames of x264 and 84,375 of AAC (22 and 4 bytes each); reserved with room to spare."""
+    audio_frames = seconds * sample_rate / 1024
+    return int(64 * 1024 + 40 * frames + 16 * audio_frames + 256 * chapters)
 
 
 def files_to_join(inputs: list[PartInput], joined: list[tuple[int, int, Path]]) -> list[tuple[Path, int]]:
