@@ -57,17 +57,25 @@ def stream_signature(path: Path) -> tuple:
                         for t in tracks))
 
 
-def check_compatible(inputs: list[PartInput]) -> tuple:
-    """Refuse a join whose inputs differ in stream parameters (it would play back wrong); return theirs."""
-    reference = stream_signature(inputs[0].path)
-    for item in inputs[1:]:
-        signature = stream_signature(item.path)
+def check_compatible(files: list[tuple[Path, int]]) -> tuple:
+    """Refuse a join whose files (path, frames) differ in stream parameters (it would play back wrong);
+    return theirs."""
+    reference = stream_signature(files[0][0])
+    for path, _ in files[1:]:
+        signature = stream_signature(path)
         if signature != reference:
             raise AssemblyError(
-                f"segment {item.path.name} ({item.title}) has different stream parameters from the first "
-                f"segment ({signature} vs {reference}); re-render it with --force"
+                f"segment {path.name} has different stream parameters from the first segment "
+                f"({signature} vs {reference}); re-render it with --force"
             )
     return reference
+
+
+def _concat_input(scratch: str, files: list[tuple[Path, int]], fps: Fraction) -> list[str]:
+    """The input arguments that read ``files`` (path, frames) one after the other, frame-exact."""
+    list_path = Path(scratch, "segments.ffconcat")
+    list_path.write_text(concat_list(files, fps), encoding="utf-8")
+    return input_file(list_path, "-f", "concat", "-safe", "0")
 
 
 def _escape_metadata(value: str) -> str:
@@ -96,11 +104,9 @@ def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *,
     """Join segments (path, frames) into one segment, ``output``: their video and PCM stream-copied into a
     MOV like theirs (the same time scale, streams and decoder headers), so it joins like a segment. A
     part's segments are joined ahead in such runs while later ones render (join/chunks.py)."""
-    check_compatible([PartInput(path, frames, None) for path, frames in files])
+    check_compatible(files)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
-        list_path = Path(scratch, "segments.ffconcat")
-        list_path.write_text(concat_list(files, fps), encoding="utf-8")
-        args = [*input_file(list_path, "-f", "concat", "-safe", "0"), "-map", "0:v", "-map", "0:a", "-c", "copy",
+        args = [*_concat_input(scratch, files, fps), "-map", "0:v", "-map", "0:a", "-c", "copy",
                 "-video_track_timescale", str(video_timescale(fps)),
                 *output_file(temporary, "-f", "mov")]  # the segments' stream tags kept: the part copies them
         broken = timestamp_problem(run_ffmpeg(args, cancel=cancel).stderr)
@@ -110,8 +116,7 @@ def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *,
 
 
 def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
-                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = (),
-                  sample_rate: int = 48000) -> Path:
+                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = ()) -> Path:
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
 
     ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
@@ -121,14 +126,13 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
     files = files_to_join(inputs, joined)
-    signature = check_compatible([PartInput(path, frames, None) for path, frames in files])
+    signature = check_compatible(files)
     video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
+    sample_rate = max(track[6] for track in signature)  # the segments' PCM (0 in a video track)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
-        list_path = Path(scratch, "segments.ffconcat")
-        list_path.write_text(concat_list(files, fps), encoding="utf-8")
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
-        sources = [*input_file(list_path, "-f", "concat", "-safe", "0"), *input_file(meta_path, "-f", "ffmetadata")]
+        sources = [*_concat_input(scratch, files, fps), *input_file(meta_path, "-f", "ffmetadata")]
         if audio:  # the AAC track encoded while the segments rendered: copied
             sources += input_file(audio)
             audio_map, audio_codec = ["-map", "2:a"], ["-c:a", "copy"]

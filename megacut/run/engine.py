@@ -389,7 +389,7 @@ class _Run:
             audio_wait_s = time.monotonic() - started_s
             self.cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.stop.cancel,
-                          audio=audio, joined=self.joined_ahead(group, included), sample_rate=group.format.sample_rate)
+                          audio=audio, joined=self.joined_ahead(group, included))
         except Cancelled:
             self.parts[group.number] = PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
             return
