@@ -18,12 +18,16 @@ def test_jobs_fill_the_cores_and_the_part_is_joined_after_its_last_job():
     assert cpu == pytest.approx(8.5)
 
 
-def test_a_part_waits_for_its_audio_encoded_as_its_jobs_end_in_order(monkeypatch):
+def test_a_part_waits_for_its_audio_unless_its_last_jobs_sound_is_rendered_alone(monkeypatch):
     monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)  # a slow encoder: 0.5 s per second of audio
+    monkeypatch.setattr(scaling_model, "ALONE_S", 0.2)
     jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(2)]
-    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2)
+    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=0)
     assert jobs_end == pytest.approx(1.0)
     assert wall == pytest.approx(3.0)  # both end at 1 s; then 2 s of audio each, at 0.5 s a second
+    # two jobs left, one round of two workers: their sound is rendered alone and encoded from the start
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=1)
+    assert wall == pytest.approx(2 * (1.0 + 0.2 / scaling_model.ALONE_THREADS))
 
 
 def test_the_longest_jobs_of_the_window_start_first_and_short_ones_fill_the_end():
@@ -34,3 +38,12 @@ def test_the_longest_jobs_of_the_window_start_first_and_short_ones_fill_the_end(
     assert in_order == pytest.approx(3.0)  # shorts 0-1 s, then the long ones
     assert longest_first == pytest.approx(2.5)  # the long ones at once; four shorts beside them, then two
     assert cpu == pytest.approx(7.0)
+
+
+def test_with_every_cost_known_a_costly_source_starts_first():
+    """Equal frame counts, but the last job's source costs four times as much per frame."""
+    jobs = [Job(1, 10, 0.5, 0.5, "a.mp4") for _ in range(3)] + [Job(1, 10, 2.0, 2.0, "b.mp4")]
+    learned, _, _ = scaling_model.simulate(jobs, {}, cores=2, workers=2, window_per_worker=4)
+    known, _, _ = scaling_model.simulate(jobs, {}, cores=2, workers=2, window_per_worker=4, known_costs=True)
+    assert learned == pytest.approx(2.5)  # nothing to tell them apart before it runs: it starts with the third
+    assert known == pytest.approx(2.0)  # it starts at once, the three others one after another beside it

@@ -212,3 +212,45 @@ def test_the_part_is_right_when_its_early_audio_encode_fails(tmp_path, movies, m
     audio = decode_audio(path, tmp_path)
     assert abs(len(audio) / 48000 - 90 / float(NTSC)) < 1024 / 48000 + 0.001
     assert "encoding its audio early failed (OSError: disk gone); encoding it now" in caplog.text
+
+
+def test_a_parts_sound_rendered_ahead_of_its_video_gives_the_same_part(tmp_path, movies, monkeypatch):
+    import megacut.run.engine as engine
+
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(190)},Year 1",
+                               f"Beeps,{frame_time(300)},{frame_time(360)},"])
+    settings = Settings(segment_s=1.0, **FAST)
+    parts = {}
+    for name, rounds in (("in order", 0), ("ahead", 1000)):
+        monkeypatch.setattr(engine, "AHEAD_ROUNDS", rounds)
+        _, result = render(tmp_path, csv, movies, name, settings, executor="inline")
+        parts[name] = (result.parts[0].path.read_bytes(), report_data(result)["parts"][0]["sounds_alone"])
+    # in order: every segment's sound read from it; ahead: the first ones rendered alone while the jobs ran
+    assert parts["in order"][1] == 0 and parts["ahead"][1] >= 1
+    assert parts["ahead"][0] == parts["in order"][0]
+
+
+def test_a_scene_whose_sound_went_ahead_and_then_failed_is_left_out_of_the_audio_too(tmp_path, movies, monkeypatch,
+                                                                                   caplog):
+    import megacut.run.engine as engine
+
+    render_scene = RENDERERS["scene/ffmpeg"]
+
+    def first_scene_fails(job, **kwargs):
+        if job.id.startswith("scene-0."):
+            raise FFmpegError("this scene fails")
+        return render_scene(job, **kwargs)
+
+    monkeypatch.setattr(engine, "AHEAD_ROUNDS", 1000)  # every scene's sound goes to the encoder at once
+    monkeypatch.setitem(RENDERERS, "scene/ffmpeg", first_scene_fails)
+    csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},Year 1",
+                               f"Beeps,{frame_time(300)},{frame_time(330)},"])
+    plan = prepare_plan(csv, movies, Settings(segment_s=1.0, **FAST))
+    with caplog.at_level("INFO", logger="megacut.run.engine"):
+        result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", executor="inline", retries=0, quiet=True))
+    assert result.parts[0].status == "incomplete"
+    path = result.parts[0].path
+    assert read_indices(decode_frames(path, 160, 120, tmp_path)) == list(range(300, 330))
+    audio = decode_audio(path, tmp_path)
+    assert abs(len(audio) / 48000 - 30 / float(NTSC)) < 1024 / 48000 + 0.001  # the second scene's sound only
+    assert "failed after its sound went to the part's audio; the audio is encoded at the join" in caplog.text

@@ -150,7 +150,7 @@ def report_data(result) -> dict:
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
              "duration_s": round(p.duration_s, 6), "scenes": _indices(result, p, ItemKind.SCENE),
              "error": p.error, "join_s": round(p.join_s, 3), "audio_wait_s": round(p.audio_wait_s, 3),
-             "written_at_s": round(p.joined_at_s, 3)}
+             "written_at_s": round(p.joined_at_s, 3), "sounds_alone": p.sounds_alone}
             for p in result.parts
         ],
         "scenes": sorted(scenes + rejected, key=lambda s: s["index"]),

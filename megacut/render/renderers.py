@@ -6,7 +6,9 @@ numpy or moviepy (a worker process starts sooner)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
+from pathlib import Path
 from typing import Callable
 
 from megacut.render.clips import ClipCache
@@ -19,6 +21,11 @@ _CODE = {  # renderer -> (module, function)
     "still/moviepy": ("megacut.render.section", "render_still"),
 }
 assert _CODE.keys() == RENDERER_VERSIONS.keys(), "every renderer has a version, every version a renderer"
+# Renderers whose segments' sound can be rendered alone, sample for sample, without the picture:
+# renderer -> (module, function(job, output) -> ffmpeg arguments writing raw PCM to output).
+_SOUND_ALONE = {
+    "scene/ffmpeg": ("megacut.render.scene_ffmpeg", "sound_args"),
+}
 
 
 def load_renderer(renderer: str) -> Callable[..., JobResult]:
@@ -35,6 +42,16 @@ def _on_first_use(renderer: str) -> Callable[..., JobResult]:
 
 
 RENDERERS: dict[str, Callable[..., JobResult]] = {name: _on_first_use(name) for name in _CODE}
+
+
+def sound_alone(job: Job) -> Callable[[Path], list[str]] | None:
+    """For a job whose segment's sound can be rendered without its picture: a function from an output path
+    to the ffmpeg arguments that write exactly that sound there (raw PCM); None for other jobs."""
+    code = _SOUND_ALONE.get(job.renderer)
+    if code is None:
+        return None
+    module, name = code
+    return functools.partial(getattr(importlib.import_module(module), name), job)
 
 
 def render_job(job: Job, *, cancel=None, clips: ClipCache | None = None) -> JobResult:

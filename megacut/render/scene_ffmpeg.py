@@ -197,6 +197,22 @@ def source_input(job: SceneJob, *only: str) -> tuple[list[str], float]:
     return input_file(job.scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s), *only), preroll_s
 
 
+def scene_audio(job: SceneJob) -> tuple[list[str], str]:
+    """(ffmpeg inputs, filter graph to ``[a]``): the job's sound, cut from its source as its segment has it,
+    without reading the picture (the moviepy renderer's sound; a part's sound rendered ahead of its video)."""
+    inputs, preroll_s = source_input(job, "-vn", "-sn", "-dn")
+    return (inputs if job.scene.audio is not None else []), audio_graph(job, preroll_s)
+
+
+def sound_args(job: SceneJob, output: Path) -> list[str]:
+    """The ffmpeg arguments that write the job's sound alone to ``output`` as raw PCM: the very samples of
+    its segment (same seek, same graph; the picture is neither decoded nor encoded), for the part's audio
+    encoder when the segment is not rendered yet (join/audio.py)."""
+    inputs, graph = scene_audio(job)
+    return ["-loglevel", "error", *inputs, "-filter_complex", graph, "-map", "[a]", "-c:a", "pcm_s16le",
+            *output_file(output, "-f", "s16le")]
+
+
 def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
     """Input arguments for raw RGB pictures of the output size at the output rate."""
     return input_file(path, "-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{fmt.width}x{fmt.height}",

@@ -50,7 +50,7 @@ from megacut.render.colour import reader_matrix
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import overlay_timing, render_overlay_image
 from megacut.render.pipe import write_segment
-from megacut.render.scene_ffmpeg import START_SLACK_S, _num, audio_graph, source_input
+from megacut.render.scene_ffmpeg import START_SLACK_S, _num, scene_audio
 from megacut.render.segment import (
     check_cancel,
     job_result,
@@ -263,12 +263,6 @@ def _darken(frame: np.ndarray, factor: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------- the job
-
-
-def scene_audio(job: SceneJob) -> tuple[list[str], str]:
-    """(ffmpeg inputs, filter graph to ``[a]``): the chosen track exactly as the ffmpeg renderer cuts it."""
-    inputs, preroll_s = source_input(job, "-vn", "-sn", "-dn")
-    return (inputs if job.scene.audio is not None else []), audio_graph(job, preroll_s)
 
 
 def render_scene_moviepy(job: SceneJob, cancel=None, clips: "ClipCache | None" = None) -> JobResult:

@@ -28,6 +28,7 @@ from megacut.plan.build import RenderPlan
 from megacut.plan.prepare import prepare_plan
 from megacut.plan.settings import Settings
 from megacut.render.jobs import Job, Text
+from megacut.render.renderers import sound_alone
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, need_bytes
 from megacut.run.groups import Group, Item, scene_groups, segment_keys
@@ -44,6 +45,12 @@ from megacut.run.scheduler import (
 from megacut.run.worker import run_job
 
 log = logging.getLogger(__name__)
+
+# A part's last rounds of jobs (this many per job slot): the segments of its scenes not rendered yet have
+# their sound rendered alone for its audio encoder (join/audio.py), which then finishes with its jobs
+# instead of starting on the sound of the last ones only once they have all ended in order. Earlier in
+# the part the encoder keeps up with the jobs ending in order, and nothing is rendered twice.
+AHEAD_ROUNDS = 4
 
 
 @dataclass(frozen=True)
@@ -152,6 +159,7 @@ class PartResult:
     join_s: float = 0.0  # how long joining it took
     audio_wait_s: float = 0.0  # of which, waiting for its audio encoded while it rendered
     joined_at_s: float = 0.0  # when it was written, from the start of the run
+    sounds_alone: int = 0  # segments whose sound its audio encoder had rendered alone, ahead of them
 
 
 @dataclass
@@ -195,6 +203,11 @@ class _Run:
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
         self.audio: dict[int, PartAudio] = {}  # group -> its audio encoder, fed as its items end in order
         self.fed: dict[int, int] = {}  # group -> how many of its items went to its audio encoder
+        self.heard_ahead: dict[int, set[str]] = {}  # group -> its items whose sound was fed before they ended
+        self.no_early_audio: set[int] = set()  # groups whose audio is encoded at the join
+        self.sounds_alone: dict[int, int] = {}  # group -> segments whose sound its encoder rendered alone
+        self.in_order: dict[int, int] = {}  # group -> how many of its items ended in order (joined ahead)
+        self.slots: Callable[[], int] = lambda: 0  # jobs that run at once (known once the scheduler is)
         self.kept_audio: dict[int, Path] = {}  # group -> its audio track kept from a run with the same sound
         self.chunks: dict[int, PartChunks] = {}  # group -> its runs of segments joined ahead, as they end in order
         self.first_segments: dict[int, list[int]] = {}  # group -> the index of each item's first segment
@@ -253,7 +266,13 @@ class _Run:
             self.waiting[group.number].discard(job.id)
             if self.item_if_ended(item):
                 ended.append(item)
-                self.feed_audio(group)
+                heard = item.id in self.heard_ahead.get(group.number, ())
+                if heard and self.items[item.id].status == ItemStatus.FAILED:
+                    # its sound is in the part's audio, which it will not be in: encoded at the join instead
+                    log.info("%s: %s failed after its sound went to the part's audio; the audio is encoded "
+                             "at the join", group.output.name, item.name)
+                    self.stop_early_audio(group)
+            self.feed_audio(group)
             self.join_if_ready(group)
         return ended
 
@@ -265,25 +284,53 @@ class _Run:
         self.items[item.id] = ItemResult(item, item_status(segments), segments)
         return True
 
+    def feed_all(self) -> None:
+        """Feed every part's audio as far as it goes now (once the run's job slots are known)."""
+        for group in self.groups:
+            if group.number in self.waiting:
+                self.feed_audio(group)
+
     def feed_audio(self, group: Group) -> None:
-        """Stream the part's audio to its encoder up to the first item not ended yet (join/audio.py)."""
+        """Stream the part's sound to its encoder in part order (join/audio.py), up to the first item not ended
+        yet; in the part's last rounds of jobs (``AHEAD_ROUNDS``), past the scenes not ended yet, whose
+        segments' sound is rendered alone. Then join ahead what ended in order."""
         position = self.fed.get(group.number, 0)
-        while position < len(group.items) and group.items[position].id in self.items:
+        ahead = len(self.waiting.get(group.number, ())) <= AHEAD_ROUNDS * self.slots()
+        while position < len(group.items) and group.number not in self.no_early_audio:
             item = group.items[position]
-            status = self.items[item.id].status
-            if status == ItemStatus.CANCELLED or (status == ItemStatus.FAILED and self.options.strict):
-                self.close_audio(group)  # the part will not be joined, or not from these segments
-                return
-            if status in (ItemStatus.OK, ItemStatus.CACHED) and group.number not in self.kept_audio:
+            result = self.items.get(item.id)
+            alone = [sound_alone(job) for job in item.jobs] if result is None and ahead else []
+            if result is None and not (alone and all(alone)):
+                break
+            if result is not None and (result.status == ItemStatus.CANCELLED
+                                       or (result.status == ItemStatus.FAILED and self.options.strict)):
+                self.stop_early_audio(group)  # the part will not be joined, or not from these segments
+                break
+            heard = result is None or result.status in (ItemStatus.OK, ItemStatus.CACHED)
+            if heard and group.number not in self.kept_audio:
                 if group.number not in self.audio:
                     folder = self.cache.work / f"audio-{group.number}-{group.output.stem}"
                     self.audio[group.number] = PartAudio(folder, group.format, self.stop.cancel)
-                for job in item.jobs:
-                    self.audio[group.number].add(self.cache.segment_path(job.key))
-            if status in (ItemStatus.OK, ItemStatus.CACHED):
-                self.join_ahead(group, position)
+                for n, job in enumerate(item.jobs):
+                    self.audio[group.number].add(self.cache.segment_path(job.key), alone[n] if alone else None)
+            if result is None:
+                self.heard_ahead.setdefault(group.number, set()).add(item.id)
             position += 1
             self.fed[group.number] = position
+        self.join_in_order(group)
+
+    def stop_early_audio(self, group: Group) -> None:
+        self.no_early_audio.add(group.number)
+        self.close_audio(group)
+
+    def join_in_order(self, group: Group) -> None:
+        """Join ahead the segments of the items that ended after every item before them (join/chunks.py)."""
+        position = self.in_order.get(group.number, 0)
+        while position < len(group.items) and group.items[position].id in self.items:
+            if self.items[group.items[position].id].status in (ItemStatus.OK, ItemStatus.CACHED):
+                self.join_ahead(group, position)
+            position += 1
+            self.in_order[group.number] = position
 
     def join_ahead(self, group: Group, position: int) -> None:
         """The segments of the item at ``position`` ended after every item before it: join them ahead with
@@ -329,7 +376,7 @@ class _Run:
     def part_audio(self, group: Group) -> Path | None:
         """The part's AAC track, kept from an earlier run with the same sound or encoded while it rendered;
         None: the join encodes it then."""
-        if self.fed.get(group.number) != len(group.items):
+        if self.fed.get(group.number) != len(group.items) or group.number in self.no_early_audio:
             return None
         whole = all(self.items[i.id].status in (ItemStatus.OK, ItemStatus.CACHED) for i in group.items)
         if group.number in self.kept_audio:  # it holds every item's sound: not for a part without one
@@ -339,6 +386,7 @@ class _Run:
             return None
         try:
             encoded = audio.finish()
+            self.sounds_alone[group.number] = audio.rendered_alone
             key = group.audio_key
             return self.cache.keep_part_audio(group.output, key, encoded) if whole and key else encoded
         except Cancelled:
@@ -402,7 +450,8 @@ class _Run:
                                               sum(i.duration_s for i in included),
                                               f"{len(failed)} failed item(s) left out" if failed else None,
                                               time.monotonic() - started_s, audio_wait_s,
-                                              time.monotonic() - self.started_s)
+                                              time.monotonic() - self.started_s,
+                                              self.sounds_alone.get(group.number, 0))
         self.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
 
     def finish(self) -> list[PartResult]:
@@ -466,6 +515,8 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                 scheduler = Scheduler(kind=kind, workers=options.max_workers, retries=options.retries,
                                       clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
                                       cache_root=run.cache.root, pool=pool)
+                run.slots = lambda: scheduler.workers
+                run.feed_all()  # a part with its last rounds of jobs only: its sound is rendered from the start
                 described = cluster.describe() if cluster else None
                 if progress:
                     cached = {s.job_id for r in run.items.values() for s in r.segments

@@ -3,7 +3,7 @@ two-stage stop.
 
 Data flow::
 
-    jobs (part order) ──▶ Pending: in order, the longest of the next one per worker first (expected
+    jobs (part order) ──▶ Pending: in order, the longest of the next four per worker first (expected
         │                 CPU time: cost × CPU s per cost learned from ended jobs of the same source)
         │  submit while in flight < limit         (never thousands of queued futures)
         ▼
@@ -56,9 +56,9 @@ EXECUTOR_KINDS = ("process", "thread", "inline", "dask")
 # handed out early, the later (and better informed) the choice of the next one.
 IN_FLIGHT_PER_SLOT = 2
 # Jobs the next one is chosen from (the longest of them), per worker: the last jobs of a part are balanced
-# over the cores, and its audio, encoded as its items end in order, waits for at most these (with one
-# worker: none, the jobs go in order).
-WINDOW_PER_WORKER = 1
+# over the cores, while its segments still end roughly in order, so its audio is encoded and its video
+# joined ahead as it renders (with one worker: the jobs go in order).
+WINDOW_PER_WORKER = 4
 TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
 WORKER_DIED = "its worker process died (killed, crashed or out of memory)"
 
@@ -219,8 +219,8 @@ class Pending:
     into the next part). The longest by expected CPU time: a job's ``cost`` (its frames) times the CPU
     seconds per unit of cost of the ended jobs of its ``cost_class`` (a scene's source), or of all
     ended jobs for a class not seen yet (before any job ends: the longest by cost). With a window of a
-    job per worker, the last jobs of a part go longest first, so the cheap ones fill the cores at the
-    end, while the part's audio never waits for more than a window of jobs. Retries run next."""
+    few jobs per worker, the last jobs of a part go longest first, so the cheap ones fill the cores at
+    the end, while no job waits for more than a window of later ones. Retries run next."""
 
     def __init__(self, jobs: list, cost: Callable[[Any], float], batch: Callable[[Any], Any] | None = None,
                  window: int = 1):
@@ -441,7 +441,7 @@ class Scheduler:
                and (not self.running or self.admit())):
             if state.isolated_running:
                 return
-            state.pending.window = WINDOW_PER_WORKER * self.workers
+            state.pending.window = WINDOW_PER_WORKER * self.workers if self.workers > 1 else 1
             job = state.pending.peek()
             isolate = job.id in state.suspects
             if isolate and self.running:
