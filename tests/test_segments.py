@@ -1,18 +1,19 @@
 """Long scenes rendered as several segments: the same frames, samples, overlay, fades and chapters as whole."""
 
 import re
+import time
 from dataclasses import replace
 
 import numpy as np
-from framecode import decode_audio, decode_frames, read_indices
+from framecode import decode_audio, decode_frames, dominant_frequency, read_indices
 from test_engine import (FAST, NTSC, assert_beeps_in_sync, beep_onsets, beep_rows, frame_time,  # noqa: F401
                          movies, write_csv)  # movies: the same generated sources
 
 from megacut import prepare_plan
 from megacut.cli.report import report_data
 from megacut.errors import FFmpegError
-from megacut.ffmpeg import input_file, run_ffmpeg
-from megacut.join.audio import PartAudio
+from megacut.ffmpeg import input_file, output_file, run_ffmpeg
+from megacut.join.audio import ALONE_AHEAD, PartAudio
 from megacut.mov import read_tracks, sound_chunks
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings, Transition
@@ -254,3 +255,52 @@ def test_a_scene_whose_sound_went_ahead_and_then_failed_is_left_out_of_the_audio
     audio = decode_audio(path, tmp_path)
     assert abs(len(audio) / 48000 - 30 / float(NTSC)) < 1024 / 48000 + 0.001  # the second scene's sound only
     assert "failed after its sound went to the part's audio; the audio is encoded at the join" in caplog.text
+
+
+def test_sounds_rendered_alone_reach_the_encoder_in_order_a_few_at_a_time(tmp_path):
+    folder = tmp_path / "audio"
+    waiting = []  # sounds rendered alone and not encoded yet, each time another one starts
+
+    def tone(frequency):
+        def args(output):
+            waiting.append(len(list(folder.glob("sound-*.pcm"))))
+            if frequency == 200:
+                time.sleep(0.5)  # the first one is slow: the others must not pile up behind it
+            return ["-loglevel", "error", "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=48000:"
+                    "duration=0.5", "-ac", "2", "-c:a", "pcm_s16le", *output_file(output, "-f", "s16le")]
+        return args
+
+    audio = PartAudio(folder, OutputFormat(160, 120, NTSC))
+    try:
+        for k in range(8):  # segments not rendered (never will be): every sound rendered alone
+            audio.add(tmp_path / f"segment-{k}.mov", tone(200 + 100 * k))
+        decoded = decode_audio(audio.finish(), tmp_path)
+        assert audio.rendered_alone == 8
+    finally:
+        audio.close()
+    assert abs(len(decoded) / 48000 - 4.0) < 2048 / 48000
+    heard = [dominant_frequency(decoded[k * 24000 + 4000:(k + 1) * 24000 - 4000]) for k in range(8)]
+    assert [round(f / 100) * 100 for f in heard] == [200 + 100 * k for k in range(8)]  # in the order added
+    assert len(waiting) == 8 and max(waiting) < ALONE_AHEAD
+    assert not folder.exists()  # closed: its scratch folder is gone
+
+
+def test_closing_a_parts_audio_stops_the_sounds_being_rendered_alone(tmp_path):
+    import psutil
+
+    folder = tmp_path / "audio"
+
+    def slow(output):  # 30 s of sound at its own pace
+        return ["-loglevel", "error", "-re", "-f", "lavfi", "-i", "sine=sample_rate=48000:duration=30", "-ac", "2",
+                "-c:a", "pcm_s16le", *output_file(output, "-f", "s16le")]
+
+    audio = PartAudio(folder, OutputFormat(160, 120, NTSC))
+    for k in range(5):
+        audio.add(tmp_path / f"segment-{k}.mov", slow)
+    time.sleep(0.5)
+    assert len([p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]) >= 2
+    started = time.monotonic()
+    audio.close()
+    assert time.monotonic() - started < 5
+    assert not folder.exists()
+    assert not [p for p in psutil.Process().children(recursive=True) if "ffmpeg" in p.name()]
