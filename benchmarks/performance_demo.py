@@ -66,9 +66,11 @@ import psutil
 from PIL import Image, ImageDraw, ImageFont
 
 import megacut
+from megacut.errors import UsageError
 from megacut.ffmpeg import ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from megacut.mov import read_tracks
 from megacut.plan.fonts import BUILTIN, primary_font
+from megacut.plan.settings import parse_fps, parse_resolution
 from megacut.render.overlay import MARGIN_PER_HEIGHT, line_sizes, overlay_timing, render_overlay_png
 
 SAMPLE_INTERVAL_S = 0.05
@@ -223,7 +225,7 @@ def generated_workload(args) -> Workload:
 
 def user_workload(args) -> Workload:
     """The user's CSV in the output format megacut chooses for it (one plan: each source probed once)."""
-    return plan_workload("user", args.csv, args.movies, None, None, args.preset or "medium", args.crf,
+    return plan_workload("user", args.csv, args.movies, args.resolution, args.fps, args.preset or "medium", args.crf,
                          problem="the CSV has errors; run `megacut plan` and fix them first")
 
 
@@ -779,6 +781,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", help="comma-separated configurations to run (default: all)")
     parser.add_argument("--csv", type=Path, help="your own scenes CSV (with --movies)")
     parser.add_argument("--movies", type=Path, help="your own movies folder (with --csv)")
+    parser.add_argument("--resolution", type=_option(parse_resolution),
+                        help="output size of your own workload (default: what megacut chooses for it)")
+    parser.add_argument("--fps", type=_option(parse_fps), help="output frame rate of your own workload")
     parser.add_argument("--preset", help="x264 preset for every configuration (default: medium; quick: ultrafast)")
     parser.add_argument("--crf", type=int, default=20, help="x264 crf for every configuration (default: 20)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated workload (default: 7)")
@@ -788,8 +793,20 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if bool(args.csv) != bool(args.movies):
         parser.error("--csv and --movies go together")
+    if (args.resolution or args.fps) and not args.csv:
+        parser.error("--resolution and --fps are for your own workload (--csv)")
     args.work = args.work or args.out / "work"
     return args
+
+
+def _option(parse):
+    """An argparse type from one of megacut's option parsers (its message on a bad value)."""
+    def parsed(text: str):
+        try:
+            return parse(text)
+        except UsageError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+    return parsed
 
 
 def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:

@@ -47,3 +47,21 @@ def test_with_every_cost_known_a_costly_source_starts_first():
     known, _, _ = scaling_model.simulate(jobs, {}, cores=2, workers=2, window_per_worker=4, known_costs=True)
     assert learned == pytest.approx(2.5)  # nothing to tell them apart before it runs: it starts with the third
     assert known == pytest.approx(2.0)  # it starts at once, the three others one after another beside it
+
+
+def test_the_many_cores_check_judges_the_targets_from_the_runs_it_measured(monkeypatch, capsys, tmp_path):
+    import os
+
+    check = pytest.importorskip("many_cores_check")
+    cpus = len(os.sched_getaffinity(0))
+    command = {"wall_s": 10.0, "cpu_s": 110.0, "valid": True}
+    megacut = {"wall_s": 7.9, "cpu_s": 0.9 * 7.9 * cpus, "valid": True}
+    monkeypatch.setattr(check, "run_demo", lambda *args: {"ffmpeg-command": command, f"megacut-{cpus}w": megacut})
+    assert check.main(["--workloads", "readme", "--out", str(tmp_path)]) == 0
+    assert "90%   0.79   busy >= 85%, ratio <= 0.80: met" in capsys.readouterr().out
+    megacut["wall_s"] = 8.5  # slower than 0.80x the command, and fewer cores busy
+    assert check.main(["--workloads", "readme", "--out", str(tmp_path)]) == 0
+    assert "84%   0.85   busy >= 85%, ratio <= 0.80: not met" in capsys.readouterr().out
+    megacut["valid"] = False  # an output that failed its checks: figures that do not count
+    assert check.main(["--workloads", "readme", "--out", str(tmp_path)]) == 1
+    assert "(an output failed its checks)" in capsys.readouterr().out
