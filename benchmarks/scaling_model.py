@@ -93,12 +93,19 @@ class Measured:
     jobs: list[Job]
     joins: dict[int, float]  # part -> join wall seconds
     wall_s: float
-    cpu_s: float
+    cpu_s: float  # the whole run's: its jobs, and this process with its other ffmpeg (audio, joins)
     workers: int
     startup_s: float = 0.0  # from the command's start to its first job: imports, probing, planning, the pool
     tail_s: float = 0.0  # from the last job ended to the last part written
     replay_s: float = 0.0  # the model's replay of this very run, to compare with wall_s
     steal: float | None = None  # of this machine's CPU time during the run, taken by the host (a VM)
+
+    @property
+    def other_cpu_s(self) -> float:
+        """CPU seconds beside the jobs and the joins the model replays: planning, the parts' audio (encoded,
+        and rendered alone), joining ahead. The replay leaves them out of its cores busy (they run beside
+        the jobs); a measurement of the whole process tree counts them (``busy_all``)."""
+        return max(0.0, self.cpu_s - sum(j.cpu_s for j in self.jobs) - sum(self.joins.values()))
 
 
 def machine_cpu_ticks() -> list[int] | None:
@@ -227,7 +234,8 @@ def measure(workload: Workload, design: Design, out: Path, workers: int = 1, reu
     # here only because two cores were busy with jobs
     joins = {p["n"]: p["join_s"] - p.get("audio_wait_s", 0.0) for p in report["parts"]
              if p["status"] in ("written", "incomplete")}
-    measured = Measured(jobs, joins, wall_s, report["cpu_s"] + sum(j.cpu_s for j in jobs), workers)
+    # the report's CPU time includes the jobs' (their workers are reaped when the pool closes)
+    measured = Measured(jobs, joins, wall_s, max(report["cpu_s"], sum(j.cpu_s for j in jobs)), workers)
     measured.startup_s = run_started_s + first_start_s  # from the command's start to its first job
     measured.steal = steal
     measured.tail_s = max(p["written_at_s"] for p in report["parts"]) - report["last_job_ended_s"]
@@ -393,12 +401,15 @@ def main(argv=None) -> int:
                     else measured.jobs)
             joins = measured.joins if not workload.full_csv else {
                 n: max(measured.joins.values()) * (60.0 / args.long_sample_s) for n in {j.part for j in jobs}}
+            # the CPU beside the jobs, for as much work as is replayed
+            other_cpu_s = measured.other_cpu_s * sum(j.cpu_s for j in jobs) / sum(j.cpu_s for j in measured.jobs)
             rows = []
             for cores in cores_list:
                 wall, cpu, jobs_end_s = simulate(jobs, joins, cores, design.workers(cores))
                 wall += measured.startup_s
                 rows.append({"cores": cores, "workers": design.workers(cores), "wall_s": round(wall, 2),
                              "cpu_s": round(cpu, 1), "busy": round(cpu / (wall * cores), 3),
+                             "busy_all": round((cpu + other_cpu_s) / (wall * cores), 3),
                              # where the time goes: the start-up, then the jobs (against the CPU in jobs
                              # spread evenly over the cores), then the joins after the last job
                              "startup_s": round(measured.startup_s, 2),
@@ -416,7 +427,8 @@ def main(argv=None) -> int:
                              "jobs": len(measured.jobs), "workers": measured.workers,
                              "startup_s": round(measured.startup_s, 2), "tail_s": round(measured.tail_s, 2),
                              "steal": None if measured.steal is None else round(measured.steal, 3)},
-                "replayed_jobs": len(jobs), "replayed_cpu_s": round(sum(j.cpu_s for j in jobs), 1), "model": rows}
+                "replayed_jobs": len(jobs), "replayed_cpu_s": round(sum(j.cpu_s for j in jobs), 1),
+                "other_cpu_s": round(other_cpu_s, 1), "model": rows}
             print_design(name, design, results[name][design.name])
         print_comparison(name, results[name], cores_list)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -431,7 +443,8 @@ def print_design(name: str, design: Design, data: dict) -> None:
           f"{m['wall_s']} s wall with {m['workers']} worker(s) (the model replays this run in {m['replay_s']} s; "
           f"start-up {m['startup_s']} s, tail {m['tail_s']} s{steal_note(m['steal'])}); "
           f"replayed {data['replayed_jobs']} jobs, "
-          f"{data['replayed_cpu_s']} CPU-s")
+          f"{data['replayed_cpu_s']} CPU-s; beside them {data['other_cpu_s']} CPU-s of planning, audio and joining "
+          f"ahead, not in the busy column")
     print("  cores  workers   wall s   CPU s   busy   (start-up + jobs (evenly spread: ...) + tail)"
           "   every cost known, longest first")
     for row in data["model"]:
