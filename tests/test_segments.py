@@ -220,7 +220,7 @@ def test_a_parts_sound_rendered_ahead_of_its_video_gives_the_same_part(tmp_path,
 
     csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(190)},Year 1",
                                f"Beeps,{frame_time(300)},{frame_time(360)},"])
-    settings = Settings(segment_s=1.0, **FAST)
+    settings = Settings(segment_s=1.0, transition=Transition("fade", 0.5), **FAST)  # fades in the sound too
     parts = {}
     for name, rounds in (("in order", 0), ("ahead", 1000)):
         monkeypatch.setattr(engine, "AHEAD_ROUNDS", rounds)
