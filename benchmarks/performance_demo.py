@@ -66,7 +66,7 @@ import psutil
 from PIL import Image, ImageDraw, ImageFont
 
 import megacut
-from megacut.errors import UsageError
+from megacut.cli.options import option_type
 from megacut.ffmpeg import ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from megacut.mov import read_tracks
 from megacut.plan.fonts import BUILTIN, primary_font
@@ -781,9 +781,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--configs", help="comma-separated configurations to run (default: all)")
     parser.add_argument("--csv", type=Path, help="your own scenes CSV (with --movies)")
     parser.add_argument("--movies", type=Path, help="your own movies folder (with --csv)")
-    parser.add_argument("--resolution", type=_option(parse_resolution),
+    parser.add_argument("--resolution", type=option_type(parse_resolution),
                         help="output size of your own workload (default: what megacut chooses for it)")
-    parser.add_argument("--fps", type=_option(parse_fps), help="output frame rate of your own workload")
+    parser.add_argument("--fps", type=option_type(parse_fps), help="output frame rate of your own workload")
     parser.add_argument("--preset", help="x264 preset for every configuration (default: medium; quick: ultrafast)")
     parser.add_argument("--crf", type=int, default=20, help="x264 crf for every configuration (default: 20)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the generated workload (default: 7)")
@@ -797,16 +797,6 @@ def parse_args(argv=None) -> argparse.Namespace:
         parser.error("--resolution and --fps are for your own workload (--csv)")
     args.work = args.work or args.out / "work"
     return args
-
-
-def _option(parse):
-    """An argparse type from one of megacut's option parsers (its message on a bad value)."""
-    def parsed(text: str):
-        try:
-            return parse(text)
-        except UsageError as exc:
-            raise argparse.ArgumentTypeError(str(exc)) from None
-    return parsed
 
 
 def select(configs: dict, wanted: str | None) -> tuple[dict, dict[str, str]]:

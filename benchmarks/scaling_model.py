@@ -52,7 +52,7 @@ import megacut  # noqa: E402
 from megacut.join.audio import ALONE_THREADS  # noqa: E402
 from megacut.run.engine import AHEAD_ROUNDS  # noqa: E402
 from megacut.run.groups import scene_groups  # noqa: E402
-from megacut.run.scheduler import WINDOW_PER_WORKER, Pending, default_workers  # noqa: E402
+from megacut.run.scheduler import WINDOW_PER_WORKER, Pending, default_workers, job_window  # noqa: E402
 
 CORES = (2, 4, 8, 16, 32)
 # Encoding a part's AAC track, seconds per second of audio: 192 s for a 2-hour part here (README,
@@ -295,7 +295,7 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
     (a bound for any estimate), not learned from the jobs that ended."""
     order = KnownCosts if known_costs else Pending
     pending = order(jobs, lambda job: job.frames, lambda job: job.part,
-                    window=window_per_worker * workers if workers > 1 else 1)
+                    window=job_window(workers, window_per_worker))
     waiting: list[Job] = []  # submitted, waiting for a worker
     in_order: dict[int, list[Job]] = {}
     for job in jobs:

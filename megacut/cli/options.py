@@ -90,7 +90,7 @@ language, title, channels) of each file; folders are searched recursively.""",
 }
 
 
-def _option(parse):
+def option_type(parse):
     """Adapt one of megacut's value parsers to argparse (its message is kept as is)."""
 
     def convert(text: str):
@@ -123,21 +123,21 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     overlay, transition, effect, title cards, parts); returns the execution group."""
     planned = "what covers most of the planned duration" if scenes else "the spec's, else {}"
     fmt = parser.add_argument_group("output format")
-    fmt.add_argument("--resolution", type=_option(parse_resolution),
+    fmt.add_argument("--resolution", type=option_type(parse_resolution),
                      help=f"WxH or 720p/1080p (default: {planned.format('1920x1080')})")
-    fmt.add_argument("--fps", type=_option(parse_fps),
+    fmt.add_argument("--fps", type=option_type(parse_fps),
                      help=f"frame rate, e.g. 25, 29.97, 24000/1001 (default: {planned.format(30)})")
-    fmt.add_argument("--crf", type=_option(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
+    fmt.add_argument("--crf", type=option_type(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
                      help="x264 quality, lower is better (default: 20)")
     fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
-    fmt.add_argument("--video-codec", type=_option(parse_video_codec), default="libx264",
+    fmt.add_argument("--video-codec", type=option_type(parse_video_codec), default="libx264",
                      help="ffmpeg H.264/HEVC encoder: libx264 (default), libx265, h264_nvenc...")
-    fmt.add_argument("--encoder-threads", type=_option(lambda t: parse_positive_int("--encoder-threads", t,
+    fmt.add_argument("--encoder-threads", type=option_type(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=DEFAULTS.encoder_threads, help="encoder threads per job; fixed so output "
                      f"is the same with any worker count (default: {DEFAULTS.encoder_threads})")
     text = "overlays" if scenes else "captions and title cards"
     fmt.add_argument("--font", help=f"font file or name for {text} (default: Pillow's/OS default)")
-    fmt.add_argument("--font-size", type=_option(lambda t: parse_positive_int("--font-size", t, upper=500)),
+    fmt.add_argument("--font-size", type=option_type(lambda t: parse_positive_int("--font-size", t, upper=500)),
                      help=f"font size of {text} in pixels (default: scaled to the output height)")
     fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
                      help="renderer: ffmpeg (default, fastest) or moviepy (the reference"
@@ -145,35 +145,35 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     if scenes:
         _add_scene_options(parser, fmt)
     run = parser.add_argument_group("execution")
-    run.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)),
+    run.add_argument("--max-workers", type=option_type(lambda t: parse_positive_int("--max-workers", t, upper=256)),
                      help="parallel render jobs (default: CPUs / --encoder-threads, fewer when memory is short)")
     return run
 
 
 def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
-    fmt.add_argument("--segment-duration", type=_option(parse_segment_duration), default=DEFAULTS.segment_s,
+    fmt.add_argument("--segment-duration", type=option_type(parse_segment_duration), default=DEFAULTS.segment_s,
                      metavar="SECONDS", help="render a longer scene as consecutive segments of about this length, "
                      "so every core has work; 0: every scene whole (default: "
                      f"{DEFAULTS.segment_s:g}; the output is the same frames and sound either way)")
     fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
-    fmt.add_argument("--overlay-duration", type=_option(lambda t: parse_positive_seconds("--overlay-duration", t)),
+    fmt.add_argument("--overlay-duration", type=option_type(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
                      help="how long the date overlay shows (default: 3)")
-    fmt.add_argument("--overlay-second-line", type=_option(parse_overlay_second_line),
+    fmt.add_argument("--overlay-second-line", type=option_type(parse_overlay_second_line),
                      default=OVERLAY_SECOND_LINES[0], metavar="|".join(OVERLAY_SECOND_LINES),
                      help="the overlay's line under the date. title: the movie's title without "
                           "extension, year or release tags, then episode code and title (default); movie: "
                           "the CSV's movie cell as written, then episode code and title; none: no such line")
-    fmt.add_argument("--transition", type=_option(parse_transition), default=parse_transition("none"),
+    fmt.add_argument("--transition", type=option_type(parse_transition), default=parse_transition("none"),
                      help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
     fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
                      help="apply your function (frame, t) -> frame to every frame (needs --backend moviepy)")
     fmt.add_argument("--section-cards", action="store_true",
                      help="show each heading row (1940s, Phase One) as a 3-second title card before its scenes")
     parts = parser.add_argument_group("parts")
-    parts.add_argument("--chunk-duration", type=_option(parse_chunk_duration), default=7200.0,
+    parts.add_argument("--chunk-duration", type=option_type(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
-    parts.add_argument("--chunks", type=_option(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
+    parts.add_argument("--chunks", type=option_type(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
     parts.add_argument("--rows", action="store_true", help="also show one line per CSV row: the file it matched, "
                        "its start and end in it, frames, audio track and part")
 
@@ -184,20 +184,20 @@ def _add_execution_options(run, *, scenes: bool = True) -> None:
                      help="run every job in this process, one at a time (for debugging; same output)")
     run.add_argument("--executor", choices=("process", "thread", "dask"), default="process",
                      help="worker processes (default), threads, or a Dask cluster (needs megacut[cluster])")
-    run.add_argument("--scheduler", type=_option(parse_scheduler), metavar="tcp://HOST:8786|local:N",
+    run.add_argument("--scheduler", type=option_type(parse_scheduler), metavar="tcp://HOST:8786|local:N",
                      help="with --executor dask: a running `dask scheduler`, or local:N to start N worker "
                           f"processes here [{SCHEDULER_ENV}]")
-    run.add_argument("--retries", type=_option(lambda t: parse_non_negative_int("--retries", t)), default=2,
+    run.add_argument("--retries", type=option_type(lambda t: parse_non_negative_int("--retries", t)), default=2,
                      help=f"retries of a failed {item} (default: 2)")
     run.add_argument("--strict", action="store_true", help=f"do not write a {result} if any of its {item}s failed")
     if scenes:
-        run.add_argument("--clip-cache", type=_option(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
+        run.add_argument("--clip-cache", type=option_type(lambda t: parse_positive_int("--clip-cache", t, upper=64)),
                          default=4, help="opened sources kept per worker (default: 4)")
         run.add_argument("--skip-invalid", action="store_true", help="render the valid rows, report the others")
         run.add_argument("--dry-run", action="store_true", help="plan and check only, like `megacut plan`")
     run.add_argument("--force", action="store_true", help="render everything again, ignoring the cache")
     _add_cache_dir(run)
-    run.add_argument("--memory-limit", type=_option(lambda t: parse_size("--memory-limit", t)),
+    run.add_argument("--memory-limit", type=option_type(lambda t: parse_size("--memory-limit", t)),
                      help="hold new jobs while megacut's processes use more than this, e.g. 8G")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only problems and the summary")
 
@@ -228,7 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate sample movies and render the example scenes",
                                epilog=EXAMPLES["demo"], formatter_class=argparse.RawDescriptionHelpFormatter)
     demo.add_argument("--output", default="megacut-demo", help="folder for everything (default: megacut-demo)")
-    demo.add_argument("--max-workers", type=_option(lambda t: parse_positive_int("--max-workers", t, upper=256)))
+    demo.add_argument("--max-workers", type=option_type(lambda t: parse_positive_int("--max-workers", t, upper=256)))
     demo.add_argument("--no-threading", action="store_true", help="render in this process, one job at a time")
     demo.add_argument("-q", "--quiet", action="store_true")
 

@@ -59,6 +59,12 @@ IN_FLIGHT_PER_SLOT = 2
 # over the cores, while its segments still end roughly in order, so its audio is encoded and its video
 # joined ahead as it renders (with one worker: the jobs go in order).
 WINDOW_PER_WORKER = 4
+
+
+def job_window(workers: int, per_worker: int = WINDOW_PER_WORKER) -> int:
+    """How many jobs, from the first one left, the next job is chosen from (one worker: the next in order)."""
+    return per_worker * workers if workers > 1 else 1
+
 TICK_S = 0.25  # how often the loop wakes to look at stop requests and memory
 WORKER_DIED = "its worker process died (killed, crashed or out of memory)"
 
@@ -441,7 +447,7 @@ class Scheduler:
                and (not self.running or self.admit())):
             if state.isolated_running:
                 return
-            state.pending.window = WINDOW_PER_WORKER * self.workers if self.workers > 1 else 1
+            state.pending.window = job_window(self.workers)
             job = state.pending.peek()
             isolate = job.id in state.suspects
             if isolate and self.running:
