@@ -415,14 +415,20 @@ def test_build_scene_args_is_pure_and_has_the_whole_pipeline(tmp_path, source):
     assert args == build_scene_args(job, tmp_path / "ov.png", tmp_path / "out.mov")
     assert sorted(tmp_path.rglob("*")) == before  # no files written
     assert arg_after(args, "-loglevel") == "error"
-    # the seek starts half a second early; the graph shifts back by as much (plus the 3 ms slack)
+    # timestamps stay the source's; the seek starts half a second early; the graph moves the scene's start
+    # (plus the 3 ms slack for the picture) to 0
+    assert args.index("-copyts") < args.index("-i") and "-start_at_zero" in args
     assert args.index("-ss") < args.index("-i") and arg_after(args, "-ss") == "1"
     assert float(arg_after(args, "-t")) >= 2.0
     assert arg_after(args, "-i") == f"file:{info.path}"
+    # the sound is a third input of the same file, the picture not read, from the same seek (see test_segments)
+    sound = args.index("-vn")
+    assert args[sound - 4:sound] == ["-ss", "1", "-t", arg_after(args, "-t")]
+    assert args[sound + 1:sound + 5] == ["-sn", "-dn", "-i", f"file:{info.path}"]
     assert "-loop" not in args and arg_after(args, "-framerate") == "25"  # one image frame, looped in the graph
     graph = arg_after(args, "-filter_complex")
     samples = FMT_169.samples_for(50)
-    for piece in (f"[0:{info.video_index}]setpts=PTS-0.503/TB,fps=25:start_time=0:round=up", "dar", "pad=320:180:(ow-iw)/2:(oh-ih)/2",
+    for piece in (f"[0:{info.video_index}]settb=AVTB,setpts=PTS-1.503/TB,fps=25:start_time=0:round=up", "dar", "pad=320:180:(ow-iw)/2:(oh-ih)/2",
                   "setsar=1", "tpad=stop_mode=clone", "trim=end_frame=50", "fade=t=in:st=0:d=0.5,", "fade=t=out:st=",
                   # overlay shown for min(overlay duration 3 s, scene 2 s) = 50 frames
                   "[1:v]format=rgba,loop=loop=49:size=1:start=0,setpts=N/(25)/TB,"
@@ -430,9 +436,10 @@ def test_build_scene_args_is_pure_and_has_the_whole_pipeline(tmp_path, source):
                   "overlay=x=0:y=0:eof_action=pass", "format=yuv420p,setparams=colorspace=bt709:",
                   # a small untagged source is taken for BT.601 and converted to BT.709
                   "in_color_matrix=bt601:out_color_matrix=bt709:out_range=tv,pad=",
-                  f"[0:{track.index}]asetpts=PTS-floor(0.503/TB+0.5),aresample=48000:async=1:first_pts=0",
+                  f"[2:{track.index}]asetpts=PTS-floor(1.5/TB+0.5),aresample=48000,"
+                  "aresample=48000:async=1:min_comp=1e-05:first_pts=0",
                   "aformat=sample_fmts=s16:sample_rates=48000:channel_layouts=stereo", "afade=t=in:st=0:d=0.5",
-                  "afade=t=out:st=1.75:d=0.25", f"apad=whole_len={samples},atrim=end_sample={samples}[a]"):
+                  "afade=t=out:st=1.75:d=0.25", f"apad=whole_len={samples},atrim=start_sample=0:end_sample={samples}[a]"):
         assert piece in graph, piece
     assert graph.index("fps=") < graph.index("scale=") < graph.index("tpad=") < graph.index("overlay=")
     tail = " ".join(args[args.index("-filter_complex") + 2:])

@@ -33,8 +33,8 @@ SEGMENT_SUFFIX = ".mov"
 # Bump a renderer's version when a change to it alters the segments it writes: every segment it
 # rendered before is then rendered again. The renderers themselves are in megacut.render.renderers.
 RENDERER_VERSIONS = {
-    "scene/ffmpeg": "4",
-    "scene/moviepy": "4",
+    "scene/ffmpeg": "5",
+    "scene/moviepy": "5",
     "still/ffmpeg": "3",
     "still/moviepy": "3",
 }

@@ -5,15 +5,30 @@ A segment has exactly ``scene.frames`` video frames in the output format
 ``format.samples_for(frames)`` samples of 48 kHz stereo PCM, both starting at
 0, so segments join by stream copy without drift (notes/ffmpeg-guide.md §0-§3).
 
-Seeking: ``-ss`` before ``-i`` counts from the file's start time (content
-time, as ``SourceInfo.start_s`` defines it) and, when transcoding, decodes
-from the keyframe before and drops frames that *start* before the seek point,
-including the frame on screen at that instant when the time falls inside a
-frame (as times read off a player do). So the seek goes a little earlier
-(``START_LEAD_S``; ``PREROLL_S`` for containers with no seek index, which can
-land after the last keyframe before the start), the graph shifts timestamps
-back by the same amount, and ``fps=...:round=up`` gives each output frame the
-source frame on screen at its instant: the scene starts on the requested frame.
+Timestamps: ``-copyts -start_at_zero`` keeps the source's own timestamps, counted
+from the file's start time (content time, as ``SourceInfo.start_s`` defines
+it), whatever the seek: ``-ss`` without it moves them by the seek time rounded
+to each stream's time base (40 ms in an AVI at 25 fps), a different error for
+every seek. The graphs alone move them, in fine units: the picture at the
+microsecond (``settb=AVTB``), the sound in whole ticks of its decoder's time
+base (a sample).
+
+Seeking: ``-ss`` before ``-i`` decodes from the keyframe before the seek point
+and drops frames that *start* before it, including the frame on screen at that
+instant when the time falls inside a frame (as times read off a player do). So
+the seek goes a little earlier (``START_LEAD_S``; ``PREROLL_S`` for containers
+with no seek index, which can land after the last keyframe before the start),
+and ``fps=...:round=up`` gives each output frame the source frame on screen at
+its instant: the scene starts on the requested frame.
+
+Sound: every job of a scene, whole or a segment, rendered with its picture or
+alone, reads its sound from a second input of the same file that seeks where
+the whole scene's does, with the picture not read (``-vn``). Decoding then
+starts on the same packet with the same timestamp every time, so the samples
+are the whole scene's bit for bit, on any codec and container: a decoder that
+starts elsewhere gives other samples for a while (MP3's bit reservoir, the
+first AAC frame), and a container with millisecond timestamps (Matroska)
+places them up to half a millisecond apart.
 """
 
 from __future__ import annotations
@@ -39,12 +54,10 @@ START_SLACK_S = 0.003
 # Demuxers that seek by timestamp search, not to a keyframe: seek earlier and decode a pre-roll.
 INDEXLESS_CONTAINERS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v")
 PREROLL_S = 12.0  # longer than x264's default GOP (250 frames) at 23.976 fps
-# A segment's seek differs from its scene's by whole 40 ms steps: a whole number of samples at every
-# common audio rate (8 to 96 kHz, 44.1 and 22.05 kHz included) and of ticks of every common time base
-# (1/1000, 1/90000, 1/sample rate), so ffmpeg's timestamp rounding is the same for both and the
-# segment's audio is sample for sample the whole scene's.
-SEGMENT_SEEK_STEP_US = 40_000
 CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
+TIMESTAMPS = ["-copyts", "-start_at_zero"]  # the source's own, from its start time (see the module's doc)
+# The first samples are placed when their timestamp is off by more than this (seconds): under a sample.
+PLACEMENT_S = 0.00001
 
 
 def video_timescale(fps: Fraction) -> int:
@@ -65,22 +78,14 @@ def _num(value: float | Fraction) -> str:
     return text if text not in ("", "-0") else "0"
 
 
-def seek_plan(job: SceneJob) -> tuple[float, float]:
-    """(input seek time, shift): the graph moves timestamps back by ``shift`` so 0 is the job's first frame
-    (the scene's start, or a segment's).
-
-    A segment seeks from its scene's own seek point plus whole steps of ``SEGMENT_SEEK_STEP_US``, so its
-    audio samples line up one for one with the whole scene's (see the constant)."""
+def seek_plan(job: SceneJob, at_s: float | Fraction | None = None) -> tuple[float, float]:
+    """(input seek time, lead): the source is read from ``lead`` seconds before ``at_s`` (default: the job's
+    first instant, the scene's start or a segment's), in content time."""
     scene = job.scene
+    at_s = scene.start_s + float(job.offset_s) if at_s is None else float(at_s)
     family = scene.source.container.split(",")
-    lead_s = PREROLL_S if any(n in INDEXLESS_CONTAINERS for n in family) else START_LEAD_S
-    preroll_s = min(scene.start_s, lead_s)
-    if not job.first_frame:
-        return scene.start_s - preroll_s, preroll_s + START_SLACK_S
-    scene_seek_us = round(Fraction(_num(scene.start_s - preroll_s)) * 1_000_000)  # as the whole scene's -ss
-    step_us = int(job.offset_s * 1_000_000) // SEGMENT_SEEK_STEP_US * SEGMENT_SEEK_STEP_US
-    seek_s = (scene_seek_us + step_us) / 1_000_000
-    return seek_s, scene.start_s + float(job.offset_s) + START_SLACK_S - seek_s
+    lead_s = min(at_s, PREROLL_S if any(n in INDEXLESS_CONTAINERS for n in family) else START_LEAD_S)
+    return at_s - lead_s, lead_s
 
 
 def fit_filters(fmt: OutputFormat, fit: str, colour: str = "") -> str:
@@ -113,7 +118,7 @@ def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
     return video, audio
 
 
-def video_graph(job: SceneJob, preroll_s: float, timing: OverlayTiming | None) -> str:
+def video_graph(job: SceneJob, timing: OverlayTiming | None) -> str:
     """Filter graph from the source's video (and the overlay image, input 1, shown for ``timing``) to ``[v]``.
 
     A segment's frames are cut like the whole scene's, then moved to their time in the scene
@@ -124,7 +129,9 @@ def video_graph(job: SceneJob, preroll_s: float, timing: OverlayTiming | None) -
     # An interlaced source is deinterlaced first (each frame from its two fields; frames flagged
     # progressive pass untouched), or every moving edge of the scene would show combing.
     deinterlace = [DEINTERLACE] if scene.source.interlaced else []
-    steps = [*deinterlace, f"setpts=PTS-{_num(preroll_s)}/TB", f"fps={_rate(fmt.fps)}:start_time=0:round=up",
+    start_s = job.scene.start_s + float(job.offset_s)  # the job's first instant, in content time
+    steps = [*deinterlace, "settb=AVTB", f"setpts=PTS-{_num(start_s + START_SLACK_S)}/TB",
+             f"fps={_rate(fmt.fps)}:start_time=0:round=up",
              fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={job.frames}"]
     steps += [f"setpts=PTS+{first}"] if first else []
@@ -151,13 +158,23 @@ def pcm_format(fmt: OutputFormat) -> str:
     return f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
 
 
-def audio_graph(job: SceneJob, preroll_s: float) -> str:
-    """Filter graph from the chosen audio track (or silence) to ``[a]`` with exactly M samples.
+def audio_graph(job: SceneJob, input_number: int) -> str:
+    """Filter graph from the chosen audio track of input ``input_number`` (or silence) to ``[a]`` with
+    exactly M samples.
 
     The graph works in scene time: a segment's audio starts at sample ``samples_for(first_frame)`` of
     the scene and has ``samples_for(end) - samples_for(first)`` samples, so the segments of a scene
     have exactly the scene's samples (the cumulative frame count decides each boundary) and the fades
-    fall where they fall in the whole scene; it is moved back to 0 at the end."""
+    fall where they fall in the whole scene; it is moved back to 0 at the end.
+
+    The whole scene's sound is placed, then the job's samples taken from it, so that a segment's are
+    the whole scene's whatever it starts on. Three steps, each in one unit: the timestamps (content time)
+    are moved to scene time in whole ticks of the decoder's time base; the rate is converted, timestamps
+    carried along; then, at the output rate, the samples are placed from the scene's start on
+    (``first_pts`` counts samples of the resampler's *input*, so it is only given where that is the
+    output rate), silence filling where the source has none (audio that starts late or has holes) and
+    what lies before dropped. ``min_comp`` makes that first placement exact to the sample; later
+    timestamps move it only past ``min_hard_comp`` (a real hole)."""
     scene, fmt, first = job.scene, job.format, job.first_frame
     first_sample = fmt.samples_for(first)
     samples = fmt.samples_for(first + job.frames) - first_sample
@@ -165,13 +182,13 @@ def audio_graph(job: SceneJob, preroll_s: float) -> str:
     to_format = pcm_format(fmt)
     if scene.audio is None:
         return f"anullsrc=r={fmt.sample_rate}:cl={layout},{to_format},atrim=end_sample={samples}[a]"
-    # in whole ticks of the input's time base (setpts truncates), so segments and the whole scene agree
-    steps = [f"asetpts=PTS-floor({_num(preroll_s - float(job.offset_s))}/TB+0.5)",
-             f"aresample={fmt.sample_rate}:async=1:first_pts={first_sample}", to_format]
+    steps = [f"asetpts=PTS-floor({_num(scene.start_s)}/TB+0.5)", f"aresample={fmt.sample_rate}",
+             f"aresample={fmt.sample_rate}:async=1:min_comp={PLACEMENT_S}:first_pts=0", to_format]
     steps += scene_fades(scene, fmt)[1]
-    steps += [f"apad=whole_len={samples}", f"atrim=end_sample={samples}"]
+    end_sample = first_sample + samples
+    steps += [f"apad=whole_len={end_sample}", f"atrim=start_sample={first_sample}:end_sample={end_sample}"]
     steps += ["asetpts=PTS-STARTPTS"] if first else []
-    return f"[0:{scene.audio.index}]" + ",".join(steps) + "[a]"
+    return f"[{input_number}:{scene.audio.index}]" + ",".join(steps) + "[a]"
 
 
 def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str]:
@@ -189,19 +206,29 @@ def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str
     return args + ["-threads", threads]
 
 
-def source_input(job: SceneJob, *only: str) -> tuple[list[str], float]:
-    """(the input arguments that read the job's range of its source from a little before its start, with
-    ``only`` options such as ``-vn`` before ``-i``; the seconds read before the start, the graph's shift)."""
-    seek_s, preroll_s = seek_plan(job)
-    read_s = preroll_s + float(Fraction(job.frames) / job.format.fps) + INPUT_MARGIN_S
-    return input_file(job.scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s), *only), preroll_s
+def picture_input(job: SceneJob) -> list[str]:
+    """The input arguments that read the job's range of its source from a little before its first instant."""
+    seek_s, lead_s = seek_plan(job)
+    read_s = lead_s + float(Fraction(job.frames) / job.format.fps) + INPUT_MARGIN_S
+    return input_file(job.scene.source.path, "-ss", _num(seek_s), "-t", _num(read_s))
 
 
-def scene_audio(job: SceneJob) -> tuple[list[str], str]:
-    """(ffmpeg inputs, filter graph to ``[a]``): the job's sound, cut from its source as its segment has it,
-    without reading the picture (the moviepy renderer's sound; a part's sound rendered ahead of its video)."""
-    inputs, preroll_s = source_input(job, "-vn", "-sn", "-dn")
-    return (inputs if job.scene.audio is not None else []), audio_graph(job, preroll_s)
+def sound_input(job: SceneJob) -> list[str]:
+    """The input arguments that read the job's sound, the picture left out, from where its whole scene's
+    is read (see the module's doc: the same samples for every job of the scene), to the job's end."""
+    scene = job.scene
+    seek_s, _ = seek_plan(job, scene.start_s)
+    end_s = scene.start_s + float(job.offset_s + Fraction(job.frames) / job.format.fps)
+    return input_file(scene.source.path, "-ss", _num(seek_s), "-t", _num(end_s - seek_s + INPUT_MARGIN_S),
+                      "-vn", "-sn", "-dn")
+
+
+def scene_audio(job: SceneJob, input_number: int = 0) -> tuple[list[str], str]:
+    """(ffmpeg arguments for the inputs, filter graph to ``[a]``): the job's sound as its segment has it,
+    without reading the picture (the moviepy renderer's sound; a part's sound rendered ahead of its video),
+    its input being number ``input_number``."""
+    inputs = [*TIMESTAMPS, *sound_input(job)] if job.scene.audio is not None else []
+    return inputs, audio_graph(job, input_number)
 
 
 def sound_args(job: SceneJob, output: Path) -> list[str]:
@@ -228,12 +255,13 @@ def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
 def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
     """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
     fmt = job.format
-    source, preroll_s = source_input(job)
-    args = ["-loglevel", "error", *source]
+    args = ["-loglevel", "error", *TIMESTAMPS, *picture_input(job)]
     timing = job.overlay if overlay_png else None
     if timing is not None:
         args += input_file(overlay_png, "-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps))
-    graph = f"{video_graph(job, preroll_s, timing)};{audio_graph(job, preroll_s)}"
+    sound = args.count("-i")
+    args += sound_input(job) if job.scene.audio is not None else []
+    graph = f"{video_graph(job, timing)};{audio_graph(job, sound)}"
     # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
     # is complete, cutting the audio short.
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
