@@ -247,11 +247,18 @@ def font_runs(text: str, primary: str) -> list[tuple[str, str]]:
     return runs
 
 
+def _run_fonts(text: str, primary: str) -> set[str]:
+    """The fonts of ``text``'s runs (as :func:`font_runs` splits it), from its distinct characters: a run
+    of spaces joins the run before it, so the primary font draws one only where the text starts with it."""
+    specs = {font_for_char(primary, char) or primary for char in set(text) if not _always_drawable(char)}
+    return specs | {primary} if _always_drawable(text[0]) else specs
+
+
 def font_identities(texts, settings: Settings) -> list:
     """The font files that draw ``texts`` (path, size, mtime; Pillow's version for its own font), sorted:
     installing or replacing a font that changes how the text is drawn changes this."""
     primary = primary_font(settings)
-    specs = {spec for text in texts if text for _, spec in font_runs(text, primary)}
+    specs = {spec for text in texts if text for spec in _run_fonts(text, primary)}
     identities = []
     for spec in sorted(specs):
         if spec == BUILTIN:

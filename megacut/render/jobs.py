@@ -19,6 +19,7 @@ import hashlib
 import json
 from dataclasses import dataclass, replace
 from enum import Enum
+from functools import lru_cache
 from fractions import Fraction
 from pathlib import Path
 
@@ -159,24 +160,39 @@ class JobResult:
 
 def segment_key(renderer: str, content: dict, fmt: OutputFormat, settings: Settings) -> str:
     """The one key function: a stable digest of everything that decides a segment."""
-    payload = {
-        "renderer": [renderer, RENDERER_VERSIONS[renderer]],
-        "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
-        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads, ffmpeg_version()],
-        "content": content,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+    return _digest(content, _segment_fields(renderer, fmt, settings, ffmpeg_version()))
 
 
 def audio_key(renderer: str, content: dict, fmt: OutputFormat) -> str:
     """The digest of what decides a segment's samples: its sound's content, the frame count and rate that
     give its sample count, and the renderer and ffmpeg that make them (never the picture or its encoder)."""
-    payload = {
-        "renderer": [renderer, RENDERER_VERSIONS[renderer], ffmpeg_version()],
-        "sound": [str(fmt.fps), fmt.sample_rate, fmt.channels],
-        "content": content,
-    }
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode("utf-8")).hexdigest()[:32]
+    return _digest(content, _audio_fields(renderer, fmt, ffmpeg_version()))
+
+
+@lru_cache(maxsize=64)
+def _segment_fields(renderer: str, fmt: OutputFormat, settings: Settings, version: str) -> str:
+    return _json_fields({
+        "encode": [settings.video_codec, settings.crf, settings.preset, settings.encoder_threads, version],
+        "format": [fmt.width, fmt.height, str(fmt.fps), fmt.pix_fmt, fmt.sample_rate, fmt.channels],
+        "renderer": [renderer, RENDERER_VERSIONS[renderer]],
+    })
+
+
+@lru_cache(maxsize=64)
+def _audio_fields(renderer: str, fmt: OutputFormat, version: str) -> str:
+    return _json_fields({"renderer": [renderer, RENDERER_VERSIONS[renderer], version],
+                         "sound": [str(fmt.fps), fmt.sample_rate, fmt.channels]})
+
+
+def _json_fields(fields: dict) -> str:
+    return "".join(f", {json.dumps(name)}: {json.dumps(value, sort_keys=True)}" for name, value in sorted(fields.items()))
+
+
+def _digest(content: dict, fields: str) -> str:
+    """sha256 of ``{"content": content, **fields}`` as ``json.dumps(..., sort_keys=True)`` writes it ("content"
+    sorts first; the other fields, the same for every job of a run, written once)."""
+    text = '{"content": ' + json.dumps(content, sort_keys=True) + fields + "}"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def file_identity(path: Path | None) -> list | None:
