@@ -216,14 +216,14 @@ def test_the_part_is_right_when_its_early_audio_encode_fails(tmp_path, movies, m
 
 
 def test_a_parts_sound_rendered_ahead_of_its_video_gives_the_same_part(tmp_path, movies, monkeypatch):
-    import megacut.run.engine as engine
+    import megacut.run.part as part
 
     csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(190)},Year 1",
                                f"Beeps,{frame_time(300)},{frame_time(360)},"])
     settings = Settings(segment_s=1.0, transition=Transition("fade", 0.5), **FAST)  # fades in the sound too
     parts = {}
     for name, rounds in (("in order", 0), ("ahead", 1000)):
-        monkeypatch.setattr(engine, "AHEAD_ROUNDS", rounds)
+        monkeypatch.setattr(part, "AHEAD_ROUNDS", rounds)
         _, result = render(tmp_path, csv, movies, name, settings, executor="inline")
         parts[name] = (result.parts[0].path.read_bytes(), report_data(result)["parts"][0]["sounds_alone"])
     # in order: every segment's sound read from it; ahead: the first ones rendered alone while the jobs ran
@@ -233,7 +233,7 @@ def test_a_parts_sound_rendered_ahead_of_its_video_gives_the_same_part(tmp_path,
 
 def test_a_scene_whose_sound_went_ahead_and_then_failed_is_left_out_of_the_audio_too(tmp_path, movies, monkeypatch,
                                                                                    caplog):
-    import megacut.run.engine as engine
+    import megacut.run.part as part
 
     render_scene = RENDERERS["scene/ffmpeg"]
 
@@ -242,12 +242,12 @@ def test_a_scene_whose_sound_went_ahead_and_then_failed_is_left_out_of_the_audio
             raise FFmpegError("this scene fails")
         return render_scene(job, **kwargs)
 
-    monkeypatch.setattr(engine, "AHEAD_ROUNDS", 1000)  # every scene's sound goes to the encoder at once
+    monkeypatch.setattr(part, "AHEAD_ROUNDS", 1000)  # every scene's sound goes to the encoder at once
     monkeypatch.setitem(RENDERERS, "scene/ffmpeg", first_scene_fails)
     csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},Year 1",
                                f"Beeps,{frame_time(300)},{frame_time(330)},"])
     plan = prepare_plan(csv, movies, Settings(segment_s=1.0, **FAST))
-    with caplog.at_level("INFO", logger="megacut.run.engine"):
+    with caplog.at_level("INFO", logger="megacut.run.part"):
         result = render_plan(plan, RunOptions(output_dir=tmp_path / "out", executor="inline", retries=0, quiet=True))
     assert result.parts[0].status == "incomplete"
     path = result.parts[0].path
