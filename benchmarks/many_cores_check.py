@@ -1,5 +1,5 @@
 """The many-core targets, measured on the machine this runs on: one ffmpeg command against megacut at its
-defaults (a worker per CPU), on the README workload and the 32-scene list, every CPU of this machine.
+defaults (a worker per CPU), on the 9-scene workload (readme) and the 32-scene list, every CPU of this machine.
 
     python benchmarks/many_cores_check.py                                   # both workloads, 2 rounds
     python benchmarks/many_cores_check.py --model bench-out/scaling/scaling.json   # and the model's figures
@@ -8,7 +8,7 @@ defaults (a worker per CPU), on the README workload and the 32-scene list, every
 Each workload runs through ``performance_demo.py`` (configurations ``ffmpeg-command`` and
 ``megacut-<CPUs>w``, each output checked before its figures count; the fastest of the rounds kept). The
 table gives each one's wall and CPU seconds, megacut's ratio to the command and its cores busy (CPU /
-wall / CPUs), against the targets: the README workload at most 0.80x the command with 85% of the cores
+wall / CPUs), against the targets: the 9-scene workload at most 0.80x the command with 85% of the cores
 busy, the 32-scene list 85% busy. With ``--model``, the scaling model's prediction for this many cores
 (``benchmarks/scaling_model.py`` run on another machine, its ``scaling.json``) is printed beside it, so
 the model can be judged. On a 16-core machine without network or ffmpeg, ``../shared/tools/device-bundle``
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default="readme,list32", help="readme, list32")
     parser.add_argument("--rounds", type=int, default=2, help="rounds of each configuration (the fastest counts)")
-    parser.add_argument("--quick", action="store_true", help="the README workload's small version (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="the 9-scene workload's small version (a smoke run)")
     parser.add_argument("--model", type=Path, help="scaling.json of benchmarks/scaling_model.py, to compare")
     parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/many-cores"))

@@ -23,7 +23,7 @@ Designs:
           --encoder-threads, CPUs / encoder threads workers
 
 Workloads (generated, nothing downloaded):
-  readme  the README's: 9 scenes, 60 s of 1280x720 at 25 fps (benchmarks/performance_demo.py)
+  readme  9 scenes, 60 s of 1280x720 at 25 fps (benchmarks/performance_demo.py; docs/performance.md)
   list32  32 scenes of 4-6 s, 161.6 s of 854x480 at 30 fps
   long4   4 scenes of 60 s at 1920x1080 (rendered here at --long-sample-s per scene: the jobs of the
           full scenes are replayed with the CPU per frame and per job measured on the shorter ones)
@@ -46,7 +46,7 @@ from fractions import Fraction
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import performance_demo as demo  # noqa: E402  (the README workload and its sources)
+import performance_demo as demo  # noqa: E402  (the 9-scene workload and its sources)
 
 import megacut  # noqa: E402
 from megacut.join.audio import ALONE_THREADS  # noqa: E402
@@ -55,8 +55,8 @@ from megacut.run.groups import scene_groups  # noqa: E402
 from megacut.run.scheduler import WINDOW_PER_WORKER, Pending, default_workers, job_window  # noqa: E402
 
 CORES = (2, 4, 8, 16, 32)
-# Encoding a part's AAC track, seconds per second of audio: 192 s for a 2-hour part here (README,
-# Performance); it runs beside the jobs, fed as they end in the part's order.
+# Encoding a part's AAC track, seconds per second of audio: 192 s for a 2-hour part here (docs/rendering.md:
+# Sound); it runs beside the jobs, fed as they end in the part's order.
 AUDIO_S_PER_S = 192 / 7200
 # Rendering a 2 s segment's sound alone (without its picture) for the part's audio encoder: 41 ms here
 # (ffmpeg's start-up, demuxing and decoding the source's sound).

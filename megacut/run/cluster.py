@@ -66,7 +66,7 @@ from megacut.version import __version__
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 20
-# A local cluster's settings (README: More than one machine gives them for a cluster of machines):
+# A local cluster's settings (docs/clusters.md gives them for a cluster of machines):
 # one task per worker thread, never a second queued behind it (a worker that dies takes only its own job
 # down); no statistical profiler sampling every worker's threads 100 times a second, and the event loops'
 # diagnostics (a tick every 20 ms, a system sample every 500 ms) less often: CPU the jobs can use.
@@ -241,7 +241,7 @@ def check_workers(cluster: Cluster, jobs: list[Job], cache_root: Path) -> None:
             f"{len(failing)} worker(s) of {cluster.address} "
             "cannot render this run, so nothing was rendered:\n  " + "\n  ".join(refused) +
             "\nEvery worker needs the same megacut, Python, imageio-ffmpeg and ffmpeg as this machine, the "
-            "inputs at the same absolute paths, and the cache folder shared (README: More than one machine).")
+            "inputs at the same absolute paths, and the cache folder shared (docs/clusters.md).")
 
 
 # ---- on the workers ---------------------------------------------------------------------------------------------
