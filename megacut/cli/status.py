@@ -73,11 +73,11 @@ def watch(path: Path, args: argparse.Namespace) -> int:
 
 def send_control(path: Path, action: str, workers: int | None) -> int:
     from megacut.run import controls
-    from megacut.run.status_file import read_status, verdict
+    from megacut.run.status_file import VERDICT_EXIT, read_status, verdict
 
     control = controls.check_control(action, workers)
     word, reason = verdict(read_status(path))
-    if word not in ("rendering", "paused", "stopping", "joining", "starting"):
+    if VERDICT_EXIT.get(word) != ExitCode.RUNNING:
         raise UsageError(f"no run to control in {path.parent}: it is {word}" + (f" ({reason})" if reason else ""))
     sent_at = time.time()
     controls.send(path.parent, control, by="command line")

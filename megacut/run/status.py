@@ -98,6 +98,7 @@ class RunStatus(RunWatch):
         self.ended_state: dict | None = None
         self.is_planned = False
         self.write_s, self.writes, self.cpu_s = 0.0, 0, 0.0  # CPU seconds: of the writes, of all status work
+        self.trouble = ""  # the last error the status thread met, logged once
         self._quit = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="megacut-status", daemon=True)
 
@@ -232,8 +233,11 @@ class RunStatus(RunWatch):
             started = time.thread_time()
             try:
                 self.tick()
-            except Exception:  # the status must never stop a render
-                log.warning("megacut status: could not update %s", self.path, exc_info=True)
+            except Exception as exc:  # the status must never stop a render; said once per kind of trouble
+                if repr(exc) != self.trouble:
+                    self.trouble = repr(exc)
+                    log.warning("status: could not update %s (%s: %s)", self.path, type(exc).__name__, exc,
+                                exc_info=log.isEnabledFor(logging.DEBUG))
             self.cpu_s += time.thread_time() - started
 
     def tick(self, now: float | None = None) -> None:

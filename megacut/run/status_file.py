@@ -27,7 +27,8 @@ STALE_AFTER_S = 30.0  # no heartbeat for this long: the writer is taken as gone
 # What a run is, as `megacut status` says it, and the exit code it gives for each.
 VERDICT_EXIT = {"done": ExitCode.OK, "failed": ExitCode.FAILED, "interrupted": ExitCode.INTERRUPTED,
                 "error": ExitCode.INVALID, "starting": ExitCode.RUNNING, "rendering": ExitCode.RUNNING,
-                "paused": ExitCode.RUNNING, "stopping": ExitCode.RUNNING, "stale": ExitCode.STALE}
+                "paused": ExitCode.RUNNING, "stopping": ExitCode.RUNNING, "joining": ExitCode.RUNNING,
+                "stale": ExitCode.STALE}
 
 
 def machine_id() -> str:
