@@ -1,9 +1,11 @@
-"""A real `megacut process` run slow enough to watch: tiny generated sources, scenes that each take about half a
-second (effects_for_tests.slow_unless_red sleeps on every frame, and fails the red source's scene), in three
+"""A real `megacut process` run slow enough to watch: tiny generated sources, scenes that each take about a third
+of a second (effects_for_tests.slow_unless_red sleeps on every frame, and fails the red source's scene), in three
 parts of four scenes."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import subprocess
@@ -31,19 +33,30 @@ def make_workload(root: Path) -> tuple[Path, Path]:
     return csv, movies
 
 
-def start_run(csv: Path, movies: Path, output: Path, *extra: str, workers: int = 1) -> subprocess.Popen:
-    """`megacut process` in its own process group, its output piped (stderr has the progress lines)."""
+def start_run(csv: Path, movies: Path, output: Path, *extra: str, workers: int | None = 1) -> subprocess.Popen:
+    """`megacut process` in its own process group, its output piped (stderr has the progress lines);
+    ``workers`` None: --no-threading."""
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))}
     args = [sys.executable, "-m", "megacut", "process", "--csv", str(csv), "--movies", str(movies),
-            "--output", str(output), "--chunk-duration", "4s", "--retries", "0", "--max-workers", str(workers),
-            "--backend", "moviepy", "--effect", "effects_for_tests:slow_unless_red", "--encoder-threads", "1", *extra]
+            "--output", str(output), "--chunk-duration", "4s", "--retries", "0",
+            *(["--max-workers", str(workers)] if workers else ["--no-threading"]), "--backend", "moviepy",
+            "--effect", "effects_for_tests:slow_unless_red", "--encoder-threads", "1", *extra]
     return subprocess.Popen(args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
 
 
 def megacut_status(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "megacut", "status", *map(str, args)], capture_output=True,
-                          text=True, timeout=60)
+    """`megacut status ARGS` as the command line runs it (in this process: no start-up to wait for)."""
+    from megacut.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(["status", *map(str, args)])
+        except SystemExit as exc:  # argparse's usage errors
+            code = exc.code
+    return subprocess.CompletedProcess(["megacut", "status", *map(str, args)], int(code), out.getvalue(),
+                                       err.getvalue())
 
 
 def read_state(output: Path) -> dict | None:

@@ -45,6 +45,7 @@ from megacut.run.status_parts import (
 )
 from megacut.run.status_file import HEARTBEAT_S, SCHEMA, STATUS_NAME, machine_id
 from megacut.run.watch import RunWatch
+from megacut.run.worker import running_here
 
 log = logging.getLogger(__name__)
 
@@ -270,21 +271,25 @@ class RunStatus(RunWatch):
         """The jobs in flight, from the scheduler: those running, and when each was first seen running."""
         if self.scheduler is None or self.ended_state is not None:
             return
-        try:
-            flight = list(self.scheduler.running.items())
+        kind = self.scheduler.kind
+        try:  # (a key for each start of a job, the job, whether it runs)
+            if kind == "inline":  # it runs inside the scheduler's submit, in this process
+                flight = [(("inline", start), job, True) for start, job in running_here()]
+            else:
+                flight = [(id(future), job, future.running() if kind == "dask" else True)
+                          for future, (job, _) in list(self.scheduler.running.items())]
         except RuntimeError:  # changed while read: next tick
             return
-        dask = self.scheduler.kind == "dask"
         seen = {}
-        for future, (job, _) in flight:
-            entry = self.flight.get(id(future))
+        for key, job, running in flight:
+            entry = self.flight.get(key)
             if entry is None:
                 self.order_seen += 1
                 entry = {"job": job, "since": None, "attempt": None, "order": self.order_seen}
-            seen[id(future)] = entry
-            entry["running"] = future.running() if dask else True
+            seen[key] = entry
+            entry["running"] = running
         self.flight = seen
-        if not dask:  # a pool runs its oldest jobs; the others wait in its queue
+        if kind in ("process", "thread"):  # a pool runs its oldest jobs; the others wait in its queue
             slots = getattr(self.scheduler, "pool_size", self.scheduler.workers)
             for n, entry in enumerate(sorted(seen.values(), key=lambda e: e["order"])):
                 entry["running"] = n < slots

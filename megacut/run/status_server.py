@@ -65,8 +65,8 @@ class StatusServer:
         try:
             self.httpd = ThreadingHTTPServer((host, port), _handler(self))
         except OSError as exc:
-            raise UsageError(f"--status-port {port}: cannot listen on {host}:{port} ({exc.strerror or exc}); "
-                             "give another port, or 0 for any free one") from None
+            raise UsageError(f"cannot serve the status page on {host}:{port} ({exc.strerror or exc}); give another "
+                             "port (0: any free one), or another --status-host") from None
         self.httpd.daemon_threads = True
         self.host, self.port = host, self.httpd.server_address[1]
         self.hosts = {f"{name}:{self.port}" for name in (host, "127.0.0.1", "localhost", "[::1]")}
