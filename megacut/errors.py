@@ -16,6 +16,8 @@ class ExitCode(IntEnum):
     OK = 0  # everything asked for was done
     FAILED = 1  # some items or parts failed (the others were written)
     INVALID = 2  # invalid input or usage, or not enough disk: nothing was rendered
+    RUNNING = 3  # `megacut status`: the run goes on
+    STALE = 4  # `megacut status`: the process that ran it is gone without ending it
     INTERRUPTED = 130  # stopped by Ctrl+C or SIGTERM (what was finished is kept)
 
 

@@ -17,10 +17,11 @@ from megacut.cli.plan import cmd_plan
 from megacut.cli.probe import cmd_probe
 from megacut.cli.process import cmd_process
 from megacut.cli.sections import cmd_sections
+from megacut.cli.status import cmd_status
 from megacut.errors import ExitCode, MegacutError
 
 COMMANDS = {"plan": cmd_plan, "process": cmd_process, "sections": cmd_sections, "demo": cmd_demo,
-            "probe": cmd_probe, "cache": cmd_cache}
+            "probe": cmd_probe, "cache": cmd_cache, "status": cmd_status}
 
 
 def setup_logging(verbose: bool, log_file: str | None) -> None:

@@ -82,6 +82,15 @@ options the render used, so the scenes' keys match) also what that plan uses.
 --prune deletes the segments that plan does not use and no part still on disk
 was joined from, and what killed runs left; it waits for no render: while one
 runs on the cache it refuses. Exit 0 done, 2 usage error.""",
+    "status": """examples:
+  megacut status out                  summary, parts, running jobs, failures
+  megacut status out --watch          redraw until the run ends
+  megacut status out --serve 8765     a live page for a run started without --status-port
+  megacut status out --pause          (then --resume, --stop, --stop-now, --workers 4)
+
+Exit 0 done, 1 ended with failures, 130 interrupted, 3 still running (or
+paused), 4 stale: the process that ran it is gone without ending it; 2 when
+there is no run status in OUTPUT.""",
     "probe": """example:
   megacut probe ~/Movies/Thor.mkv ~/Movies/Shows
 
@@ -200,6 +209,16 @@ def _add_execution_options(run, *, scenes: bool = True) -> None:
     run.add_argument("--memory-limit", type=option_type(lambda t: parse_size("--memory-limit", t)),
                      help="hold new jobs while megacut's processes use more than this, e.g. 8G")
     run.add_argument("-q", "--quiet", action="store_true", help="no progress, only problems and the summary")
+    _add_status_page(run, "--status-port")
+
+
+def _add_status_page(group, port_option: str) -> None:
+    """The live status page's options (``port_option``: --status-port, or --serve for `megacut status`)."""
+    group.add_argument(port_option, type=option_type(lambda t: parse_non_negative_int(port_option, t, upper=65535)),
+                       metavar="PORT", dest="status_port", help="serve a live status page with controls on this "
+                       "port (0: any free port); its address and the controls' token are printed")
+    group.add_argument("--status-host", default="127.0.0.1", metavar="ADDRESS",
+                       help="the address the status page listens on (default: 127.0.0.1, this machine only)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -246,11 +265,35 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_options(cache)
     _add_execution_options(_add_render_options(sections, scenes=False), scenes=False)
 
+    _add_status_command(commands)
+
     probe = commands.add_parser("probe", help="show duration, format and audio tracks of sources",
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
     probe.add_argument("--json", action="store_true", help="print JSON instead of text")
     return parser
+
+
+def _add_status_command(commands) -> None:
+    status = commands.add_parser("status", help="show a run's progress, parts, running jobs and failures; "
+                                 "pause, resume or stop it", epilog=EXAMPLES["status"],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    status.add_argument("output", nargs="?", metavar="OUTPUT", help="the run's --output folder (or its "
+                        "megacut-status.json) [MEGA_CUT_OUTPUT]")
+    view = status.add_argument_group("view")
+    view.add_argument("--watch", action="store_true", help="redraw every 2 seconds until the run ends")
+    view.add_argument("--json", action="store_true", help="print the state as JSON (with the verdict)")
+    view.add_argument("--all", action="store_true", help="also list every item")
+    _add_status_page(view, "--serve")
+    control = status.add_argument_group("controls (applied by the run within a second)")
+    actions = control.add_mutually_exclusive_group()
+    for action, text in (("pause", "no new job starts until --resume; running jobs finish"),
+                         ("resume", "start jobs again"),
+                         ("stop", "stop after the running jobs (as a first Ctrl+C)"),
+                         ("stop-now", "stop running jobs at once (as a second Ctrl+C)")):
+        actions.add_argument(f"--{action}", dest="control", action="store_const", const=action, help=text)
+    actions.add_argument("--workers", type=option_type(lambda t: parse_positive_int("--workers", t, upper=256)),
+                         metavar="N", help="run at most N jobs at once from now (the output is the same)")
 
 
 def load_dotenv(path: Path = Path(".env")) -> dict[str, str]:

@@ -38,6 +38,7 @@ def started_pool(args: argparse.Namespace, settings, renderer: str):
 def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=None, pool=None):
     """Run the engine on ``groups`` (of the scenes ``plan``, if any) with the command line's execution
     options and Ctrl+C handling; ``pool``, the process pool :func:`started_pool` started for it."""
+    from megacut.cli.status import live_status
     from megacut.run.engine import RunOptions, render_groups
     from megacut.run.progress import Progress
     from megacut.run.scheduler import StopControl
@@ -60,9 +61,14 @@ def render(groups, output: Path, args: argparse.Namespace, *, noun: str, plan=No
     where = {"inline": "1 worker", "dask": "on the cluster"}.get(executor, f"{workers} worker(s)")
     progress.log(f"rendering {len(selected)} file(s) of {sum(len(g.items) for g in selected)} {noun}(s), "
                  f"{total_s:.0f} s of output, {where}")
-    with _stop_on_signals(stop, progress):
+    title = str(plan.csv_path) if plan is not None else " ".join(getattr(args, "specs", ()))
+    command = "process" if plan is not None else "sections"
+    live = live_status(args, output, stop, progress, executor, command, title)  # the status file (and page)
+    with _stop_on_signals(stop, progress), live as status:
         try:
-            return render_groups(groups, options, stop=stop, progress=progress, plan=plan, pool=pool)
+            result = render_groups(groups, options, stop=stop, progress=progress, plan=plan, pool=pool, watch=status)
+            status.ended(result)
+            return result
         finally:
             progress.close()
 

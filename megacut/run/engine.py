@@ -44,6 +44,7 @@ from megacut.run.results import (  # noqa: F401  (the results, importable from h
     item_status,
 )
 from megacut.run.scheduler import JobStatus, Outcome, Scheduler, StartedPool, StopControl, resolve_scheduler
+from megacut.run.watch import NO_WATCH, RunWatch
 from megacut.run.worker import run_job
 
 log = logging.getLogger(__name__)
@@ -54,8 +55,8 @@ class _Run:
     with its own state; the engine moves between the parts as jobs end."""
 
     def __init__(self, groups: list[Group], options: RunOptions, stop: StopControl,
-                 on_event: Callable[[str], None] | None):
-        self.groups, self.options, self.stop = groups, options, stop
+                 on_event: Callable[[str], None] | None, watch: RunWatch = NO_WATCH):
+        self.groups, self.options, self.stop, self.watch = groups, options, stop, watch
         self.started_s, self.started_at = time.monotonic(), time.time()
         self.cache = SegmentCache(options.cache_dir or options.output_dir / ".megacut-cache")
         self.items: dict[str, ItemResult] = {}
@@ -170,18 +171,21 @@ def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | No
 
 def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl | None = None,
                   progress: Progress | None = None, on_item: Callable[[ItemResult], None] | None = None,
-                  plan: RenderPlan | None = None, pool: StartedPool | None = None) -> RunResult:
+                  plan: RenderPlan | None = None, pool: StartedPool | None = None,
+                  watch: RunWatch = NO_WATCH) -> RunResult:
     """Render every selected group into its output file (the engine under scenes and sections);
     ``plan``, the scenes plan they came from, goes into the result; ``pool``, a process pool started
-    while the groups were planned (used if it has the run's workers and ``stop``; the caller closes it)."""
+    while the groups were planned (used if it has the run's workers and ``stop``; the caller closes it);
+    ``watch`` hears the run's events (run/watch.py)."""
     started, cpu_started = time.monotonic(), process_cpu_s()
     stop = stop or StopControl()
     options.output_dir.mkdir(parents=True, exist_ok=True)
-    run = _Run(groups, options, stop, on_event=progress.log if progress else None)
+    run = _Run(groups, options, stop, on_event=progress.log if progress else None, watch=watch)
     with run.cache.lock():
         for folder in {g.output.parent for g in groups}:  # a killed run's joins
             remove_partials(folder)
         jobs = run.classify()
+        watch.planned(groups, jobs, run.items, run.done)
         _check_disk(run)
         parts = None
         try:
@@ -193,6 +197,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                                       clip_cache=options.clip_cache, stop=stop, admit=memory.admit, cluster=cluster,
                                       cache_root=run.cache.root, pool=pool)
                 run.slots = lambda: scheduler.workers
+                watch.scheduling(scheduler, memory, cluster)
                 run.feed_all()  # a part with its last rounds of jobs only: its sound is rendered from the start
                 described = cluster.describe() if cluster else None
                 if progress:
@@ -206,6 +211,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
 
                 def on_outcome(outcome: Outcome) -> None:
                     run.last_job_ended_s = time.monotonic() - run.started_s
+                    watch.job_ended(outcome)
                     for item in run.job_ended(outcome):
                         if on_item:
                             on_item(run.items[item.id])

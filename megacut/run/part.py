@@ -24,6 +24,7 @@ from megacut.run.cache import SegmentCache
 from megacut.run.options import RunOptions
 from megacut.run.results import ItemResult, ItemStatus, PartResult, PartStatus
 from megacut.run.scheduler import StopControl
+from megacut.run.watch import RunWatch
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,7 @@ class Run(Protocol):
     slots: Callable[[], int]  # jobs that run at once
     started_s: float
     on_event: Callable[[str], None]
+    watch: RunWatch  # hears the run's events (run/watch.py)
 
 
 class PartState:
@@ -173,6 +175,7 @@ class PartState:
         finally:
             self.close_audio()
             self.close_chunks()
+            self.run.watch.part_ended(self.result)
 
     def part_audio(self) -> Path | None:
         """The part's AAC track, kept from an earlier run with the same sound or encoded while it rendered;
@@ -208,6 +211,7 @@ class PartState:
         inputs = [PartInput(cache.segment_path(job.key), job.frames, item.chapter if n == 0 else None)
                   for item in included for n, job in enumerate(item.jobs)]
         started_s = time.monotonic()
+        self.run.watch.part_joining(group)
         try:
             audio = self.part_audio()
             audio_wait_s = time.monotonic() - started_s

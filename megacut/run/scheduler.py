@@ -46,6 +46,7 @@ from typing import Any, Callable
 
 from megacut.errors import Cancelled, MegacutError, NotStarted, UsageError
 from megacut.render.jobs import Text
+from megacut.run.controls import follow_workers
 from megacut.run.worker import close_clip_caches, init_worker, start_job, warm_up
 
 log = logging.getLogger(__name__)
@@ -203,6 +204,8 @@ class StopControl:
     drain: threading.Event = field(default_factory=threading.Event)  # stage 1: start nothing new
     # Stage 1 as workers see it: a job already handed to a worker's queue does not start either.
     hold: Any = field(default_factory=lambda: mp_context().Event())
+    pause: threading.Event = field(default_factory=threading.Event)  # start nothing until cleared (controls.py)
+    workers: int | None = None  # the workers asked for while the run goes on (controls.py); None: as started
 
     @property
     def stopping(self) -> bool:
@@ -395,7 +398,8 @@ class Scheduler:
 
         try:
             while state.pending or self.running:
-                self._submit_ready(executor, fn, state, self._limit(executor))
+                executor, limit = follow_workers(self, executor, self._limit(executor))
+                self._submit_ready(executor, fn, state, limit)
                 if self.stop.stopping:
                     for future in [f for f in self.running if f.cancel()]:  # queued, not started: withdraw
                         job, _ = self.running.pop(future)
@@ -411,6 +415,10 @@ class Scheduler:
                     try:
                         result = future.result()
                     except NotStarted:
+                        if not self.stop.stopping:  # paused as it reached its worker: it starts on resume
+                            state.attempts[job.id] -= 1
+                            state.pending.retry(job)
+                            continue
                         finish(Outcome(job, JobStatus.NOT_STARTED, attempts=state.attempts_of(job.id) - 1))
                     except Cancelled as exc:
                         finish(Outcome(job, JobStatus.CANCELLED, error=str(exc), attempts=state.attempts_of(job.id)))
@@ -444,7 +452,7 @@ class Scheduler:
         # Backpressure holds extra jobs while memory is short, never the only one: with nothing running,
         # waiting could not free anything.
         while (state.pending and len(self.running) < limit and not self.stop.stopping
-               and (not self.running or self.admit())):
+               and not self.stop.pause.is_set() and (not self.running or self.admit())):
             if state.isolated_running:
                 return
             state.pending.window = job_window(self.workers)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import itertools
 import os
 import signal
 import threading
@@ -111,7 +112,22 @@ def start_job(fn: Callable[[Any], Any], job: Any) -> Any:
     hold = hold_event()
     if hold is not None and hold.is_set():
         raise NotStarted("not started: the run is stopping")
-    return fn(job)
+    start = next(_starts)
+    _here[start] = job
+    try:
+        return fn(job)
+    finally:
+        del _here[start]
+
+
+_here: dict[int, Any] = {}  # the jobs this process runs now, by start
+_starts = itertools.count()
+
+
+def running_here() -> list[tuple[int, Any]]:
+    """(start, job) of each job running in this process now: with --no-threading, the run's own jobs (the
+    status shows them; a pool's are seen through their futures)."""
+    return list(_here.items())
 
 
 def run_job(job: Job) -> JobResult:
