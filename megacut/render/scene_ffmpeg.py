@@ -33,6 +33,7 @@ places them up to half a millisecond apart.
 
 from __future__ import annotations
 
+import re
 import time
 from fractions import Fraction
 from pathlib import Path
@@ -118,8 +119,16 @@ def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
     return video, audio
 
 
-def video_graph(job: SceneJob, timing: OverlayTiming | None) -> str:
-    """Filter graph from the source's video (and the overlay image, input 1, shown for ``timing``) to ``[v]``.
+def graph_value(text: str) -> str:
+    """``text`` as one filter option's value in a filter graph: escaped for the option (``\\ ' :``), then for
+    the graph (``\\ ' [ ] , ;``), as ffmpeg reads it (any file name works)."""
+    option = re.sub(r"([\\':])", r"\\\1", text)
+    return re.sub(r"([\\'\[\],;])", r"\\\1", option)
+
+
+def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path | None = None) -> str:
+    """Filter graph from the source's video (and the overlay image ``overlay_png``, shown for ``timing``) to
+    ``[v]``.
 
     A segment's frames are cut like the whole scene's, then moved to their time in the scene
     (``setpts=PTS+first_frame``: the fps filter's time base is one frame) so that the fades and the
@@ -140,10 +149,11 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None) -> str:
     source = f"[0:{scene.source.video_index}]"
     if timing is None:
         return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS, *to_zero]) + "[v]"
-    # The image is read as one frame and repeated inside the graph: its input ends at once, rather
-    # than at the same instant as the scene, which made ffmpeg 9 hang now and then.
+    # The image is read inside the graph (the movie source), as one frame repeated there: as an input of
+    # its own, beside the picture's and the sound's, it made ffmpeg 9 hang in about one run in 40.
     shown_frames = max(1, round(timing.duration_s * fmt.fps))
-    image = (f"[1:v]format=rgba,loop=loop={shown_frames - 1}:size=1:start=0,"
+    image = (f"movie=filename={graph_value(f'file:{overlay_png}')},format=rgba,"
+             f"loop=loop={shown_frames - 1}:size=1:start=0,"
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
              f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
@@ -257,11 +267,8 @@ def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> l
     fmt = job.format
     args = ["-loglevel", "error", *TIMESTAMPS, *picture_input(job)]
     timing = job.overlay if overlay_png else None
-    if timing is not None:
-        args += input_file(overlay_png, "-f", "image2", "-pattern_type", "none", "-framerate", _rate(fmt.fps))
-    sound = args.count("-i")
     args += sound_input(job) if job.scene.audio is not None else []
-    graph = f"{video_graph(job, timing)};{audio_graph(job, sound)}"
+    graph = f"{video_graph(job, timing, overlay_png)};{audio_graph(job, 1)}"
     # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
     # is complete, cutting the audio short.
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
