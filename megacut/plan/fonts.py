@@ -165,6 +165,7 @@ def _fallback_order() -> tuple[str, ...]:
     return tuple(preferred + rest + [BUILTIN])
 
 
+@lru_cache(maxsize=4096)
 def _always_drawable(char: str) -> bool:
     """Spaces and invisible format/control characters need no glyph."""
     return unicodedata.category(char) in ("Zs", "Zl", "Zp", "Cc", "Cf")
@@ -189,6 +190,7 @@ def _notdef(spec: str) -> tuple[tuple[int, int], bytes]:
     return mask.size, bytes(mask)
 
 
+@lru_cache(maxsize=4096)
 @lru_cache(maxsize=4096)
 def font_for_char(primary: str, char: str) -> str | None:
     """The font that draws ``char``: the primary if it can, else the first fallback that can; None if none."""
