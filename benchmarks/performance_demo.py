@@ -2,6 +2,7 @@
 
     python benchmarks/performance_demo.py                  # ~60 s of 720p from 9 generated scenes
     python benchmarks/performance_demo.py --quick          # 3 scenes of 2 s at 320x180, well under a minute
+    python benchmarks/performance_demo.py --workload long  # 20 minutes of 480p from 30 scenes of 5 s to 4 min
     python benchmarks/performance_demo.py --csv scenes.csv --movies ~/Movies   # your own workload
     python benchmarks/performance_demo.py --configs ffmpeg-command,megacut-2w --out bench-out
     python benchmarks/performance_demo.py --repeat 3       # rounds of everything, fastest run of each kept
@@ -18,6 +19,7 @@ tree's summed RSS, sampled with psutil every 50 ms. Configurations:
     ffmpeg-command      one ffmpeg command: an input per scene, Pillow overlays, concat, one encode
     megacut-inline      megacut process --no-threading
     megacut-1w ... -Nw  megacut process --max-workers k, k = 1..N (N = CPUs available, at least 2)
+    megacut-whole       megacut process --segment-duration 0: every scene one job, never split
     megacut-threads     megacut process --executor thread --max-workers N
     megacut-moviepy-inline  megacut process --backend moviepy --no-threading
     megacut-moviepy     megacut process --backend moviepy --max-workers N (these two only when megacut
@@ -113,6 +115,15 @@ QUICK_SOURCES = (
     SourceSpec("The Long Winter", "640x360", "30000/1001", 8, "testsrc2=size={size}:rate={fps},hue=H=t",
                (262, 349)),
 )
+# The long workload: 20 minutes of 854x480 from 30 scenes of 5 s to 4 min over 480p-720p sources, the
+# lengths a saga's part has (a few long scenes hold most of its time); at veryfast it runs in a few minutes.
+LONG_SOURCES = (
+    SourceSpec("Harbor Lights 480p", "854x480", "25", 300, "testsrc2=size={size}:rate={fps},hue=H=t/7", (330, 440)),
+    SourceSpec("Northern Line 720p", "1280x720", "24000/1001", 300,
+               "testsrc2=size={size}:rate={fps},noise=alls=3:allf=t", (392, 523), 44100),
+    SourceSpec("Glass Harbor 576p", "1024x576", "30", 300, "testsrc2=size={size}:rate={fps},hue=H=t/3", (494, 587)),
+)
+LONG_SCENES, LONG_TOTAL_S, LONG_MIN_S, LONG_MAX_S = 30, 1200.0, 5.0, 240.0
 OVERLAYS = ("12 March 2187", "Stardate 47634.4", 'Winter 1943 — "Operation Frost"', "22 BBY",
             "Year 3 of the Long Winter", "Autumn, 2nd Age 1701", "Day 1: 06:00", "The Night Before",
             "Cycle 8 · Ceres Station")
@@ -191,6 +202,36 @@ def scene_rows(sources: tuple[SourceSpec, ...], count: int, total_s: float, seed
     return rows
 
 
+def power_lengths(count: int, low: float, high: float, total: float, seed: int) -> list[float]:
+    """``count`` lengths from ``low`` to ``high`` adding up to ``total``, in a seeded order: low + (high - low)
+    * (k / (count - 1)) ** p, p chosen for the total (a few long scenes hold much of the time, as in a saga)."""
+
+    def lengths(p: float) -> list[float]:
+        return [low + (high - low) * (k / (count - 1)) ** p for k in range(count)]
+
+    lo, hi = 0.01, 50.0
+    for _ in range(60):  # the total falls as p grows
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if sum(lengths(mid)) > total else (lo, mid)
+    values = [round(v, 3) for v in lengths(lo)]
+    values[-2] = round(values[-2] + total - sum(values), 3)  # the exact total, the longest kept at ``high``
+    random.Random(seed).shuffle(values)
+    return values
+
+
+def long_rows(sources: tuple[SourceSpec, ...], seed: int) -> list[dict]:
+    """The long workload's scenes: ``power_lengths`` at seeded positions in the sources."""
+    rng = random.Random(seed)
+    rows = []
+    lengths = power_lengths(LONG_SCENES, LONG_MIN_S, LONG_MAX_S, LONG_TOTAL_S, seed)
+    for i, length in enumerate(lengths):
+        spec = sources[i % len(sources)]
+        start = round(rng.uniform(0.5, spec.duration_s - length - 0.5), 3)
+        rows.append({"movie": spec.name, "start": timecode(start), "end": timecode(start + length),
+                     "overlay": OVERLAYS[i % len(OVERLAYS)]})
+    return rows
+
+
 def timecode(seconds: float) -> str:
     minutes, rest = divmod(round(seconds * 1000), 60000)
     return f"00:{minutes:02d}:{rest / 1000:06.3f}"
@@ -205,6 +246,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def generated_workload(args) -> Workload:
+    if args.workload == "long":
+        return long_workload(args)
     sources = QUICK_SOURCES if args.quick else FULL_SOURCES
     count, total_s = (3, 6.0) if args.quick else (9, 60.0)
     tag = hashlib.sha1(repr((sources, count, total_s, args.seed)).encode()).hexdigest()[:8]
@@ -221,6 +264,20 @@ def generated_workload(args) -> Workload:
     preset = args.preset or ("ultrafast" if args.quick else "medium")
     return plan_workload("quick" if args.quick else "generated", csv_path, movies, size, Fraction(25), preset,
                          args.crf)
+
+
+def long_workload(args) -> Workload:
+    tag = hashlib.sha1(repr((LONG_SOURCES, LONG_SCENES, LONG_TOTAL_S, args.seed)).encode()).hexdigest()[:8]
+    folder = args.work / f"long-{tag}"
+    movies = folder / "movies"
+    movies.mkdir(parents=True, exist_ok=True)
+    started = time.monotonic()
+    for spec in LONG_SOURCES:
+        make_source(spec, movies)
+    print(f"sources ready in {movies} ({time.monotonic() - started:.1f} s)", flush=True)
+    csv_path = folder / "scenes.csv"
+    write_csv(csv_path, long_rows(LONG_SOURCES, args.seed))
+    return plan_workload("long", csv_path, movies, (854, 480), Fraction(25), args.preset or "veryfast", args.crf)
 
 
 def user_workload(args) -> Workload:
@@ -622,6 +679,7 @@ def configurations(workers: int) -> dict:
                "megacut-inline": lambda ctx, name: run_megacut(ctx, name, "--no-threading", "--force")}
     for k in range(1, workers + 1):
         configs[f"megacut-{k}w"] = lambda ctx, name, k=k: run_megacut(ctx, name, "--max-workers", str(k), "--force")
+    configs["megacut-whole"] = lambda ctx, name: run_megacut(ctx, name, "--segment-duration", "0", "--force")
     configs["megacut-threads"] = lambda ctx, name: run_megacut(ctx, name, "--executor", "thread", "--max-workers",
                                                                str(ctx.workers), "--force")
     configs["megacut-moviepy-inline"] = lambda ctx, name: run_megacut(ctx, name, "--backend", "moviepy",
@@ -778,6 +836,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="folder for results (default: bench-out)")
     parser.add_argument("--work", type=Path, help="folder for generated sources and runs (default: OUT/work)")
     parser.add_argument("--quick", action="store_true", help="3 scenes of 2 s at 320x180, preset ultrafast")
+    parser.add_argument("--workload", choices=("standard", "long"), default="standard",
+                        help="the generated workload: standard (9 scenes, 60 s of 1280x720, preset medium) or "
+                             "long (30 scenes of 5 s to 4 min, 20 minutes of 854x480, preset veryfast)")
     parser.add_argument("--configs", help="comma-separated configurations to run (default: all)")
     parser.add_argument("--csv", type=Path, help="your own scenes CSV (with --movies)")
     parser.add_argument("--movies", type=Path, help="your own movies folder (with --csv)")

@@ -2,6 +2,7 @@
 
     python benchmarks/scaling_model.py                       # the three workloads, both designs
     python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
+    python benchmarks/scaling_model.py --workloads saga        # a 2-hour part and a 25-part saga
 
 For each workload and design, megacut renders the workload once on this machine (``--force``, one
 worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
@@ -28,6 +29,10 @@ Workloads (generated, nothing downloaded):
   long4   4 scenes of 60 s at 1920x1080 (rendered here at --long-sample-s per scene: the jobs of the
           full scenes are replayed with the CPU per frame and per job measured on the shorter ones)
 
+  saga    a 2-hour 1080p part of 40 scenes of 1-10 minutes, and a saga of 25 such parts, on 2, 16, 64 and
+          160 cores, whole and at several segment lengths: each job's cost from long4's scenes rendered
+          here whole and split into 2 s segments (CPU per frame, and per job: what a segment costs)
+
 Also compared: one ffmpeg command doing the whole workload, measured here as CPU seconds and modelled
 on N cores as x264's own threading allows (its speed-up is taken from ``--ffmpeg-parallelism``,
 measured on a 16-core machine as 111 CPU-s in 10.1 s wall: 11.0 cores).
@@ -40,7 +45,7 @@ import json
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from fractions import Fraction
 from pathlib import Path
@@ -50,8 +55,10 @@ import performance_demo as demo  # noqa: E402  (the 9-scene workload and its sou
 
 import megacut  # noqa: E402
 from megacut.join.audio import ALONE_THREADS  # noqa: E402
-from megacut.run.engine import AHEAD_ROUNDS  # noqa: E402
+from megacut.plan.build import OutputFormat  # noqa: E402
+from megacut.render.jobs import segment_bounds  # noqa: E402
 from megacut.run.groups import scene_groups  # noqa: E402
+from megacut.run.part import AHEAD_ROUNDS  # noqa: E402
 from megacut.run.scheduler import WINDOW_PER_WORKER, Pending, default_workers, job_window  # noqa: E402
 
 CORES = (2, 4, 8, 16, 32)
@@ -373,12 +380,93 @@ def ffmpeg_command_s(measured_cpu_s: float, cores: int) -> float:
     return measured_cpu_s / min(cores, FFMPEG_CMD_PARALLELISM)
 
 
+# ------------------------------------------------------------------ the saga
+
+
+SAGA_PART_S, SAGA_SCENES, SAGA_PARTS = 7200.0, 40, 25  # a 2-hour part of 40 scenes of 1-10 minutes; 25 parts
+SAGA_MIN_S, SAGA_MAX_S = 60.0, 600.0
+SAGA_CORES = (2, 16, 64, 160)  # 160: ten 16-core machines on Dask
+SAGA_FPS = Fraction(24000, 1001)
+SAGA_TARGETS = (2.0, 10.0, 20.0, 30.0, 60.0)  # segment lengths compared (0: scenes whole)
+
+
+@dataclass
+class JobCosts:
+    """What a job costs at 1080p, from two runs of the same scenes here: every scene whole, and split into
+    segments. CPU seconds = per_job + per_frame * frames; a job keeps ``cores`` busy by itself."""
+
+    per_frame: float
+    per_job: float
+    cores: float
+
+    @classmethod
+    def measured(cls, whole: Measured, split: Measured) -> JobCosts:
+        frames = sum(j.frames for j in whole.jobs)
+        assert frames == sum(j.frames for j in split.jobs) and len(split.jobs) > len(whole.jobs)
+        whole_cpu, split_cpu = sum(j.cpu_s for j in whole.jobs), sum(j.cpu_s for j in split.jobs)
+        per_job = max(0.0, (split_cpu - whole_cpu) / (len(split.jobs) - len(whole.jobs)))
+        per_frame = (whole_cpu - per_job * len(whole.jobs)) / frames
+        cores = sum(j.cpu_s for j in whole.jobs) / sum(j.wall_s for j in whole.jobs)
+        return cls(per_frame, per_job, max(1.0, cores))
+
+
+def saga_jobs(costs: JobCosts, segment_s: float, parts: int, seed: int = 3) -> tuple[list[Job], dict[int, float]]:
+    """The jobs of ``parts`` saga parts (each its own seeded order of scene lengths) at ``segment_s``, with
+    megacut's own segment boundaries; and each part's join, from the join measured here per second."""
+    fmt = OutputFormat(1920, 1080, SAGA_FPS, "yuv420p", 48000, 2)
+    jobs = []
+    for part in range(1, parts + 1):
+        for length in demo.power_lengths(SAGA_SCENES, SAGA_MIN_S, SAGA_MAX_S, SAGA_PART_S, seed + part):
+            for _, frames in segment_bounds(fmt.frames_for(length), fmt.frames_for(segment_s)):
+                cpu_s = costs.per_job + costs.per_frame * frames
+                jobs.append(Job(part, frames, cpu_s, cpu_s / costs.cores, "saga.mkv", float(frames / SAGA_FPS)))
+    return jobs, {part: SAGA_JOIN_S_PER_S * SAGA_PART_S for part in range(1, parts + 1)}
+
+
+# Joining a 2-hour part once its audio is encoded: stream copies of its video (measured here: a 2-hour part's
+# join took 227 s when it encoded its audio, 192 s of it; the audio is now encoded while the part renders).
+SAGA_JOIN_S_PER_S = 35 / 7200
+
+
+def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS) -> dict:
+    """Per segment length: the part's and the whole saga's wall time and cores busy on each core count."""
+    results = {}
+    for segment_s in (0.0, *targets):
+        rows = []
+        for cores in cores_list:
+            row = {"cores": cores}
+            for name, parts in (("part", 1), ("saga", SAGA_PARTS)):
+                jobs, joins = saga_jobs(costs, segment_s, parts)
+                wall, cpu, _ = simulate(jobs, joins, cores, cores)
+                row[name] = {"jobs": len(jobs), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
+                             "busy": round(cpu / (wall * cores), 3)}
+            rows.append(row)
+        results[f"{segment_s:g}"] = rows
+    return results
+
+
+def print_saga(costs: JobCosts, results: dict) -> None:
+    print(f"\nsaga: a 2-hour 1080p part of {SAGA_SCENES} scenes of 1-10 min, and {SAGA_PARTS} such parts; a job "
+          f"costs {costs.per_job:.2f} CPU-s + {costs.per_frame * 1000:.1f} CPU-ms per frame and keeps "
+          f"{costs.cores:.2f} cores busy (measured here)")
+    print("  segment s  cores   part: jobs  wall      busy   saga: jobs  wall       busy   CPU vs whole")
+    whole_cpu = {row["cores"]: row["saga"]["cpu_s"] for row in results["0"]}
+    for target, rows in results.items():
+        for row in rows:
+            part, saga = row["part"], row["saga"]
+            print(f"  {target:>9}  {row['cores']:>5}  {part['jobs']:>10}  {part['wall_s'] / 60:>6.1f} min {part['busy']:>5.0%}"
+                  f"  {saga['jobs']:>10}  {saga['wall_s'] / 3600:>6.2f} h  {saga['busy']:>5.0%}"
+                  f"   {saga['cpu_s'] / whole_cpu[row['cores']]:.3f}")
+
+
 # ------------------------------------------------------------------ command
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--workloads", default=",".join(WORKLOADS), help="readme, list32, long4")
+    parser.add_argument("--workloads", default=",".join([*WORKLOADS, "saga"]),
+                        help="readme, list32, long4, saga (the 1080p jobs of long4 rendered whole and split here, "
+                             "replayed as a 2-hour part and a 25-part saga)")
     parser.add_argument("--cores", default=",".join(map(str, CORES)), help="simulated core counts")
     parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
     parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
@@ -393,6 +481,14 @@ def main(argv=None) -> int:
     cores_list = [int(c) for c in args.cores.split(",")]
     results = {}
     for name in args.workloads.split(","):
+        if name == "saga":
+            workload = long4_workload(work, args)
+            whole, split = (measure(workload, Design(f"saga-{n}", ["--segment-duration", f"{t:g}"], 1, t),
+                                    args.out / "runs", 1, args.reuse) for n, t in (("whole", 0.0), ("split", 2.0)))
+            costs = JobCosts.measured(whole, split)
+            results["saga"] = {"costs": asdict(costs), "model": saga_model(costs)}
+            print_saga(costs, results["saga"]["model"])
+            continue
         workload = WORKLOADS[name](work, args)
         results[name] = {}
         for design in designs():

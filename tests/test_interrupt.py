@@ -52,7 +52,8 @@ def workload(tmp_path_factory):
 def megacut(csv, movies, output, *extra):
     args = [sys.executable, "-m", "megacut", "process", "--csv", str(csv), "--movies", str(movies),
             "--output", str(output), "--resolution", "320x180", "--fps", "25", "--preset", "veryfast",
-            "--encoder-threads", "1", "--max-workers", "2", "--chunk-duration", "8s", "-q", *extra]
+            "--encoder-threads", "1", "--max-workers", "2", "--chunk-duration", "8s", "--segment-duration", "2", "-q",
+            *extra]
     return subprocess.Popen(args, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 

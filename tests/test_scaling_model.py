@@ -65,3 +65,32 @@ def test_the_many_cores_check_judges_the_targets_from_the_runs_it_measured(monke
     megacut["valid"] = False  # an output that failed its checks: figures that do not count
     assert check.main(["--workloads", "readme", "--out", str(tmp_path)]) == 1
     assert "(an output failed its checks)" in capsys.readouterr().out
+
+
+def test_the_saga_is_parts_of_two_hours_split_by_megacuts_own_segment_bounds():
+    costs = scaling_model.JobCosts(per_frame=0.1, per_job=0.5, cores=1.0)
+    whole, _ = scaling_model.saga_jobs(costs, 0.0, parts=2)
+    split, joins = scaling_model.saga_jobs(costs, 30.0, parts=2)
+    assert len(whole) == 2 * scaling_model.SAGA_SCENES and set(joins) == {1, 2}
+    for jobs in (whole, split):
+        for part in (1, 2):
+            seconds = sum(j.seconds for j in jobs if j.part == part)
+            assert seconds == pytest.approx(scaling_model.SAGA_PART_S, abs=1.0)  # frames rounded per scene
+    assert all(j.seconds < 45.0 for j in split) and len(split) > 4 * len(whole)
+    # each job: its frames' cost and one job's more
+    assert all(j.cpu_s == pytest.approx(0.5 + 0.1 * j.frames) for j in split)
+
+
+def test_segments_keep_many_cores_busy_where_whole_scenes_cannot():
+    costs = scaling_model.JobCosts(per_frame=0.1, per_job=0.5, cores=1.0)
+    model = scaling_model.saga_model(costs, cores_list=(64,), targets=(30.0,))
+    whole, split = model["0"][0]["part"], model["30"][0]["part"]
+    assert whole["busy"] < 0.3 and split["busy"] > 0.8  # a part's longest scene bounds it when whole
+    assert split["cpu_s"] > whole["cpu_s"]  # the segments' own cost is counted
+
+
+def test_the_long_workload_adds_up_to_twenty_minutes_of_scenes_from_5_s_to_4_min():
+    lengths = scaling_model.demo.power_lengths(30, 5.0, 240.0, 1200.0, seed=7)
+    assert len(lengths) == 30 and sum(lengths) == pytest.approx(1200.0, abs=0.01)
+    assert min(lengths) >= 5.0 and max(lengths) == 240.0
+    assert sorted(lengths) != lengths  # in a seeded order, not sorted

@@ -42,7 +42,7 @@ class Settings:
     preset: str = "medium"
     video_codec: str = "libx264"
     encoder_threads: int = 1  # per job, fixed so output never depends on the worker count (1: least CPU per second)
-    segment_s: float = 2.0  # a longer scene is rendered as consecutive segments of about this length; 0: never
+    segment_s: float = 30.0  # a longer scene is rendered as consecutive segments of about this length; 0: never
     overlay_duration_s: float = 3.0
     overlay_second_line: str = OVERLAY_SECOND_LINES[0]  # title, movie (the CSV cell as written) or none
     font: str | None = None
