@@ -45,10 +45,10 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from framecode import base_frame, draw_frame, exact_times, read_indices  # noqa: E402  (the tests' frame codes)
+from framecode import base_frame, decode_frames, draw_frame, exact_times, read_indices  # noqa: E402  (the tests' frame codes)
 
 from megacut.ffmpeg import run_ffmpeg  # noqa: E402
-from megacut.mov import sound_chunks  # noqa: E402
+from megacut.join import audio as join_audio  # noqa: E402
 
 SIZE = (160, 120)
 BEEP_S = 0.06
@@ -215,13 +215,6 @@ def make_sources(sources, folder: Path) -> dict[str, Path]:
 # ----------------------------------------------------------------------------------- the reference
 
 
-def _start_s(path: Path) -> float:
-    """The file's start time as ffmpeg reports it: content time 0, as megacut counts scene times."""
-    stderr = run_ffmpeg(["-hide_banner", "-i", str(path)], check=False).stderr
-    match = re.search(r"start: (-?[\d.]+)", stderr)
-    return float(match[1]) if match else 0.0
-
-
 def played_frames(path: Path, workdir: Path) -> list[tuple[float, int]]:
     """(content time, frame index) of every frame ffmpeg shows when it plays ``path`` from its start."""
     raw = workdir / (path.name + ".ref.rgb")
@@ -296,17 +289,11 @@ def render(csv: Path, movies: Path, output: Path, fps: str, *, split: bool, back
 
 def segment_pcm(path: Path) -> bytes:
     """A segment's PCM, as stored."""
-    with open(path, "rb") as handle:
-        return b"".join(handle.seek(offset) * 0 * b"" + handle.read(size) for offset, size in sound_chunks(path))
+    return b"".join(join_audio.segment_pcm(path))
 
 
 def part_frames(path: Path, workdir: Path) -> list[int]:
-    raw = workdir / (path.name + ".part.rgb")
-    run_ffmpeg(["-y", "-i", str(path), "-map", "0:v:0", "-fps_mode", "passthrough", "-f", "rawvideo",
-                "-pix_fmt", "rgb24", str(raw)])
-    frames = np.fromfile(raw, dtype=np.uint8).reshape(-1, SIZE[1], SIZE[0], 3)
-    raw.unlink()
-    return read_indices(frames)
+    return read_indices(decode_frames(path, *SIZE, workdir))
 
 
 # ----------------------------------------------------------------------------------- checking

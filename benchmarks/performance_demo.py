@@ -245,13 +245,11 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def generated_workload(args) -> Workload:
-    if args.workload == "long":
-        return long_workload(args)
-    sources = QUICK_SOURCES if args.quick else FULL_SOURCES
-    count, total_s = (3, 6.0) if args.quick else (9, 60.0)
-    tag = hashlib.sha1(repr((sources, count, total_s, args.seed)).encode()).hexdigest()[:8]
-    folder = args.work / f"{'quick' if args.quick else 'full'}-{tag}"
+def generate(work: Path, name: str, sources: tuple[SourceSpec, ...], key: tuple, rows) -> tuple[Path, Path]:
+    """(scenes CSV, movies folder) of a generated workload in ``work/NAME-TAG`` (TAG from ``sources`` and
+    ``key``: the sources are kept between runs); ``rows()`` gives the CSV's rows."""
+    tag = hashlib.sha1(repr((sources, *key)).encode()).hexdigest()[:8]
+    folder = work / f"{name}-{tag}"
     movies = folder / "movies"
     movies.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
@@ -259,7 +257,17 @@ def generated_workload(args) -> Workload:
         make_source(spec, movies)
     print(f"sources ready in {movies} ({time.monotonic() - started:.1f} s)", flush=True)
     csv_path = folder / "scenes.csv"
-    write_csv(csv_path, scene_rows(sources, count, total_s, args.seed))
+    write_csv(csv_path, rows())
+    return csv_path, movies
+
+
+def generated_workload(args) -> Workload:
+    if args.workload == "long":
+        return long_workload(args)
+    sources = QUICK_SOURCES if args.quick else FULL_SOURCES
+    count, total_s = (3, 6.0) if args.quick else (9, 60.0)
+    csv_path, movies = generate(args.work, "quick" if args.quick else "full", sources, (count, total_s, args.seed),
+                                lambda: scene_rows(sources, count, total_s, args.seed))
     size = (320, 180) if args.quick else (1280, 720)
     preset = args.preset or ("ultrafast" if args.quick else "medium")
     return plan_workload("quick" if args.quick else "generated", csv_path, movies, size, Fraction(25), preset,
@@ -267,16 +275,8 @@ def generated_workload(args) -> Workload:
 
 
 def long_workload(args) -> Workload:
-    tag = hashlib.sha1(repr((LONG_SOURCES, LONG_SCENES, LONG_TOTAL_S, args.seed)).encode()).hexdigest()[:8]
-    folder = args.work / f"long-{tag}"
-    movies = folder / "movies"
-    movies.mkdir(parents=True, exist_ok=True)
-    started = time.monotonic()
-    for spec in LONG_SOURCES:
-        make_source(spec, movies)
-    print(f"sources ready in {movies} ({time.monotonic() - started:.1f} s)", flush=True)
-    csv_path = folder / "scenes.csv"
-    write_csv(csv_path, long_rows(LONG_SOURCES, args.seed))
+    csv_path, movies = generate(args.work, "long", LONG_SOURCES, (LONG_SCENES, LONG_TOTAL_S, args.seed),
+                                lambda: long_rows(LONG_SOURCES, args.seed))
     return plan_workload("long", csv_path, movies, (854, 480), Fraction(25), args.preset or "veryfast", args.crf)
 
 

@@ -86,12 +86,12 @@ class PartAudio:
                 return
             segment, alone = entry
             if alone is None:
-                yield from _segment_pcm(segment)
+                yield from segment_pcm(segment)
                 continue
             try:
                 # rendered meanwhile: read it (its sound is the same), unless rendering it alone has begun
                 if segment.exists() and alone.cancel():
-                    yield from _segment_pcm(segment)
+                    yield from segment_pcm(segment)
                     continue
                 pcm = alone.result()
                 try:
@@ -153,7 +153,7 @@ class PartAudio:
             self._alone.shutdown(wait=True, cancel_futures=True)
 
 
-def _segment_pcm(segment: Path):
+def segment_pcm(segment: Path):
     """A segment's PCM, read straight from its MOV chunks."""
     with open(segment, "rb") as handle:
         for offset, size in sound_chunks(segment):
