@@ -60,7 +60,7 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -96,6 +96,7 @@ class SourceSpec:
     video: str  # lavfi source graph; {size} {fps} {d} are filled in
     tones: tuple[int, int]  # left, right Hz
     sample_rate: int = 48000
+    encode: tuple[str, ...] = ("-g", "96")  # more x264 options
 
 
 # Different sizes and rates, content with motion and grain so x264 has real work to do.
@@ -124,6 +125,17 @@ LONG_SOURCES = (
     SourceSpec("Glass Harbor 576p", "1024x576", "30", 300, "testsrc2=size={size}:rate={fps},hue=H=t/3", (494, 587)),
 )
 LONG_SCENES, LONG_TOTAL_S, LONG_MIN_S, LONG_MAX_S = 30, 1200.0, 5.0, 240.0
+# The uniform saga: sources already in the output format (H.264 High with B-frames, closed GOPs of 2 to
+# 5 s, 854x480 at 23.976 fps, tagged BT.709), as a saga of Blu-ray rips and web episodes is; 20 scenes of
+# 20 s to 3 min, 25 minutes in all, each with a 4 s date overlay. What smart copy (--copy) is for.
+UNIFORM_TAGS = "colorprim=bt709:transfer=bt709:colormatrix=bt709"
+UNIFORM_SOURCES = tuple(
+    SourceSpec(f"Saga {n} 480p", "854x480", "24000/1001", 480,
+               f"testsrc2=size={{size}}:rate={{fps}},hue=H=t/{n + 3},noise=alls=2:allf=t", (330 + 40 * n, 440 + 30 * n),
+               encode=("-bf", "3", "-x264-params", f"keyint={gop}:min-keyint={gop}:scenecut=0:{UNIFORM_TAGS}",
+                       "-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709"))
+    for n, gop in enumerate((48, 72, 96, 120), start=1))
+UNIFORM_SCENES, UNIFORM_TOTAL_S, UNIFORM_MIN_S, UNIFORM_MAX_S, UNIFORM_OVERLAY_S = 20, 1500.0, 20.0, 180.0, 4.0
 OVERLAYS = ("12 March 2187", "Stardate 47634.4", 'Winter 1943 — "Operation Frost"', "22 BBY",
             "Year 3 of the Long Winter", "Autumn, 2nd Age 1701", "Day 1: 06:00", "The Night Before",
             "Cycle 8 · Ceres Station")
@@ -181,7 +193,7 @@ def make_source(spec: SourceSpec, folder: Path) -> Path:
              f":s={spec.sample_rate}:c=stereo")
     temporary = path.with_name(f".{path.stem}.partial.mp4")
     run_ffmpeg(["-loglevel", "error", "-f", "lavfi", "-i", video, "-f", "lavfi", "-i", audio,
-                "-t", str(spec.duration_s), "-c:v", "libx264", "-preset", "veryfast", "-crf", "22", "-g", "96",
+                "-t", str(spec.duration_s), "-c:v", "libx264", "-preset", "veryfast", "-crf", "22", *spec.encode,
                 "-pix_fmt", "yuv420p", "-c:a", "aac", "-b:a", "128k", "-y", str(temporary)], stall_timeout_s=None)
     temporary.replace(path)
     return path
@@ -219,11 +231,13 @@ def power_lengths(count: int, low: float, high: float, total: float, seed: int) 
     return values
 
 
-def long_rows(sources: tuple[SourceSpec, ...], seed: int) -> list[dict]:
-    """The long workload's scenes: ``power_lengths`` at seeded positions in the sources."""
+def long_rows(sources: tuple[SourceSpec, ...], seed: int, shape=(LONG_SCENES, LONG_MIN_S, LONG_MAX_S, LONG_TOTAL_S)
+              ) -> list[dict]:
+    """The long workload's scenes (or another ``shape``: count, shortest, longest, total):
+    ``power_lengths`` at seeded positions in the sources."""
     rng = random.Random(seed)
     rows = []
-    lengths = power_lengths(LONG_SCENES, LONG_MIN_S, LONG_MAX_S, LONG_TOTAL_S, seed)
+    lengths = power_lengths(*shape, seed)
     for i, length in enumerate(lengths):
         spec = sources[i % len(sources)]
         start = round(rng.uniform(0.5, spec.duration_s - length - 0.5), 3)
@@ -264,6 +278,8 @@ def generate(work: Path, name: str, sources: tuple[SourceSpec, ...], key: tuple,
 def generated_workload(args) -> Workload:
     if args.workload == "long":
         return long_workload(args)
+    if args.workload == "uniform":
+        return uniform_workload(args)
     sources = QUICK_SOURCES if args.quick else FULL_SOURCES
     count, total_s = (3, 6.0) if args.quick else (9, 60.0)
     csv_path, movies = generate(args.work, "quick" if args.quick else "full", sources, (count, total_s, args.seed),
@@ -278,6 +294,16 @@ def long_workload(args) -> Workload:
     csv_path, movies = generate(args.work, "long", LONG_SOURCES, (LONG_SCENES, LONG_TOTAL_S, args.seed),
                                 lambda: long_rows(LONG_SOURCES, args.seed))
     return plan_workload("long", csv_path, movies, (854, 480), Fraction(25), args.preset or "veryfast", args.crf)
+
+
+def uniform_workload(args) -> Workload:
+    shape = (UNIFORM_SCENES, UNIFORM_MIN_S, UNIFORM_MAX_S, UNIFORM_TOTAL_S)
+    csv_path, movies = generate(args.work, "uniform", UNIFORM_SOURCES, (*shape, args.seed),
+                                lambda: long_rows(UNIFORM_SOURCES, args.seed, shape))
+    workload = plan_workload("uniform", csv_path, movies, (854, 480), Fraction(24000, 1001), args.preset or "medium",
+                             args.crf)
+    workload.overlay_duration_s = UNIFORM_OVERLAY_S
+    return workload
 
 
 def user_workload(args) -> Workload:
@@ -319,6 +345,7 @@ class Result:
     log: str = ""
     load_before: float = 0.0  # 1-minute load average when the run started: the machine is shared
     details: dict = field(default_factory=dict)
+    read_bytes: int = 0  # bytes its process tree read (rchar: from files, cached or not, and pipes)
 
 
 class TreeSampler(threading.Thread):
@@ -371,6 +398,7 @@ def measure(name: str, command: list[str], folder: Path) -> Result:
     """Run ``command`` in a fresh process (cwd ``folder``, output to run.log) and measure it."""
     folder.mkdir(parents=True, exist_ok=True)
     log, load = folder / "run.log", os.getloadavg()[0]
+    read_before = bytes_read()
     with open(log, "wb") as handle:
         started = time.perf_counter()
         proc = subprocess.Popen(command, cwd=folder, stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT)
@@ -389,7 +417,17 @@ def measure(name: str, command: list[str], folder: Path) -> Result:
     result = Result(name, wall_s, usage.ru_utime + usage.ru_stime, sampler.peak, proc.returncode,
                     command=[str(c) for c in command], log=str(log), load_before=load)
     result.stalled = sampler.stalled
+    result.read_bytes = bytes_read() - read_before  # the reaped tree's reads count as this process's
     return result
+
+
+def bytes_read() -> int:
+    """What this process and the children it reaped have read (Linux's rchar), 0 where unknown."""
+    try:
+        with open("/proc/self/io", encoding="ascii") as handle:
+            return next(int(line.split()[1]) for line in handle if line.startswith("rchar"))
+    except (OSError, StopIteration, ValueError):
+        return 0
 
 
 # -------------------------------------------------------------- validating
@@ -607,7 +645,7 @@ def megacut_command(ctx: Context, csv_path: Path, output: Path, *extra: str) -> 
     w = ctx.workload
     return [sys.executable, "-m", "megacut", "process", "--csv", str(csv_path), "--movies", str(w.movies),
             "--output", str(output), "--resolution", f"{w.width}x{w.height}", "--fps", w.fps_text,
-            "--preset", w.preset, "--crf", str(w.crf), "-q", *extra]
+            "--preset", w.preset, "--crf", str(w.crf), "--overlay-duration", f"{w.overlay_duration_s:g}", "-q", *extra]
 
 
 def run_megacut(ctx: Context, name: str, *extra: str, csv_path: Path | None = None,
@@ -618,6 +656,79 @@ def run_megacut(ctx: Context, name: str, *extra: str, csv_path: Path | None = No
     result = measure(name, command, folder)
     result.problems, result.details = megacut_problems(output, ctx.workload)
     return result
+
+
+def run_megacut_copy(ctx: Context, name: str) -> Result:
+    """megacut with --copy auto; its re-encoded frames' PSNR against the source (and, when the full
+    re-encode ran before it, the same frames' PSNR there)."""
+    result = run_megacut(ctx, name, "--copy", "auto", "--force")
+    if result.returncode == 0:
+        pieces = reencoded_pieces(ctx.workload)
+        copied = sum(p[3] for p in pieces if p[0] == "copy")
+        total = sum(p[3] for p in pieces)
+        result.details["copied_frames"], result.details["frames"] = copied, total
+        clean = [p for p in pieces if p[0] == "clean"]
+        result.details["psnr_reencoded_db"] = pieces_psnr(ctx.runs / name / "out", clean, ctx.workload.fps)
+        full = ctx.runs / f"megacut-{ctx.workers}w" / "out"
+        if full.exists():
+            result.details["psnr_same_frames_full_reencode_db"] = pieces_psnr(full, clean, ctx.workload.fps)
+    return result
+
+
+def reencoded_pieces(workload: Workload) -> list[tuple]:
+    """(kind, part frame, source path and time of its frame, frames) of every piece of the copy plan:
+    "copy", "drawn" (re-encoded under the overlay) or "clean" (re-encoded, nothing drawn: comparable with
+    the source)."""
+    from megacut.plan.copy_index import source_index
+    from megacut.render.copy_plan import changed_frames
+    from megacut.render.jobs import CopyJob
+    from megacut.run.groups import scene_groups
+
+    settings = replace(workload.settings, copy="auto")
+    plan = megacut.prepare_plan(workload.csv, workload.movies, settings)
+    pieces, offset = [], 0
+    for group in scene_groups(plan, Path()):
+        for item in group.items:
+            jobs, scene = item.jobs, item.origin
+            copy = next((j for j in jobs if isinstance(j, CopyJob)), None)
+            if copy is None:
+                offset += item.frames
+                continue
+            source = scene.source
+            index = source_index(source.path, source.video_index, source.size_bytes, source.mtime_ns)
+            first = index.rank[index.dts.index(copy.span.first_dts)] - copy.first_frame
+            drawn, tail = changed_frames(scene, plan.format, settings)
+            for job in jobs:
+                runs = [("copy", job.first_frame, job.frames)] if job is copy else [
+                    ("drawn", job.first_frame, min(job.frames, max(0, drawn - job.first_frame))),
+                    ("clean", max(job.first_frame, drawn), job.first_frame + job.frames - max(job.first_frame, drawn))]
+                for kind, start, frames in runs:
+                    if frames > 0:
+                        at_s = index.seconds(index.pts[index.by_rank[first + start]])
+                        pieces.append((kind, offset + start, (source.path, at_s), frames))
+            offset += item.frames
+    return pieces
+
+
+def pieces_psnr(out: Path, pieces: list[tuple], fps: Fraction) -> float | None:
+    """The frame-weighted mean PSNR (dB, luma and chroma) of ``pieces`` of the part in ``out`` against
+    their source frames."""
+    parts = sorted(out.glob("*.mp4"))
+    if not parts or not pieces:
+        return None
+    total, weighted = 0, 0.0
+    for _, part_frame, (source, at_s), frames in pieces:
+        half = float(1 / fps) / 2
+        graph = (f"[0:v]trim=end_frame={frames},setpts=PTS-STARTPTS[a];"
+                 f"[1:v]trim=end_frame={frames},setpts=PTS-STARTPTS[b];[a][b]psnr")
+        log = run_ffmpeg(["-ss", f"{max(0.0, float(part_frame / fps) - half):.6f}", "-i", str(parts[0]),
+                          "-ss", f"{max(0.0, at_s - half):.6f}", "-i", str(source), "-filter_complex", graph,
+                          "-f", "null", "-"], check=False).stderr
+        match = re.search(r"PSNR y:[\d.]+ u:[\d.]+ v:[\d.]+ average:([\d.]+|inf)", log)
+        if match and match.group(1) != "inf":
+            weighted += float(match.group(1)) * frames
+            total += frames
+    return round(weighted / total, 2) if total else None
 
 
 def run_rerun_edit(ctx: Context, name: str) -> Result:
@@ -680,6 +791,7 @@ def configurations(workers: int) -> dict:
     for k in range(1, workers + 1):
         configs[f"megacut-{k}w"] = lambda ctx, name, k=k: run_megacut(ctx, name, "--max-workers", str(k), "--force")
     configs["megacut-whole"] = lambda ctx, name: run_megacut(ctx, name, "--segment-duration", "0", "--force")
+    configs["megacut-copy"] = run_megacut_copy
     configs["megacut-threads"] = lambda ctx, name: run_megacut(ctx, name, "--executor", "thread", "--max-workers",
                                                                str(ctx.workers), "--force")
     configs["megacut-moviepy-inline"] = lambda ctx, name: run_megacut(ctx, name, "--backend", "moviepy",
@@ -710,13 +822,14 @@ def _fmt(value, pattern: str) -> str:
 
 
 def table_text(results: list[Result]) -> str:
-    head = (f"{'configuration':<22} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'speed-up':>9} "
+    head = (f"{'configuration':<22} {'wall s':>8} {'CPU s':>8} {'peak RSS MB':>12} {'read MB':>8} {'speed-up':>9} "
             f"{'/ffmpeg':>8} {'RSS/ffmpeg':>10}  valid  {'load':>5}")
     lines = [head, "-" * len(head)]
     for r in results:
         d = r.details
         speedup, ratio = _fmt(d.get("speedup_vs_baseline"), "{:.2f}x"), _fmt(d.get("ratio_to_ffmpeg"), "{:.2f}")
-        lines.append(f"{r.name:<22} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} {r.peak_rss_bytes / 1e6:>12.0f} {speedup:>9} "
+        lines.append(f"{r.name:<22} {r.wall_s:>8.2f} {r.cpu_s:>8.2f} {r.peak_rss_bytes / 1e6:>12.0f} "
+                     f"{r.read_bytes / 1e6:>8.0f} {speedup:>9} "
                      f"{ratio:>8} {_fmt(d.get('rss_ratio_to_ffmpeg'), '{:.2f}'):>10}  "
                      f"{'yes' if r.valid else 'NO':<5}  {r.load_before:>5.1f}")
     return "\n".join(lines)
@@ -734,6 +847,7 @@ def notes_text(results: list[Result], skipped: dict[str, str], ctx: Context) -> 
                      f"{rerun.details['fraction_of_full']:.0%} of the full {ctx.workers}-worker run "
                      f"({full['wall_s']:.2f} s) in the same folder; scenes {rerun.details.get('scene_statuses')}")
     lines += moviepy_scaling_notes(results, ctx)
+    lines += copy_notes(results, ctx)
     by_name = {r.name: r for r in results if r.valid}
     dask, pool = by_name.get("megacut-dask-local"), by_name.get(f"megacut-{ctx.workers}w")
     if dask and pool and pool.wall_s:
@@ -749,6 +863,24 @@ def notes_text(results: list[Result], skipped: dict[str, str], ctx: Context) -> 
     lines.append(f"encoder threads: megacut {MEGACUT_ENCODER_THREADS} per job (its default); ffmpeg-command and "
                  "moviepy-baseline: x264's default (all cores)")
     return "\n".join(lines)
+
+
+def copy_notes(results: list[Result], ctx: Context) -> list[str]:
+    """Smart copy against the full re-encode: time, reads, frames copied, quality of what it re-encoded."""
+    by_name = {r.name: r for r in results if r.valid}
+    copy, full = by_name.get("megacut-copy"), by_name.get(f"megacut-{ctx.workers}w")
+    if not copy:
+        return []
+    d = copy.details
+    lines = [f"--copy auto: {d.get('copied_frames', 0)} of {d.get('frames', 0)} frames copied; re-encoded frames "
+             f"(nothing drawn over them) {_fmt(d.get('psnr_reencoded_db'), '{:.2f}')} dB PSNR against the source"
+             f" (the full re-encode: {_fmt(d.get('psnr_same_frames_full_reencode_db'), '{:.2f}')} dB on the same "
+             "frames); copied frames are the source's"]
+    if full and full.wall_s:
+        d["fraction_of_full_wall"] = copy.wall_s / full.wall_s
+        lines.append(f"--copy auto took {copy.wall_s:.2f} s = {copy.wall_s / full.wall_s:.3f} of the full re-encode's "
+                     f"{full.wall_s:.2f} s (megacut-{ctx.workers}w); CPU {copy.cpu_s:.1f} s against {full.cpu_s:.1f} s")
+    return lines
 
 
 def moviepy_scaling_notes(results: list[Result], ctx: Context) -> list[str]:
@@ -836,9 +968,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("bench-out"), help="folder for results (default: bench-out)")
     parser.add_argument("--work", type=Path, help="folder for generated sources and runs (default: OUT/work)")
     parser.add_argument("--quick", action="store_true", help="3 scenes of 2 s at 320x180, preset ultrafast")
-    parser.add_argument("--workload", choices=("standard", "long"), default="standard",
-                        help="the generated workload: standard (9 scenes, 60 s of 1280x720, preset medium) or "
-                             "long (30 scenes of 5 s to 4 min, 20 minutes of 854x480, preset veryfast)")
+    parser.add_argument("--workload", choices=("standard", "long", "uniform"), default="standard",
+                        help="the generated workload: standard (9 scenes, 60 s of 1280x720, preset medium), "
+                             "long (30 scenes of 5 s to 4 min, 20 minutes of 854x480, preset veryfast) or "
+                             "uniform (a saga whose sources are the output format: 20 scenes of 20 s to 3 min, "
+                             "25 minutes of 854x480 at 23.976 fps, 4 s overlays, preset medium; for --copy)")
     parser.add_argument("--configs", help="comma-separated configurations to run (default: all)")
     parser.add_argument("--csv", type=Path, help="your own scenes CSV (with --movies)")
     parser.add_argument("--movies", type=Path, help="your own movies folder (with --csv)")

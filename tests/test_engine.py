@@ -106,9 +106,9 @@ def test_segments_joined_ahead_while_the_part_renders_give_the_same_part(tmp_pat
     settings = Settings(segment_s=0.5, **FAST)  # 15-frame segments: 6 + 5 + 3 + 5
     joins = []
 
-    def join_segments(files, output, fps, cancel=None):
+    def join_segments(files, output, fps, **options):
         joins.append(len(files))
-        return original(files, output, fps, cancel=cancel)
+        return original(files, output, fps, **options)
 
     original = chunks.join_segments
     monkeypatch.setattr(chunks, "join_segments", join_segments)

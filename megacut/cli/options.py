@@ -164,6 +164,12 @@ def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
                      metavar="SECONDS", help="render a longer scene as consecutive segments of about this length, "
                      "so every core has work; 0: every scene whole (default: "
                      f"{DEFAULTS.segment_s:g}; the output is the same frames and sound either way)")
+    fmt.add_argument("--copy", choices=("off", "auto", "strict"), default=DEFAULTS.copy,
+                     help="smart copy: where a scene's source already is what the output is (H.264, size, "
+                          "frame rate, BT.709), encode only the frames megacut changes (overlay, fades, to the "
+                          "next IDR picture) and stream-copy the rest, bit for bit; auto: scenes that do not "
+                          "qualify are rendered (`megacut plan` says why); strict: such a scene is an error; "
+                          f"off: render everything (default: {DEFAULTS.copy})")
     fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
     fmt.add_argument("--overlay-duration", type=option_type(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",

@@ -19,7 +19,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from megacut.plan.prepare import prepare_plan
 
     paths = resolve_paths(args, ("csv", "movies"))
-    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
+    plan = with_copy_problems(prepare_plan(paths["csv"], paths["movies"], settings_from_args(args)))
     return show_plan(plan, rows_in=paths["movies"] if args.rows else None,
                      disk=disk_line(plan, optional_path(args, "output"), args))
 
@@ -31,10 +31,27 @@ def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, dis
 
     print(plan_table(plan, rows_in))
     print()
+    if plan.settings.copy != "off":
+        from megacut.render.copy_plan import copy_summary
+
+        print("\n".join(copy_summary(plan)[0]))
+        print()
     if disk:
         print(disk)
     print(verdict or plan_verdict(plan))
     return ExitCode.INVALID if plan.errors else ExitCode.OK
+
+
+def with_copy_problems(plan):
+    """The plan with ``--copy strict``'s errors: a scene that cannot be copied (the plan says why)."""
+    if plan.settings.copy != "strict":
+        return plan
+    from dataclasses import replace
+
+    from megacut.render.copy_plan import copy_summary
+
+    problems = copy_summary(plan)[1]
+    return replace(plan, problems=plan.problems + tuple(problems)) if problems else plan
 
 
 def disk_line(plan, output: Path | None, args: argparse.Namespace) -> str | None:

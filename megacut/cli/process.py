@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from megacut.cli.options import resolve_paths, settings_from_args
-from megacut.cli.plan import disk_line, show_plan
+from megacut.cli.plan import disk_line, show_plan, with_copy_problems
 from megacut.cli.rendering import finish_run, print_problems, render, started_pool
 from megacut.errors import UsageError
 from megacut.files import write_json_atomic
@@ -28,7 +28,7 @@ def plan_and_render(csv_path: Path, movies: Path, output: Path, args: argparse.N
     """Plan; with --dry-run or invalid rows, show the plan; else render it."""
     from megacut.plan.prepare import prepare_plan
 
-    plan = prepare_plan(csv_path, movies, settings)
+    plan = with_copy_problems(prepare_plan(csv_path, movies, settings))
     rows_in = movies if args.rows else None
     if args.dry_run:
         return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args))

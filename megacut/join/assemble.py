@@ -27,6 +27,7 @@ from megacut.ffmpeg import (
 from megacut.files import writing
 from megacut.join.audio import aac_args
 from megacut.mov import read_tracks
+from megacut.render.copy_plan import MAX_REORDER
 from megacut.render.scene_ffmpeg import video_timescale
 
 
@@ -44,31 +45,45 @@ class PartInput:
     title: str | None
 
 
-def stream_signature(path: Path) -> tuple:
+def stream_signature(path: Path, headers: bool = True) -> tuple:
     """What must be identical across joined segments: codecs, picture size, time scales, audio format, and
-    the video's decoder headers (H.264 SPS/PPS; a part keeps the first segment's, and every renderer
-    writes the same ones for the same settings), shown as a short digest."""
+    (``headers``) the video's decoder headers (H.264 SPS/PPS; a part keeps the first segment's, and every
+    renderer writes the same ones for the same settings), shown as a short digest."""
     try:
         tracks = read_tracks(path)
     except (OSError, ValueError) as exc:
         raise AssemblyError(f"segment {path.name} cannot be read ({exc}); re-render it with --force") from None
     return tuple(sorted((t.handler, t.codec, t.timescale, t.width, t.height, t.channels, t.sample_rate,
-                         f"headers {hashlib.sha256(t.config).hexdigest()[:12]}" if t.config else "")
+                         f"headers {hashlib.sha256(t.config).hexdigest()[:12]}" if t.config and headers else "")
                         for t in tracks))
 
 
-def check_compatible(files: list[tuple[Path, int]]) -> tuple:
+def check_compatible(files: list[tuple[Path, int]], copied: bool = False) -> tuple:
     """Refuse a join whose files (path, frames) differ in stream parameters (it would play back wrong);
-    return theirs."""
-    reference = stream_signature(files[0][0])
+    return theirs. ``copied``: some files hold a source's copied packets, whose decoder headers are the
+    source's: those may differ (see :func:`copied_video`)."""
+    reference = stream_signature(files[0][0], headers=not copied)
     for path, _ in files[1:]:
-        signature = stream_signature(path)
+        signature = stream_signature(path, headers=not copied)
         if signature != reference:
             raise AssemblyError(
                 f"segment {path.name} has different stream parameters from the first segment "
                 f"({signature} vs {reference}); re-render it with --force"
             )
     return reference
+
+
+def copied_video(fps: Fraction) -> list[str]:
+    """Output options for the video of a join whose pieces include copied runs of sources (smart copy).
+
+    Each piece keeps its own decoder headers: the concat demuxer puts each file's SPS and PPS before its
+    IDR pictures (``h264_mp4toannexb``, on by default), and the part's sample entry holds the first
+    piece's. Pieces differ in B-frame delay (a source's, megacut's encoder's at its preset), so decode
+    times are written again, one frame apart from ``MAX_REORDER`` frames before the first presentation:
+    uniform across every seam, never after a frame's presentation time."""
+    scale = video_timescale(fps)
+    tick = scale * fps.denominator // fps.numerator
+    return ["-bsf:v", f"setts=pts=PTS:dts=(N-{MAX_REORDER})*{tick}:duration={tick}"]
 
 
 def _concat_input(scratch: str, files: list[tuple[Path, int]], fps: Fraction) -> list[str]:
@@ -100,13 +115,15 @@ def chapters_metadata(inputs: list[PartInput], fps: Fraction, title: str) -> str
     return "\n".join(lines) + "\n"
 
 
-def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *, cancel=None) -> Path:
+def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *, cancel=None,
+                  copied: bool = False) -> Path:
     """Join segments (path, frames) into one segment, ``output``: their video and PCM stream-copied into a
     MOV like theirs (the same time scale, streams and decoder headers), so it joins like a segment. A
     part's segments are joined ahead in such runs while later ones render (join/chunks.py)."""
-    check_compatible(files)
+    check_compatible(files, copied)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
         args = [*_concat_input(scratch, files, fps), "-map", "0:v", "-map", "0:a", "-c", "copy",
+                *(copied_video(fps) if copied else []),
                 "-video_track_timescale", str(video_timescale(fps)),
                 *output_file(temporary, "-f", "mov")]  # the segments' stream tags kept: the part copies them
         broken = timestamp_problem(run_ffmpeg(args, cancel=cancel).stderr)
@@ -116,17 +133,18 @@ def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *,
 
 
 def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
-                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = ()) -> Path:
+                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = (), copied: bool = False) -> Path:
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
 
     ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
     it is copied; without it the segments' PCM is encoded here. ``joined``: runs of ``inputs`` joined
     ahead (first index, end index, their joined segment), read instead of the segments they hold; the
-    chapters still come from ``inputs``."""
+    chapters still come from ``inputs``. ``copied``: some segments are copied runs of sources (see
+    :func:`copied_video`)."""
     if not inputs:
         raise AssemblyError(f"{output.name}: no segment to join")
     files = files_to_join(inputs, joined)
-    signature = check_compatible(files)
+    signature = check_compatible(files, copied)
     video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
     sample_rate = max(track[6] for track in signature)  # the segments' PCM (0 in a video track)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
@@ -139,7 +157,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         else:
             audio_map, audio_codec = ["-map", "0:a"], aac_args()
         args = [*sources, "-map", "0:v", *audio_map, "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, *audio_codec]
+                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), *audio_codec]
         frames = sum(i.frames for i in inputs)
         reserve = moov_reserve(frames, float(frames / fps), sample_rate, sum(1 for i in inputs if i.title))
         try:  # the index at the front, written in one pass

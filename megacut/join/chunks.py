@@ -42,10 +42,10 @@ class PartChunks:
     order; the joins run through ``submit`` (the part's join thread, which reads :attr:`joined` when it
     joins the part, after every join submitted before)."""
 
-    def __init__(self, folder: Path, fps: Fraction, submit: Callable, cancel=None):
+    def __init__(self, folder: Path, fps: Fraction, submit: Callable, cancel=None, copied: bool = False):
         """``folder``: a scratch folder of its own, in the cache's work folder (which the next run clears
-        if this one is killed)."""
-        self.folder, self.fps, self.submit, self.cancel = folder, fps, submit, cancel
+        if this one is killed); ``copied``: the part has copied runs of sources (smart copy)."""
+        self.folder, self.fps, self.submit, self.cancel, self.copied = folder, fps, submit, cancel, copied
         self.run: list[tuple[int, Path, int]] = []  # (index, path, frames) of consecutive segments not joined
         self.joined: list[Joined] = []  # in order; written by the join thread only
 
@@ -60,6 +60,15 @@ class PartChunks:
             self.submit(self._join_run, batch)
 
     def _join_run(self, batch: list[tuple[int, Path, int]]) -> None:
+        """Join ``batch`` ahead. Nobody waits for this: an unforeseen error is logged with its traceback
+        (the part's join then reads these segments one by one), never lost."""
+        try:
+            self._join_batch(batch)
+        except Exception:
+            log.exception("joining %d segments ahead failed unexpectedly; the part's join reads them instead",
+                          len(batch))
+
+    def _join_batch(self, batch: list[tuple[int, Path, int]]) -> None:
         first, frames = batch[0][0], sum(f for _, _, f in batch)
         joined = self._join([(path, f) for _, path, f in batch], self.folder / f"1-{first}.mov")
         if joined is not None:
@@ -84,7 +93,7 @@ class PartChunks:
     def _join(self, files: list[tuple[Path, int]], output: Path) -> Path | None:
         try:
             self.folder.mkdir(parents=True, exist_ok=True)
-            return join_segments(files, output, self.fps, cancel=self.cancel)
+            return join_segments(files, output, self.fps, cancel=self.cancel, copied=self.copied)
         except Cancelled:
             return None
         except (MegacutError, OSError) as exc:  # the final join reads these segments one by one: slower, never wrong

@@ -54,6 +54,7 @@ class Settings:
     backend: str = "ffmpeg"
     effect: str | None = None  # "module:function", moviepy backend only
     effect_digest: str | None = None  # of the effect's source file: editing the effect re-renders
+    copy: str = "off"  # smart copy: off, auto (copy what matches the output, render the rest), strict
 
 
 def parse_segment_duration(text: str) -> float:

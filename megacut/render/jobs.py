@@ -27,6 +27,7 @@ from megacut.ffmpeg import ffmpeg_version
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
+from megacut.render.copy_plan import CopySpan, copy_span
 from megacut.render.overlay import OverlayTiming, overlay_timing
 
 SEGMENT_SUFFIX = ".mov"
@@ -36,6 +37,7 @@ SEGMENT_SUFFIX = ".mov"
 RENDERER_VERSIONS = {
     "scene/ffmpeg": "5",
     "scene/moviepy": "5",
+    "scene/copy": "1",
     "still/ffmpeg": "3",
     "still/moviepy": "3",
 }
@@ -136,6 +138,18 @@ class SceneJob(Job):
         return timing if timing is not None and self.offset_s < timing.duration_s else None
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CopyJob(SceneJob):
+    """Frames of ``scene`` stream-copied from its source (``span``), their sound rendered as a segment's."""
+
+    span: CopySpan
+
+    @property
+    def cost(self) -> float:
+        """Copying reads packets and decodes no picture: about a hundredth of rendering them."""
+        return self.frames / 100
+
+
 def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings) -> OverlayTiming | None:
     """When the scene's overlay shows (from the scene start), or None when it has none."""
     return overlay_timing(scene.frames / float(fmt.fps), settings) if scene.overlay_lines else None
@@ -217,18 +231,27 @@ def segment_bounds(frames: int, segment_frames: int) -> list[tuple[int, int]]:
 
 def scene_jobs(scene: Scene, fmt: OutputFormat, settings: Settings) -> tuple[SceneJob, ...]:
     """The jobs that render ``scene``: one, or one per segment when it is longer than ``settings.segment_s``
-    (each segment an independent encode starting on a keyframe, joined by stream copy), keys computed now."""
+    (each segment an independent encode starting on a keyframe, joined by stream copy), keys computed now.
+    With smart copy, a scene whose source is what the output is (render/copy_plan.py) is three pieces
+    at most: its head rendered, the run of its source's packets copied, its tail rendered."""
+    span = copy_span(scene, fmt, settings) if settings.copy != "off" else None
+    if isinstance(span, CopySpan):
+        pieces = [(0, span.first_frame, None), (span.first_frame, span.frames, span),
+                  (span.first_frame + span.frames, scene.frames - span.first_frame - span.frames, None)]
+        pieces = [piece for piece in pieces if piece[1] > 0]
+        return tuple(scene_job(scene, fmt, settings, first, frames, (number, len(pieces)), copy)
+                     for number, (first, frames, copy) in enumerate(pieces, start=1))
     bounds = segment_bounds(scene.frames, fmt.frames_for(settings.segment_s))
     return tuple(scene_job(scene, fmt, settings, first, frames, (number, len(bounds)))
                  for number, (first, frames) in enumerate(bounds, start=1))
 
 
 def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: int = 0, frames: int | None = None,
-              segment: tuple[int, int] = (1, 1)) -> SceneJob:
+              segment: tuple[int, int] = (1, 1), copy: CopySpan | None = None) -> SceneJob:
     """The job that renders ``frames`` frames of ``scene`` from ``first_frame`` (all of it by default), segment
-    ``segment[0]`` of ``segment[1]``; its key is computed now."""
+    ``segment[0]`` of ``segment[1]`` (copied as ``copy`` says, if given); its key is computed now."""
     frames = scene.frames - first_frame if frames is None else frames
-    renderer = f"scene/{settings.backend}"
+    renderer = "scene/copy" if copy else f"scene/{settings.backend}"
     source = scene.source
     start_s, end_s = first_frame / fmt.fps, (first_frame + frames) / fmt.fps
     content = {
@@ -241,13 +264,17 @@ def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: 
         "fit": settings.fit,
         **_scene_effects(scene, fmt, settings, float(start_s), float(end_s)),
     }
+    if copy:  # the packets copied: the picture is the source's, whatever the encoder settings
+        content["copy"] = [source.video_index, copy.first_dts, copy.end_dts]
     number, count = segment
     sound = {k: v for k, v in content.items() if k in SCENE_SOUND}
-    return SceneJob(id=f"scene-{scene.index}" + (f".{number}" if count > 1 else ""),
-                    key=segment_key(renderer, content, fmt, settings), audio_key=audio_key(renderer, sound, fmt),
-                    renderer=renderer, kind=ItemKind.SCENE,
-                    name=scene.name + (f", segment {number}/{count}" if count > 1 else ""), frames=frames,
-                    format=fmt, settings=settings, scene=scene, first_frame=first_frame)
+    fields = dict(id=f"scene-{scene.index}" + (f".{number}" if count > 1 else ""),
+                  key=segment_key(renderer, content, fmt, settings),
+                  audio_key=audio_key("scene/ffmpeg" if copy else renderer, sound, fmt),  # a copy's sound: ffmpeg's
+                  renderer=renderer, kind=ItemKind.SCENE,
+                  name=scene.name + (f", {'copied' if copy else 'segment'} {number}/{count}" if count > 1 else ""),
+                  frames=frames, format=fmt, settings=settings, scene=scene, first_frame=first_frame)
+    return CopyJob(**fields, span=copy) if copy else SceneJob(**fields)
 
 
 # What of a scene job's content decides its sound: the source, the times and frames, the track, the fades.

@@ -17,6 +17,7 @@ from megacut.render.jobs import RENDERER_VERSIONS, Job, JobResult
 _CODE = {  # renderer -> (module, function)
     "scene/ffmpeg": ("megacut.render.scene_ffmpeg", "render_scene_ffmpeg"),
     "scene/moviepy": ("megacut.render.scene_moviepy", "render_scene_moviepy"),
+    "scene/copy": ("megacut.render.scene_copy", "render_scene_copy"),
     "still/ffmpeg": ("megacut.render.section", "render_still"),
     "still/moviepy": ("megacut.render.section", "render_still"),
 }
@@ -25,6 +26,7 @@ assert _CODE.keys() == RENDERER_VERSIONS.keys(), "every renderer has a version, 
 # renderer -> (module, function(job, output) -> ffmpeg arguments writing raw PCM to output).
 _SOUND_ALONE = {
     "scene/ffmpeg": ("megacut.render.scene_ffmpeg", "sound_args"),
+    "scene/copy": ("megacut.render.scene_ffmpeg", "sound_args"),  # a copied run's sound is rendered as ffmpeg's
 }
 
 

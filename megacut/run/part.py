@@ -71,6 +71,8 @@ class PartState:
             count += len(item.jobs)
         self.join: Future | None = None
         self.result: PartResult | None = None
+        # some of its segments are copied runs of sources (smart copy): its joins carry their headers
+        self.copied = any(job.renderer == "scene/copy" for item in group.items for job in item.jobs)
 
     def status_of(self, item: Item) -> ItemStatus | None:
         result = self.run.items.get(item.id)
@@ -129,7 +131,7 @@ class PartState:
                 if self.chunks is None:
                     folder = self.run.cache.work / f"chunks-{self.group.number}-{self.group.output.stem}"
                     self.chunks = PartChunks(folder, self.group.format.fps, self.run.joiner.submit,
-                                             self.run.stop.cancel)
+                                             self.run.stop.cancel, copied=self.copied)
                 first = self.first_segments[self.in_order]
                 for n, job in enumerate(items[self.in_order].jobs):
                     self.chunks.add(first + n, self.run.cache.segment_path(job.key), job.frames,
@@ -217,7 +219,7 @@ class PartState:
             audio_wait_s = time.monotonic() - started_s
             cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.run.stop.cancel,
-                          audio=audio, joined=self.joined_ahead(included))
+                          audio=audio, joined=self.joined_ahead(included), copied=self.copied)
         except Cancelled:
             return PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
         except MegacutError as exc:
