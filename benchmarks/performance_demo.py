@@ -17,9 +17,13 @@ tree's summed RSS, sampled with psutil every 50 ms. Configurations:
     moviepy-baseline    the original approach: a CompositeVideoClip with a TextClip per scene,
                         concatenate_videoclips, one write_videofile (run as ``--run-baseline JOB``)
     ffmpeg-command      one ffmpeg command: an input per scene, Pillow overlays, concat, one encode
+    ffmpeg-command-709  the same command converting each scene's colours to BT.709 and tagging them, as
+                        megacut does (an SD source's BT.601 picture is converted: the same work as megacut)
     megacut-inline      megacut process --no-threading
     megacut-1w ... -Nw  megacut process --max-workers k, k = 1..N (N = CPUs available, at least 2)
     megacut-whole       megacut process --segment-duration 0: every scene one job, never split
+    megacut-copy        megacut process --copy auto (smart copy; the notes give its share of the full
+                        re-encode's time and the PSNR of what it re-encoded)
     megacut-threads     megacut process --executor thread --max-workers N
     megacut-moviepy-inline  megacut process --backend moviepy --no-threading
     megacut-moviepy     megacut process --backend moviepy --max-workers N (these two only when megacut
@@ -73,6 +77,7 @@ from megacut.ffmpeg import ffmpeg_exe, ffmpeg_version, run_ffmpeg
 from megacut.mov import read_tracks
 from megacut.plan.fonts import BUILTIN, primary_font
 from megacut.plan.settings import parse_fps, parse_resolution
+from megacut.render.colour import OUTPUT_MATRIX, OUTPUT_TAGS, source_matrix
 from megacut.render.overlay import MARGIN_PER_HEIGHT, line_sizes, overlay_timing, render_overlay_png
 
 SAMPLE_INTERVAL_S = 0.05
@@ -151,6 +156,7 @@ class Cut:
     frames: int
     audio_index: int | None  # absolute stream index in the source, None: silence
     lines: list[str]
+    matrix: str = "bt709"  # the source's YCbCr matrix as megacut reads it (render/colour.py)
 
 
 @dataclass
@@ -322,7 +328,7 @@ def plan_workload(label, csv_path, movies, size, fps, preset, crf,
         usage_error(f"{problem}:\n  " + "\n  ".join(str(p) for p in plan.errors[:10]))
     scenes = [s for part in plan.selected_parts for s in part.scenes]
     cuts = [Cut(str(s.source.path), s.start_s, s.duration_s, s.frames, s.audio.index if s.audio else None,
-                list(s.overlay_lines)) for s in scenes]
+                list(s.overlay_lines), source_matrix(s.source)) for s in scenes]
     fmt = plan.format
     return Workload(label, Path(csv_path), Path(movies), fmt.width, fmt.height, fmt.fps, preset, crf, cuts,
                     sum(c.duration_s for c in cuts))
@@ -560,27 +566,34 @@ def baseline_text(scene: dict, job: dict):
 # ------------------------------------------------- the hand-written command
 
 
-def ffmpeg_command(workload: Workload, overlays: list[Path | None], output: Path) -> list[str]:
-    """One ffmpeg command: a cut input (and an overlay image) per scene, concat, one encode."""
+def ffmpeg_command(workload: Workload, overlays: list[Path | None], output: Path, colour: bool = False) -> list[str]:
+    """One ffmpeg command: a cut input (and an overlay image) per scene, concat, one encode. ``colour``: each
+    scene converted to BT.709 and tagged as megacut does (``ffmpeg-command-709``), else no conversion (an SD
+    source's BT.601 colours shown as BT.709 ones, as a hand-written command often does)."""
     args = [ffmpeg_exe(), "-nostdin", "-hide_banner", "-loglevel", "error", "-y"]
     graph, labels, index = [], [], 0
     for i, (cut, png) in enumerate(zip(workload.cuts, overlays)):
         args += ["-ss", f"{cut.start_s:.6f}", "-t", f"{cut.duration_s + 0.5:.6f}", "-i", f"file:{cut.source}"]
         if png:
             args += ["-f", "image2", "-pattern_type", "none", "-i", f"file:{png}"]
-        graph += scene_graph(i, index, cut, workload, png is not None)
+        graph += scene_graph(i, index, cut, workload, png is not None, colour)
         labels.append(f"[v{i}][a{i}]")
         index += 2 if png else 1
-    graph.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=1[v][a]")
+    graph.append(f"{''.join(labels)}concat=n={len(labels)}:v=1:a=1[v{'c' if colour else ''}][a]")
+    if colour:
+        graph.append(f"[vc]{OUTPUT_TAGS}[v]")
     return args + ["-filter_complex", ";".join(graph), "-map", "[v]", "-map", "[a]", "-c:v", "libx264",
                    "-preset", workload.preset, "-crf", str(workload.crf), "-pix_fmt", "yuv420p", "-c:a", "aac",
                    "-b:a", AUDIO_BITRATE, "-ar", "48000", "-movflags", "+faststart", f"file:{output}"]
 
 
-def scene_graph(i: int, index: int, cut: Cut, workload: Workload, with_overlay: bool) -> list[str]:
+def scene_graph(i: int, index: int, cut: Cut, workload: Workload, with_overlay: bool, colour: bool = False
+                ) -> list[str]:
     w, h, rate = workload.width, workload.height, workload.fps_text
     samples = round(cut.frames * 48000 / workload.fps)
-    fit = (f"scale={w}:{h}:force_original_aspect_ratio=decrease,pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black,setsar=1,"
+    convert = f":in_color_matrix={cut.matrix}:out_color_matrix={OUTPUT_MATRIX}:out_range=tv" if colour else ""
+    fit = (f"scale={w}:{h}:force_original_aspect_ratio=decrease{convert},pad={w}:{h}:(ow-iw)/2:(oh-ih)/2:black,"
+           "setsar=1,"
            f"fps={rate},trim=end_frame={cut.frames},setpts=PTS-STARTPTS")
     source = "anullsrc=r=48000:cl=stereo," if cut.audio_index is None else f"[{index}:{cut.audio_index}]"
     audio = (f"{source}aresample=48000,aformat=channel_layouts=stereo,apad,atrim=end_sample={samples},"
@@ -629,13 +642,13 @@ def run_moviepy_baseline(ctx: Context, name: str) -> Result:
     return result
 
 
-def run_ffmpeg_command(ctx: Context, name: str) -> Result:
+def run_ffmpeg_command(ctx: Context, name: str, colour: bool = False) -> Result:
     folder = fresh_folder(ctx.runs / name)
     started = time.perf_counter()
     pngs = overlay_pngs(ctx.workload, folder / "overlays")
     prep_s = time.perf_counter() - started
     output = folder / "ffmpeg.mp4"
-    result = measure(name, ffmpeg_command(ctx.workload, pngs, output), folder)
+    result = measure(name, ffmpeg_command(ctx.workload, pngs, output, colour), folder)
     result.problems = file_problems(output, ctx.workload.total_s, ctx.workload.width, ctx.workload.height)
     result.details["overlay_png_prep_s_not_timed"] = round(prep_s, 3)
     return result
@@ -787,6 +800,7 @@ def megacut_backends() -> list[str]:
 def configurations(workers: int) -> dict:
     """Every configuration's name and how to run it, in table order."""
     configs = {"moviepy-baseline": run_moviepy_baseline, "ffmpeg-command": run_ffmpeg_command,
+               "ffmpeg-command-709": lambda ctx, name: run_ffmpeg_command(ctx, name, colour=True),
                "megacut-inline": lambda ctx, name: run_megacut(ctx, name, "--no-threading", "--force")}
     for k in range(1, workers + 1):
         configs[f"megacut-{k}w"] = lambda ctx, name, k=k: run_megacut(ctx, name, "--max-workers", str(k), "--force")

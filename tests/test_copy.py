@@ -206,3 +206,56 @@ def test_strict_names_the_line_and_renders_nothing(tmp_path, movies, capsys):
     assert re.search(r"scenes\.csv:3: error: --copy strict: scene 2 \(line 3\) cannot be copied: its video is hevc",
                      out.out + out.err)
     assert not list(tmp_path.glob("out/*.mp4")), "a part was written"
+
+
+def listing(packets, tb="1/12800"):
+    """A framecrc listing of (dts, pts) packets."""
+    return f"#tb 0: {tb}\n" + "".join(f"0, {d}, {p}, 512, 100, 0x0\n" for d, p in packets)
+
+
+def test_the_index_finds_idr_pictures_b_frame_delay_and_a_variable_rate():
+    from fractions import Fraction
+
+    from megacut.plan.copy_index import parse_index
+
+    # I0 P4 B2 b1 b3 (B-pyramid: two frames of delay), then an IDR at 5, frames of 1/25 s (512 ticks)
+    order = [0, 4, 2, 1, 3, 5, 9, 7, 6, 8]
+    packets = [((n - 2) * 512, f * 512) for n, f in enumerate(order)]
+    idr = listing([packets[0], packets[5]]).replace(", 100,", ", 90,")
+    index = parse_index(listing(packets), idr, "Stream #0:0: Video: h264 (High), yuv420p(tv, bt709)", 0)
+    assert index.idr == {0, 5} and index.reorder == 2
+    assert index.rank == tuple(order) and index.constant_rate(Fraction(25))
+    assert not index.constant_rate(Fraction(30))
+    # one frame twice as long: variable, though most frames last 1/25 s
+    stretched = [(d, p + (512 if p >= 6 * 512 else 0)) for d, p in packets]
+    assert not parse_index(listing(stretched), idr, "", 0).constant_rate(Fraction(25))
+    # Matroska's milliseconds: 40 ms frames of 23.976 fps rounded are still constant
+    ms = [(round((n - 2) * 1001 / 24), round(f * 1001 / 24)) for n, f in enumerate(order)]
+    assert parse_index(listing(ms, "1/1000"), "", "", 0).constant_rate(Fraction(24000, 1001))
+    assert "decode order" in parse_index(listing(list(reversed(packets))), "", "", 0)
+
+
+def test_an_overlay_edit_renders_the_head_again_and_reuses_the_copied_run_and_the_tail(tmp_path, movies):
+    csv = write_csv(tmp_path, "default.mp4", [(13, 150, "Year 1")])
+    render(tmp_path, csv, movies, "out", copy="auto")
+    csv.write_text(csv.read_text().replace("Year 1", "Year 2"))
+    plan = prepare_plan(csv, movies, Settings(preset="veryfast", copy="auto"))
+    edited = render_plan(plan, RunOptions(output_dir=tmp_path / "out", quiet=True))
+    assert [type(job).__name__ for job in scene_groups(plan, tmp_path)[0].items[0].jobs] == \
+        ["SceneJob", "CopyJob", "SceneJob"]
+    assert [s.status for s in edited.items["scene-0"].segments] == ["ok", "cached", "cached"]
+    assert edited.parts[0].status == "written"
+    assert read_indices(decode_frames(tmp_path / "out" / "mega_cut_part_1.mp4", *SIZE, tmp_path))[80:] == \
+        list(range(13 + 80, 13 + 150))
+
+
+def test_a_copied_part_is_byte_identical_with_any_executor(tmp_path, movies):
+    csv = write_csv(tmp_path, "bframes8.mkv", CUTS[:3])
+    plan = prepare_plan(csv, movies, Settings(preset="veryfast", copy="auto"))
+    parts = []
+    for executor, workers in (("inline", 1), ("process", 2), ("thread", 2)):
+        result = render_plan(plan, RunOptions(output_dir=tmp_path / executor, quiet=True, executor=executor,
+                                              max_workers=workers))
+        assert result.exit_code == 0
+        parts.append((tmp_path / executor / "mega_cut_part_1.mp4").read_bytes())
+    assert copied_ranges(plan) and parts[0] == parts[1] == parts[2]

@@ -223,6 +223,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
     item = scene_result.item
     scene = item.origin
     audio = scene.audio
+    copied = {job.id for job in item.jobs if job.renderer == "scene/copy"}  # smart copy's runs of packets
     return {
         "index": scene.index, "line": scene.line, "movie": scene.row.movie, "source": str(scene.source.path),
         "start_s": round(scene.start_s, 6), "end_s": round(scene.end_s, 6), "status": scene_result.status,
@@ -234,7 +235,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "retried_after": scene_result.retried_after, "key": item.keys[0],
         "segments": [{"job": s.job_id, "frames": s.frames, "status": s.status, "render_s": round(s.render_s, 3),
                       "cpu_s": round(s.cpu_s, 3), "attempts": s.attempts, "key": s.key,
-                      "ended_at_s": round(s.ended_at_s, 3), "host": s.host or None}
+                      "ended_at_s": round(s.ended_at_s, 3), "host": s.host or None, "copied": s.job_id in copied}
                      for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
     }

@@ -41,17 +41,18 @@ class SourceIndex:
     rank: tuple[int, ...]  # each packet's place in presentation order (its frame number in the source)
     by_rank: tuple[int, ...]  # the packet shown as each frame number
     reorder: int  # the most frames a packet is decoded ahead of its presentation (B-frame delay)
-    frame_ticks: float  # the median frame duration
+    shown: tuple[int, ...]  # the presentation times, in presentation order
+    idr_frames: tuple[int, ...]  # the frame numbers of the IDR pictures, in order
+    frame_s: float  # the mean frame duration (seconds)
+    constant: bool  # every frame starts where a constant rate puts it (within a quarter frame: timestamps
+    #                 in a coarse time base, as Matroska's milliseconds, are rounded), without drifting
 
     def seconds(self, ticks: int) -> float:
         return float(ticks * self.time_base)
 
     def constant_rate(self, fps: Fraction) -> bool:
-        """Whether every frame lasts one frame at ``fps`` (within a quarter of one: timestamps in a coarse
-        time base, Matroska's milliseconds, round), without drifting."""
-        step = 1 / (fps * self.time_base)
-        first = self.pts[self.by_rank[0]]
-        return all(abs(self.pts[n] - first - k * step) <= step / 4 for k, n in enumerate(self.by_rank))
+        """Whether every frame lasts one frame at ``fps`` (within a thousandth)."""
+        return self.constant and abs(self.frame_s * fps - 1) < 0.001
 
 
 _indexes: dict[tuple, SourceIndex | str] = {}
@@ -120,7 +121,10 @@ def parse_index(listing: str, idr_listing: str, log: str, video_index: int) -> S
     rank = [0] * len(pts)
     for place, n in enumerate(by_rank):
         rank[n] = place
-    steps = sorted(pts[b] - pts[a] for a, b in zip(by_rank, by_rank[1:])) or [1]
+    shown = tuple(pts[n] for n in by_rank)
+    step = (shown[-1] - shown[0]) / (len(shown) - 1) if len(shown) > 1 else 1.0
+    constant = all(abs(t - shown[0] - k * step) <= step / 4 for k, t in enumerate(shown))
     return SourceIndex(time_base=time_base, dts=dts, pts=pts, idr=idr, description=description,
                        rank=tuple(rank), by_rank=by_rank, reorder=max(n - r for n, r in enumerate(rank)),
-                       frame_ticks=steps[len(steps) // 2])
+                       shown=shown, idr_frames=tuple(sorted(rank[n] for n in idr)),
+                       frame_s=float(step * time_base), constant=constant)

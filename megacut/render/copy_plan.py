@@ -126,12 +126,12 @@ def _span(scene: Scene, fmt: OutputFormat, settings: Settings, index: SourceInde
     problem = _stream_mismatch(index.description, fmt)
     if problem:
         return problem
-    times = [index.pts[n] for n in index.by_rank]
+    times = index.shown
     first = bisect.bisect_right(times, (scene.start_s + START_SLACK_S) / index.time_base) - 1
     if first < 0:
         return "the scene starts before the source's first frame"
     head, tail = changed_frames(scene, fmt, settings)
-    idr_frames = sorted(index.rank[n] for n in index.idr)
+    idr_frames = index.idr_frames
     at = bisect.bisect_left(idr_frames, first + head)
     if at == len(idr_frames) or idr_frames[at] >= first + tail:
         return "no IDR picture lies between its overlay and its end" if scene.overlay_lines else \
