@@ -693,7 +693,7 @@ def reencoded_pieces(workload: Workload) -> list[tuple]:
     "copy", "drawn" (re-encoded under the overlay) or "clean" (re-encoded, nothing drawn: comparable with
     the source)."""
     from megacut.plan.copy_index import source_index
-    from megacut.render.copy_plan import changed_frames
+    from megacut.render.copy_plan import changed_frames, first_frame
     from megacut.render.jobs import CopyJob
     from megacut.run.groups import scene_groups
 
@@ -709,7 +709,7 @@ def reencoded_pieces(workload: Workload) -> list[tuple]:
                 continue
             source = scene.source
             index = source_index(source.path, source.video_index, source.size_bytes, source.mtime_ns)
-            first = index.rank[index.dts.index(copy.span.first_dts)] - copy.first_frame
+            first = first_frame(scene, index)
             drawn, tail = changed_frames(scene, plan.format, settings)
             for job in jobs:
                 runs = [("copy", job.first_frame, job.frames)] if job is copy else [

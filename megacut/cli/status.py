@@ -8,7 +8,6 @@ import contextlib
 import json
 import os
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -97,15 +96,14 @@ def serve(output: Path, host: str, port: int) -> int:
     from megacut.run.status_server import StatusServer
 
     server = StatusServer(output, host, port).start()
-    stop = threading.Event()
     try:  # from the first line printed on: Ctrl+C may come as soon as a reader sees it
         print(f"megacut: status page of {output}: {server.url_with_token}", flush=True)
         print(f"megacut: controls need the token {server.token}; Ctrl+C stops serving (not the run)", flush=True)
         warn_if_exposed(host)
         # Woken every half second: Ctrl+C delivered to the server's thread would leave a wait without a
         # timeout blocked (the main thread runs Python's signal handler only once it wakes).
-        while not stop.wait(0.5):
-            pass
+        while True:
+            time.sleep(0.5)
     except KeyboardInterrupt:
         pass
     finally:

@@ -28,7 +28,7 @@ from megacut.files import writing
 from megacut.join.audio import aac_args
 from megacut.mov import read_tracks
 from megacut.render.copy_plan import MAX_REORDER
-from megacut.render.scene_ffmpeg import video_timescale
+from megacut.render.scene_ffmpeg import frame_ticks, video_timescale
 
 
 class AssemblyError(MegacutError):
@@ -81,8 +81,7 @@ def copied_video(fps: Fraction) -> list[str]:
     piece's. Pieces differ in B-frame delay (a source's, megacut's encoder's at its preset), so decode
     times are written again, one frame apart from ``MAX_REORDER`` frames before the first presentation:
     uniform across every seam, never after a frame's presentation time."""
-    scale = video_timescale(fps)
-    tick = scale * fps.denominator // fps.numerator
+    tick = frame_ticks(fps)
     return ["-bsf:v", f"setts=pts=PTS:dts=(N-{MAX_REORDER})*{tick}:duration={tick}"]
 
 

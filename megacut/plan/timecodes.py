@@ -14,6 +14,9 @@ import re
 from dataclasses import dataclass
 from fractions import Fraction
 
+# A frame starting this little after an instant counts as on screen at it (the frame a scene starts on):
+# absorbs timestamp rounding (Matroska stores milliseconds), far below a frame (8 ms at 120 fps).
+START_SLACK_S = 0.003
 TIMECODE_FORMS = "SS, SS.fff, MM:SS, HH:MM:SS(.fff), HH:MM:SS,fff or HH:MM:SS:FF"
 
 _CLOCK = re.compile(

@@ -22,18 +22,17 @@ import bisect
 import math
 import re
 from dataclasses import dataclass
-from fractions import Fraction
 
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.copy_index import SourceIndex, source_index
 from megacut.plan.scenes import Problem
 from megacut.plan.settings import Settings
-from megacut.render.overlay import overlay_timing
+from megacut.plan.timecodes import START_SLACK_S
+from megacut.render.overlay import scene_overlay
 
 COPY_MODES = ("off", "auto", "strict")
 MIN_COPY_S = 2.0  # a shorter run is not worth its own job and the extra decoding of the head and tail
 MAX_REORDER = 2  # B-frame delay the joins' timestamps allow (x264's most, with B-pyramid)
-START_SLACK_S = 0.003  # as the ffmpeg renderer's (render/scene_ffmpeg.py)
 SEEK_BEFORE_S = 1.0  # the copy reads from this long before its first packet (the demuxer seeks to a keyframe)
 
 
@@ -88,7 +87,7 @@ def _mismatch(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
     return ""
 
 
-def _stream_mismatch(description: str, fmt: OutputFormat) -> str:
+def _stream_mismatch(description: str) -> str:
     """What in the stream's description (ffmpeg's line) differs from the output: range, colour, pixel shape."""
     colour = re.search(r"yuv420p\(([^)]*)\)", description)
     tokens = [t.strip() for t in colour.group(1).split(",")] if colour else []
@@ -98,11 +97,8 @@ def _stream_mismatch(description: str, fmt: OutputFormat) -> str:
         shown = next((t for t in tokens if t not in ("tv", "progressive")), "untagged")
         return f"its colours are {shown}, not tagged BT.709 as the output's are"
     sar = re.search(r"\[SAR (\d+):(\d+)", description)
-    if sar and sar.group(1) != sar.group(2):
+    if sar and sar.group(1) != sar.group(2):  # with the probe's display size, the coded size is the output's
         return f"its pixels are not square (SAR {sar.group(1)}:{sar.group(2)})"
-    size = re.search(r"(\d{2,5})x(\d{2,5})", description)
-    if size and (int(size.group(1)), int(size.group(2))) != (fmt.width, fmt.height):
-        return f"its coded size is {size.group(1)}x{size.group(2)}"
     return ""
 
 
@@ -110,10 +106,9 @@ def changed_frames(scene: Scene, fmt: OutputFormat, settings: Settings) -> tuple
     """(a, b): frames before ``a`` and from ``b`` on are drawn over (overlay, fades); between, the source's."""
     fps = float(fmt.fps)
     head = 0
-    if scene.overlay_lines:
-        timing = overlay_timing(scene.frames / fps, settings)
-        if timing is not None:
-            head = math.ceil(timing.duration_s * fps) + 1
+    timing = scene_overlay(scene, fmt, settings)
+    if timing is not None:
+        head = math.ceil(timing.duration_s * fps) + 1
     if scene.fade_in_s > 0:
         head = max(head, math.ceil(scene.fade_in_s * fps) + 1)
     tail = scene.frames
@@ -122,12 +117,18 @@ def changed_frames(scene: Scene, fmt: OutputFormat, settings: Settings) -> tuple
     return head, tail
 
 
+def first_frame(scene: Scene, index: SourceIndex) -> int:
+    """The source frame a scene starts on (-1: before the first), as the ffmpeg renderer finds it: the
+    last one shown at the scene's start."""
+    return bisect.bisect_right(index.shown, (scene.start_s + START_SLACK_S) / index.time_base) - 1
+
+
 def _span(scene: Scene, fmt: OutputFormat, settings: Settings, index: SourceIndex) -> CopySpan | str:
-    problem = _stream_mismatch(index.description, fmt)
+    problem = _stream_mismatch(index.description)
     if problem:
         return problem
     times = index.shown
-    first = bisect.bisect_right(times, (scene.start_s + START_SLACK_S) / index.time_base) - 1
+    first = first_frame(scene, index)
     if first < 0:
         return "the scene starts before the source's first frame"
     head, tail = changed_frames(scene, fmt, settings)

@@ -28,7 +28,7 @@ from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
 from megacut.render.copy_plan import CopySpan, copy_span
-from megacut.render.overlay import OverlayTiming, overlay_timing
+from megacut.render.overlay import OverlayTiming, scene_overlay
 
 SEGMENT_SUFFIX = ".mov"
 
@@ -148,11 +148,6 @@ class CopyJob(SceneJob):
     def cost(self) -> float:
         """Copying reads packets and decodes no picture: about a hundredth of rendering them."""
         return self.frames / 100
-
-
-def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings) -> OverlayTiming | None:
-    """When the scene's overlay shows (from the scene start), or None when it has none."""
-    return overlay_timing(scene.frames / float(fmt.fps), settings) if scene.overlay_lines else None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 
+from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_runs, load_font, primary_font
 from megacut.plan.settings import Settings
 
@@ -52,6 +53,11 @@ def overlay_timing(scene_duration_s: float, settings: Settings) -> OverlayTiming
         return None
     fade_s = min(OVERLAY_FADE_S, duration_s / 2)
     return OverlayTiming(duration_s=duration_s, fade_in_s=fade_s, fade_out_s=fade_s)
+
+
+def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings) -> OverlayTiming | None:
+    """When the scene's overlay shows (from the scene start), or None when it has none."""
+    return overlay_timing(scene.frames / float(fmt.fps), settings) if scene.overlay_lines else None
 
 
 # ----------------------------------------------------------------- drawing

@@ -23,6 +23,7 @@ from megacut.render.scene_ffmpeg import (
     TIMESTAMPS,
     _num,
     audio_graph,
+    frame_ticks,
     segment_output_args,
     sound_input,
     video_timescale,
@@ -33,8 +34,7 @@ from megacut.render.segment import job_result, process_cpu_s, writing_segment
 def copy_filters(job: CopyJob) -> str:
     """The bitstream filters that keep the run's packets and time them as a segment's."""
     span, fps = job.span, job.format.fps
-    scale = video_timescale(fps)
-    tick = scale * fps.denominator // fps.numerator
+    scale, tick = video_timescale(fps), frame_ticks(fps)
     outside = f"lt(dts\\,{span.first_dts})" + (f"+gte(dts\\,{span.end_dts})" if span.end_dts is not None else "")
     return (f"noise=drop={outside},"
             f"setts=time_base=1/{scale}:prescale=1:pts=round((PTS-STARTPTS)/{tick})*{tick}"

@@ -41,6 +41,7 @@ from pathlib import Path
 from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
+from megacut.plan.timecodes import START_SLACK_S
 from megacut.render.colour import OUTPUT_TAGS, scale_options
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
@@ -49,9 +50,6 @@ from megacut.render.segment import job_result, process_cpu_s, writing_segment
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
 START_LEAD_S = 0.5  # decode from this much before the start: longer than a frame of any common rate
-# A frame starting this little after the start counts as on screen at it: absorbs timestamp rounding
-# (Matroska stores milliseconds), far below a frame (8 ms at 120 fps).
-START_SLACK_S = 0.003
 # Demuxers that seek by timestamp search, not to a keyframe: seek earlier and decode a pre-roll.
 INDEXLESS_CONTAINERS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v")
 PREROLL_S = 12.0  # longer than x264's default GOP (250 frames) at 23.976 fps
@@ -65,6 +63,11 @@ def video_timescale(fps: Fraction) -> int:
     """A MOV time scale in which one frame is a whole number of ticks (about 90 kHz):
     90000 at 25 and 29.97 fps, 96000 at 23.976, so frame times never round."""
     return fps.numerator * -(-90000 // fps.numerator)
+
+
+def frame_ticks(fps: Fraction) -> int:
+    """One frame's duration in :func:`video_timescale` ticks (3600 at 25 fps, 4004 at 23.976)."""
+    return video_timescale(fps) * fps.denominator // fps.numerator
 
 
 def _rate(fps: Fraction) -> str:
