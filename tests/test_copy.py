@@ -42,6 +42,9 @@ SOURCES = {
     "long-gop.mkv": ("keyint=300:min-keyint=300:scenecut=0", "mkv", ()),
     "idr-irregular.mp4": ("keyint=600:scenecut=0", "mp4", ("-force_key_frames", "0,1.32,2.6,5.04,6.4,8.8,9.6,12,13.36")),
     "start-edit.mp4": (f"{GOP}", "mp4", ("-output_ts_offset", "0.6")),
+    # the copied runs' sound from other rates and codecs (rendered as a segment's: the matrix's path)
+    "aac-44100.mp4": (f"{GOP}", "mp4", ("-ar", "44100")),
+    "mp3-22050.mkv": (f"{GOP}", "mkv", ("-c:a", "libmp3lame", "-ar", "22050")),
 }
 
 
