@@ -20,7 +20,9 @@ what a player shows and plays at each instant, priming, edit lists and muxing de
   segment's, bit for bit;
 - executors: the parts of the split renders are byte-identical in the process pool, ``--no-threading``
   and a local Dask cluster (and a few sources through the moviepy backend have the ffmpeg backend's
-  samples).
+  samples);
+- sound: all of the above with stereo parts and again with 5.1 parts (``--channels``), each source's
+  channels placed in them by megacut's rules (its level kept: gains are constant per source).
 
 It prints one row per source and writes ``matrix.json``. ``tests/test_exactness_matrix.py`` runs the
 same matrix in CI.
@@ -144,6 +146,7 @@ SOURCES: tuple[Source, ...] = (
     Source("fps-59.94.mkv", "59.94 fps", fps="60000/1001", rate=44100),
 )
 MOVIEPY_SOURCES = ("aac-22050.mp4", "audio-late.mkv", "fps-29.97.mp4")  # also through --backend moviepy
+LAYOUTS = ("stereo", "5.1")  # every source is cut into parts of each
 
 
 # ----------------------------------------------------------------------------------- making sources
@@ -227,12 +230,14 @@ def played_frames(path: Path, workdir: Path) -> list[tuple[float, int]]:
     return list(zip(times, read_indices(frames)))
 
 
-def decode_pcm(path: Path, workdir: Path) -> np.ndarray:
+def decode_pcm(path: Path, workdir: Path, surround: bool = False) -> np.ndarray:
     """The first audio stream as ffmpeg plays it: mono int16 at 48 kHz, sample 0 at content time 0 (silence
-    before a sound that starts late)."""
+    before a sound that starts late). ``surround``: a 5.1 part, whose mono is its front channels' (a stereo
+    source's beeps are in the front pair, a mono source's in the centre)."""
     raw = workdir / (path.name + ".pcm")
-    run_ffmpeg(["-y", "-i", str(path), "-map", "0:a:0", "-af", f"aresample={RATE}:async=1:first_pts=0",
-                "-ac", "1", "-f", "s16le", str(raw)])
+    mono = ["-af", f"aresample={RATE}:async=1:first_pts=0" + (",pan=mono|c0=0.5*c0+0.5*c1+0.5*c2" if surround
+                                                                else ""), *([] if surround else ["-ac", "1"])]
+    run_ffmpeg(["-y", "-i", str(path), "-map", "0:a:0", *mono, "-f", "s16le", str(raw)])
     samples = np.fromfile(raw, dtype=np.int16)
     raw.unlink()
     return samples
@@ -270,11 +275,13 @@ def write_csv(path: Path, sources) -> Path:
 
 
 def render(csv: Path, movies: Path, output: Path, fps: str, *, split: bool, backend: str = "ffmpeg",
-           executor: str = "process", scheduler: str | None = None):
+           executor: str = "process", scheduler: str | None = None, layout: str = "stereo"):
+    """Render ``csv`` into a part of ``layout`` sound (its sources' levels kept: the gains of --loudness are
+    constant per source, and the beeps are found by level)."""
     from megacut import RunOptions, Settings, prepare_plan, render_plan
 
     settings = Settings(resolution=SIZE, fps=Fraction(fps), preset="ultrafast", segment_s=SPLIT_S if split else 0,
-                        chunk_duration_s=86400, backend=backend)
+                        chunk_duration_s=86400, backend=backend, channels=layout, loudness=None)
     plan = prepare_plan(csv, movies, settings)
     if plan.errors:
         raise RuntimeError(f"{csv}: {[str(p) for p in plan.errors]}")
@@ -305,6 +312,7 @@ class Row:
 
     source: str
     what: str
+    layout: str = "stereo"  # the part's sound
     segments: int = 0
     frames: int = 0  # planned
     frames_right: int = 0  # output frames showing the source frame on screen at their instant (split render)
@@ -361,10 +369,11 @@ def check_group(sources, paths, runs, workdir: Path) -> list[Row]:
     split_plan, split, _ = runs["split"]
     fps = plan.format.fps
     frame_s = float(1 / fps)
-    outputs = {name: (decode_pcm(run[1].parts[0].path, workdir), part_frames(run[1].parts[0].path, workdir))
+    surround = plan.format.channels == 6
+    outputs = {name: (decode_pcm(run[1].parts[0].path, workdir, surround), part_frames(run[1].parts[0].path, workdir))
                for name, run in runs.items() if name in ("whole", "split")}
     for index, source in enumerate(sources):
-        row = Row(source.name, source.what)
+        row = Row(source.name, source.what, "5.1" if surround else "stereo")
         path = paths[source.name]
         scene = plan.scenes[index]
         start_s, _ = scene_times(source)
@@ -438,43 +447,46 @@ def sounds_alone_match(plan, scene, run, workdir: Path) -> bool:
 
 
 def run_matrix(folder: Path, sources=SOURCES, executors=("process", "inline", "dask"), moviepy=MOVIEPY_SOURCES,
-               log=print) -> list[Row]:
-    """Make, render and check every source in ``sources`` under ``folder``; one Row each, in order."""
+               log=print, layouts=LAYOUTS) -> list[Row]:
+    """Make, render and check every source in ``sources`` under ``folder``, into parts of each of ``layouts``;
+    one Row each, in order (every source for the first layout, then for the next)."""
     folder = Path(folder)
     started = time.monotonic()
     paths = make_sources(sources, folder / "movies")
     log(f"made {len(paths)} sources in {time.monotonic() - started:.1f} s")
-    rows: dict[str, Row] = {}
+    rows: dict[tuple[str, str], Row] = {}
     with _cluster("dask" in executors) as scheduler:
-        for fps, group in _groups(sources).items():
-            tag = fps.replace("/", "_")
-            movies = folder / f"movies-{tag}"
-            movies.mkdir(exist_ok=True)
-            for source in group:
-                link = movies / source.name
-                if not link.exists():
-                    os.link(paths[source.name], link)
-            csv = write_csv(folder / f"scenes-{tag}.csv", group)
-            runs = {"whole": render(csv, movies, folder / f"out-{tag}-whole", fps, split=False),
-                    "split": render(csv, movies, folder / f"out-{tag}-split", fps, split=True)}
-            for executor in executors[1:]:
-                runs[executor] = render(csv, movies, folder / f"out-{tag}-{executor}", fps, split=True,
-                                        executor=executor, scheduler=scheduler if executor == "dask" else None)
-            for source in check_group(group, paths, runs, folder):
-                rows[source.source] = source
-            reference = runs["split"][1].parts[0].path.read_bytes()
-            for executor in executors[1:]:
-                same = runs[executor][1].parts[0].path.read_bytes() == reference
+        for layout in layouts:
+            for fps, group in _groups(sources).items():
+                tag = fps.replace("/", "_") + ("" if layout == "stereo" else f"-{layout}")
+                movies = folder / f"movies-{tag}"
+                movies.mkdir(exist_ok=True)
                 for source in group:
-                    row = rows[source.name]
-                    row.executors_identical = same and row.executors_identical is not False
-                    if not same:
-                        row.problems.append(f"the part rendered by {executor} differs from the process pool's")
-            chosen = [s for s in group if s.name in moviepy]
-            if chosen:
-                check_moviepy(chosen, paths, fps, runs["split"], folder, tag, rows)
-            log(f"{fps} fps: {len(group)} sources checked ({time.monotonic() - started:.1f} s)")
-    return [rows[s.name] for s in sources]
+                    link = movies / source.name
+                    if not link.exists():
+                        os.link(paths[source.name], link)
+                csv = write_csv(folder / f"scenes-{tag}.csv", group)
+                runs = {"whole": render(csv, movies, folder / f"out-{tag}-whole", fps, split=False, layout=layout),
+                        "split": render(csv, movies, folder / f"out-{tag}-split", fps, split=True, layout=layout)}
+                for executor in executors[1:]:
+                    runs[executor] = render(csv, movies, folder / f"out-{tag}-{executor}", fps, split=True,
+                                            executor=executor, scheduler=scheduler if executor == "dask" else None,
+                                            layout=layout)
+                found = {row.source: row for row in check_group(group, paths, runs, folder)}
+                reference = runs["split"][1].parts[0].path.read_bytes()
+                for executor in executors[1:]:
+                    same = runs[executor][1].parts[0].path.read_bytes() == reference
+                    for source in group:
+                        row = found[source.name]
+                        row.executors_identical = same and row.executors_identical is not False
+                        if not same:
+                            row.problems.append(f"the part rendered by {executor} differs from the process pool's")
+                chosen = [s for s in group if s.name in moviepy]
+                if chosen and layout == layouts[0]:
+                    check_moviepy(chosen, paths, fps, runs["split"], folder, tag, found)
+                rows.update({(name, layout): row for name, row in found.items()})
+                log(f"{fps} fps, {layout}: {len(group)} sources checked ({time.monotonic() - started:.1f} s)")
+    return [rows[(s.name, layout)] for layout in layouts for s in sources]
 
 
 def check_moviepy(chosen, paths, fps, split_run, folder: Path, tag: str, rows) -> None:
@@ -516,12 +528,12 @@ def _cluster(wanted: bool):
 
 
 def table(rows: list[Row]) -> str:
-    head = ("source", "what", "segs", "frames right", "beeps found", "worst ms", "whole ms", "A-V smp",
+    head = ("source", "what", "sound", "segs", "frames right", "beeps found", "worst ms", "whole ms", "A-V smp",
             "split=whole", "alone", "executors")
     lines = [head]
     for r in rows:
         pcm = "bit-exact" if r.split_pcm_max_diff == 0 else f"~{r.split_pcm_rms_ratio:.4f}"
-        lines.append((r.source, r.what, str(r.segments), f"{r.frames_right}/{r.frames}",
+        lines.append((r.source, r.what, r.layout, str(r.segments), f"{r.frames_right}/{r.frames}",
                       f"{r.beeps_found}/{r.beeps}", f"{r.worst_offset_ms:.2f}", f"{r.whole_worst_offset_ms:.2f}",
                       str(r.audio_video_samples), f"{'frames ' if r.split_frames_equal else 'FRAMES DIFFER '}{pcm}",
                       "same" if r.alone_identical else "DIFFER",
@@ -529,8 +541,8 @@ def table(rows: list[Row]) -> str:
                       + {True: " +moviepy", False: " MOVIEPY DIFFERS", None: ""}[r.moviepy_identical]))
     widths = [max(len(line[i]) for line in lines) for i in range(len(head))]
     text = ["  ".join(cell.ljust(w) for cell, w in zip(line, widths)) for line in lines]
-    failed = [f"{r.source}: {p}" for r in rows for p in r.problems]
-    return "\n".join(text + ([""] + failed if failed else ["", f"all {len(rows)} sources pass"]))
+    failed = [f"{r.source} ({r.layout}): {p}" for r in rows for p in r.problems]
+    return "\n".join(text + ([""] + failed if failed else ["", f"all {len(rows)} rows pass"]))
 
 
 def main() -> int:
@@ -539,11 +551,13 @@ def main() -> int:
     parser.add_argument("--only", nargs="*", help="source names (default: all)")
     parser.add_argument("--executors", default="process,inline,dask",
                         help="the first renders whole and split; the others the split render again")
+    parser.add_argument("--layouts", default=",".join(LAYOUTS), help="the parts' sound, each in turn "
+                        f"(default: {','.join(LAYOUTS)})")
     args = parser.parse_args()
     sources = [s for s in SOURCES if not args.only or s.name in args.only]
     if args.out.exists():
         shutil.rmtree(args.out)
-    rows = run_matrix(args.out, sources, tuple(args.executors.split(",")))
+    rows = run_matrix(args.out, sources, tuple(args.executors.split(",")), layouts=tuple(args.layouts.split(",")))
     print(table(rows))
     (args.out / "matrix.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     return 1 if any(r.problems for r in rows) else 0

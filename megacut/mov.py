@@ -87,8 +87,12 @@ def _sample_entry(stsd: bytes, handler: str) -> dict:
         fields["width"], fields["height"] = struct.unpack(">HH", body[24:28])
         fields["config"] = next((payload for _, payload in boxes(body[78:], CONFIG_BOXES)), b"")
     elif handler == "soun" and len(body) >= 28:
-        fields["channels"] = struct.unpack(">H", body[16:18])[0]
-        fields["sample_rate"] = struct.unpack(">I", body[24:28])[0] >> 16
+        if struct.unpack(">H", body[8:10])[0] == 2 and len(body) >= 44:  # QuickTime's version 2 (over 2 channels)
+            fields["sample_rate"] = round(struct.unpack(">d", body[32:40])[0])
+            fields["channels"] = struct.unpack(">I", body[40:44])[0]
+        else:
+            fields["channels"] = struct.unpack(">H", body[16:18])[0]
+            fields["sample_rate"] = struct.unpack(">I", body[24:28])[0] >> 16
     return fields
 
 

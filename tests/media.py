@@ -151,3 +151,34 @@ def packet_span_s(path: str | Path, stream: str = "v:0") -> tuple[float, float]:
     if first is None:
         raise ValueError(f"no packets in stream {stream} of {path}")
     return float(first * time_base), float(end * time_base)
+
+
+def make_collection_video(path: str | Path, *, layout: str, tones: Sequence[float], lufs: float,
+                          codec: str = "aac", duration_s: float = 3, size: str = "160x90", fps: int = 25,
+                          amplitudes: Sequence[float] | None = None, codec_args: Sequence[str] = ()) -> Path:
+    """Write a video whose one audio track is like a real film's or episode's: ``layout`` ("5.1(side)",
+    "5.1", "7.1", "stereo", "mono") with one sine tone per channel (``tones``, Hz, in ffmpeg's channel
+    order; 0: that channel silent), ``amplitudes`` relative to one another (default: all equal), the whole
+    brought to an integrated loudness of ``lufs`` (measured, then corrected), encoded with ``codec`` (and ``codec_args``: ``-strict -2`` for TrueHD)."""
+    path = Path(path)
+    raw = path.with_name(path.stem + ".tones.wav")
+    args, labels = [], []
+    for n, (freq, amplitude) in enumerate(zip(tones, amplitudes or [1.0] * len(tones))):
+        source = (f"sine=frequency={freq}:sample_rate=48000:duration={duration_s},volume={amplitude}" if freq
+                  else f"anullsrc=sample_rate=48000:channel_layout=mono:duration={duration_s}")
+        args += ["-f", "lavfi", "-i", source]
+        labels.append(f"[{n}:a]")
+    if len(tones) > 1:
+        order = "|".join(str(n) for n in range(len(tones)))  # the n-th tone on the layout's n-th channel
+        graph = f"{''.join(labels)}amerge=inputs={len(tones)},channelmap=map={order}:channel_layout={layout}[a]"
+    else:
+        graph = "[0:a]anull[a]"
+    ffmpeg([*args, "-filter_complex", graph, "-map", "[a]", "-c:a", "pcm_f32le", str(raw)])
+    measured = run_ffmpeg(["-nostats", "-i", str(raw), "-af", "ebur128=framelog=quiet", "-f", "null", "-"]).stderr
+    integrated = float(measured.split("Integrated loudness:")[1].split("I:")[1].split("LUFS")[0])
+    audio = ["-c:a", codec, *codec_args, "-af", f"volume={lufs - integrated:.3f}dB"]
+    ffmpeg(["-f", "lavfi", "-i", f"testsrc2=size={size}:rate={fps}:duration={duration_s}", "-i", str(raw),
+            "-map", "0:v", "-map", "1:a", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p",
+            *audio, "-t", str(duration_s), str(path)])
+    raw.unlink()
+    return path

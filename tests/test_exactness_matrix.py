@@ -29,12 +29,13 @@ def rows(tmp_path_factory):
         executors = ("process", "inline")
     found = matrix.run_matrix(folder, matrix.SOURCES, executors, log=lambda line: None)
     print(matrix.table(found))
-    return {row.source: row for row in found}
+    return {(row.source, row.layout): row for row in found}
 
 
+@pytest.mark.parametrize("layout", matrix.LAYOUTS)
 @pytest.mark.parametrize("name", [s.name for s in matrix.SOURCES])
-def test_every_cut_frame_and_beep_is_where_the_source_plays_it(rows, name):
-    row = rows[name]
+def test_every_cut_frame_and_beep_is_where_the_source_plays_it(rows, name, layout):
+    row = rows[(name, layout)]
     assert row.frames_right == row.frames and row.first_frame_right, row.problems
     assert row.beeps_found == row.beeps > 0, row.problems
     assert row.worst_offset_ms <= matrix.BAR_S * 1000, row.problems

@@ -21,6 +21,7 @@ from scene_jobs import make_still_job
 from scene_jobs import make_scene
 
 from megacut.errors import InputError
+from megacut.ffmpeg import run_ffmpeg
 from megacut.join.assemble import stream_signature
 from megacut.plan import sections as sections_mod
 from megacut.plan.build import OutputFormat
@@ -33,6 +34,7 @@ from megacut.plan.sections import (
     spec_format,
 )
 from megacut.plan.settings import Settings
+from megacut.render.loudness import parse_summary
 from megacut.render.scene_ffmpeg import render_scene_ffmpeg
 from megacut.render.jobs import StillJob
 from megacut.render.section import (
@@ -204,19 +206,20 @@ def test_a_caption_is_a_band_at_the_bottom(tmp_path):
 # ------------------------------------------------------------------- loudness
 
 
-def test_narrations_at_different_volumes_come_out_equally_loud(tmp_path):
-    loud = write_tone(tmp_path / "loud.wav", duration_s=0.5, amplitude=0.7)
-    quiet = write_tone(tmp_path / "quiet.wav", duration_s=0.5, amplitude=0.01)  # 37 dB quieter
-    levels = []
+@pytest.mark.parametrize("target", [-27.0, -20.0])
+def test_narrations_at_different_volumes_come_out_at_the_scenes_loudness(tmp_path, target):
+    loud = write_tone(tmp_path / "loud.wav", duration_s=1.0, amplitude=0.5)
+    quiet = write_tone(tmp_path / "quiet.wav", duration_s=1.0, amplitude=0.01)  # 34 dB quieter
     for path in (loud, quiet):
-        section = Section(tmp_path / "s.json", 1, None, "x", path, 0.5, 0.0)
+        section = Section(tmp_path / "s.json", 1, None, "x", path, 1.0, 0.0)
         work = tmp_path / path.stem
         work.mkdir()
-        pcm = np.frombuffer(section_pcm(section, FMT, 12, work).read_bytes(), dtype="<i2")
-        assert len(pcm) == 2 * FMT.samples_for(12)
-        levels.append(20 * np.log10(rms(pcm[: 2 * 20000]) / 32768))
-    assert abs(levels[0] - levels[1]) < 2, levels
-    assert -23 < levels[0] < -17
+        pcm = section_pcm(section, FMT, 25, work, target_lufs=target)
+        assert pcm.stat().st_size == 4 * FMT.samples_for(25)
+        measured = run_ffmpeg(["-nostats", "-f", "s16le", "-ar", "48000", "-ac", "2", "-i", str(pcm),
+                               "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]).stderr
+        loudness = parse_summary(measured)
+        assert loudness.integrated_lufs == pytest.approx(target, abs=0.5) and loudness.true_peak_dbtp <= -1.0
 
 
 # ------------------------------------------------------------------ the spec

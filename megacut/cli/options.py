@@ -16,9 +16,11 @@ from megacut.plan.settings import (
     FIT_MODES,
     OVERLAY_SECOND_LINES,
     Settings,
+    parse_channels,
     parse_chunk_duration,
     parse_chunks,
     parse_fps,
+    parse_loudness,
     parse_non_negative_int,
     parse_overlay_second_line,
     parse_positive_int,
@@ -26,6 +28,7 @@ from megacut.plan.settings import (
     parse_resolution,
     parse_segment_duration,
     parse_size,
+    parse_switch,
     parse_transition,
     parse_video_codec,
 )
@@ -148,6 +151,10 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     fmt.add_argument("--font", help=f"font file or name for {text} (default: Pillow's/OS default)")
     fmt.add_argument("--font-size", type=option_type(lambda t: parse_positive_int("--font-size", t, upper=500)),
                      help=f"font size of {text} in pixels (default: scaled to the output height)")
+    fmt.add_argument("--loudness", type=option_type(parse_loudness), default=DEFAULTS.loudness, metavar="LUFS|off",
+                     help="bring every source" + ("" if scenes else "'s narration") + " to this integrated loudness "
+                          "(EBU R128), one gain per source, its true peak kept at or under -1 dBTP; off: keep "
+                          f"each source's level (default: {DEFAULTS.loudness:g})")
     fmt.add_argument("--backend", choices=BACKENDS, default="ffmpeg",
                      help="renderer: ffmpeg (default, fastest) or moviepy (the reference"
                           + (", runs --effect)" if scenes else ")"))
@@ -170,6 +177,13 @@ def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
                           "next IDR picture) and stream-copy the rest, bit for bit; auto: scenes that do not "
                           "qualify are rendered (`megacut plan` says why); strict: such a scene is an error; "
                           f"off: render everything (default: {DEFAULTS.copy})")
+    fmt.add_argument("--channels", type=option_type(parse_channels), default=DEFAULTS.channels,
+                     metavar="auto|stereo|5.1", help="the parts' sound: 5.1 or stereo; auto: 5.1 when the audio "
+                     "tracks of most of the planned time have 5.1 or more channels (default: auto)")
+    fmt.add_argument("--stereo-track", type=option_type(lambda t: parse_switch("--stereo-track", t)),
+                     default=DEFAULTS.stereo_track, metavar="on|off",
+                     help="a 5.1 part also carries its stereo downmix (dialogue kept at -3 dB), a second "
+                          "track for phones and laptops (default: on)")
     fmt.add_argument("--fit", choices=FIT_MODES, default="pad", help="pad (letterbox) or crop (default: pad)")
     fmt.add_argument("--overlay-duration", type=option_type(lambda t: parse_positive_seconds("--overlay-duration", t)),
                      default=3.0, metavar="SECONDS",
@@ -277,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
                                 epilog=EXAMPLES["probe"], formatter_class=argparse.RawDescriptionHelpFormatter)
     probe.add_argument("paths", nargs="+", metavar="DIR_OR_FILE")
     probe.add_argument("--json", action="store_true", help="print JSON instead of text")
+    probe.add_argument("--measure-loudness", action="store_true",
+                       help="also measure each audio track's integrated loudness and true peak (EBU R128) over "
+                            "the whole file, as a stereo part (5.1 for 5.1 and more) would carry it, and the "
+                            f"gain megacut gives it at --loudness {DEFAULTS.loudness:g}; reads every track")
     return parser
 
 

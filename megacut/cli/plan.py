@@ -20,16 +20,19 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
     paths = resolve_paths(args, ("csv", "movies"))
     plan = with_copy_problems(prepare_plan(paths["csv"], paths["movies"], settings_from_args(args)))
-    return show_plan(plan, rows_in=paths["movies"] if args.rows else None,
-                     disk=disk_line(plan, optional_path(args, "output"), args))
+    output = optional_path(args, "output")
+    return show_plan(plan, rows_in=paths["movies"] if args.rows else None, disk=disk_line(plan, output, args),
+                     cache=cache_folder(args, output) if output else None)
 
 
-def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None) -> int:
-    """Print the plan table (with ``rows_in``, the movies folder: a line per row), its problems, the disk
-    it needs and a verdict; exit 2 when the plan has errors."""
+def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None,
+              cache: Path | None = None) -> int:
+    """Print the plan table (with ``rows_in``, the movies folder: a line per row, with what the ``cache``
+    folder knows of their sources' loudness), its problems, the disk it needs and a verdict; exit 2 when
+    the plan has errors."""
     from megacut.cli.report import plan_table, plan_verdict
 
-    print(plan_table(plan, rows_in))
+    print(plan_table(plan, rows_in, cache))
     print()
     if plan.settings.copy != "off":
         from megacut.render.copy_plan import copy_summary

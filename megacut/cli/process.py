@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from megacut.cli.options import resolve_paths, settings_from_args
+from megacut.cli.options import cache_folder, resolve_paths, settings_from_args
 from megacut.cli.plan import disk_line, show_plan, with_copy_problems
 from megacut.cli.rendering import finish_run, print_problems, render, started_pool
 from megacut.errors import UsageError
@@ -31,14 +31,14 @@ def plan_and_render(csv_path: Path, movies: Path, output: Path, args: argparse.N
     plan = with_copy_problems(prepare_plan(csv_path, movies, settings))
     rows_in = movies if args.rows else None
     if args.dry_run:
-        return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args))
+        return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args), cache=cache_folder(args, output))
     if plan.errors and not args.skip_invalid:
         return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
                                "--skip-invalid to render the valid rows only.", rows_in)
     if rows_in is not None:
         from megacut.cli.report import rows_table
 
-        print("\n".join(rows_table(plan, rows_in)), flush=True)
+        print("\n".join(rows_table(plan, rows_in, cache_folder(args, output))), flush=True)
     print_problems(plan.problems)
     return render_scenes(plan, output, args, pool)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from megacut.plan.build import RenderPlan
+from megacut.plan.channels import LAYOUT_NAMES, SURROUND
 from megacut.plan.probe import SourceInfo
 from megacut.plan.timecodes import format_seconds, format_timestamp
 from megacut.render.colour import source_matrix
@@ -16,9 +17,9 @@ MAX_SOURCES_SHOWN = 3
 MAX_MATCH_WIDTH = 72  # "movie → file" in the per-row table; longer ones lose their middle
 
 
-def plan_table(plan: RenderPlan, rows_in: Path | None = None) -> str:
-    """One line per part, with ``rows_in`` (the movies folder) one line per row, the headings, and
-    every problem, as `megacut plan` prints them."""
+def plan_table(plan: RenderPlan, rows_in: Path | None = None, cache: Path | None = None) -> str:
+    """One line per part, with ``rows_in`` (the movies folder) one line per row (with the loudness of their
+    sources measured in the ``cache`` folder), the headings, and every problem, as `megacut plan` prints them."""
     s = plan.settings
     lines = [
         f"Output: {plan.format}, {s.video_codec} crf {s.crf} preset {s.preset}, fit {s.fit} "
@@ -37,7 +38,7 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None) -> str:
     lines.append(f"{'all':>4}  {len(plan.scenes):>6}  {format_seconds(total_s):>8}  "
                  f"{len({sc.source.path for sc in plan.scenes})} sources")
     if rows_in is not None:
-        lines += ["", *rows_table(plan, rows_in)]
+        lines += ["", *rows_table(plan, rows_in, cache)]
     if plan.headings:
         lines += ["", "Headings:"]
         lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
@@ -47,21 +48,39 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def rows_table(plan: RenderPlan, movies: Path) -> list[str]:
+def rows_table(plan: RenderPlan, movies: Path, cache: Path | None = None) -> list[str]:
     """One line per scene row in CSV order: the file it matched (relative to ``movies``), its times in
-    the source, frames, audio track and part; a rejected row points to the problems."""
+    the source, frames, audio track, its source's loudness and gain (as measured in the ``cache`` folder by
+    an earlier run, else measured by the run) and part; a rejected row points to the problems."""
     cells = [(str(s.line), f"{s.row.movie} → {_relative(s.source.path, movies)}", format_timestamp(s.start_s),
-              format_timestamp(s.end_s), str(s.frames), s.audio.label() if s.audio else "silence", str(s.part))
+              format_timestamp(s.end_s), str(s.frames), s.audio.label() if s.audio else "silence",
+              _loudness_cell(plan, s, cache), str(s.part))
              for s in plan.scenes]
-    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", "", "", "", "", "")
+    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", "", "", "", "", "", "")
               for r in plan.rejected]
     cells.sort(key=lambda row: int(row[0]))
-    header = ("line", "movie → file", "start", "end", "frames", "audio", "part")
+    header = ("line", "movie → file", "start", "end", "frames", "audio", "loudness", "part")
     rows = [header] + [(line, _shorten(match, MAX_MATCH_WIDTH), *rest) for line, match, *rest in cells]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    left = (False, True, False, False, False, True, False)
+    left = (False, True, False, False, False, True, True, False)
     return ["  ".join(cell.ljust(w) if pad_right else cell.rjust(w)
                       for cell, w, pad_right in zip(row, widths, left)).rstrip() for row in rows]
+
+
+def _loudness_cell(plan: RenderPlan, scene, cache: Path | None) -> str:
+    """``-27.0 LUFS, +0.0 dB``: a scene's source loudness and its gain, if measured; what will happen if not."""
+    from megacut.render.loudness import read_measurement
+    from megacut.run.groups import level_key
+
+    key = level_key(scene, plan.format, plan.settings)
+    if not key:
+        return "kept" if scene.audio else ""
+    measured = read_measurement(cache / "loudness", key) if cache else None
+    if measured is None:
+        return "measured in the run"
+    if measured.silent:
+        return "silent"
+    return f"{measured.integrated_lufs:.1f} LUFS, {measured.gain_db(plan.settings.loudness):+.1f} dB"
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -133,7 +152,7 @@ def report_data(result) -> dict:
                  "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
     offsets = offsets_by_id(result)
     of_kind = {kind: [r for r in result.items.values() if r.item.kind == kind] for kind in ItemKind}
-    scenes = [_scene_data(r, offsets) for r in of_kind[ItemKind.SCENE]]
+    scenes = [_scene_data(r, offsets, result.levels) for r in of_kind[ItemKind.SCENE]]
     cards = [{"line": r.item.origin.line, "text": r.item.chapter, "status": r.status, "error": r.error,
               "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
               "duration_s": round(r.item.duration_s, 6)}
@@ -145,7 +164,7 @@ def report_data(result) -> dict:
         "exit_code": result.exit_code,
         "interrupted": result.interrupted,
         "format": {"width": plan.format.width, "height": plan.format.height, "fps": str(plan.format.fps),
-                   "pix_fmt": plan.format.pix_fmt, "audio": f"aac {plan.format.sample_rate} Hz stereo"},
+                   "pix_fmt": plan.format.pix_fmt, "audio": _audio_format(plan)},
         "parts": [
             {"n": p.part.number, "path": str(p.path) if p.path else None, "status": p.status,
              "duration_s": round(p.duration_s, 6), "scenes": _indices(result, p, ItemKind.SCENE),
@@ -219,7 +238,24 @@ def offsets_by_id(result) -> dict[str, float]:
     return offsets
 
 
-def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
+def _audio_format(plan: RenderPlan) -> str:
+    """The parts' sound: "aac 48000 Hz 5.1, and a stereo track"."""
+    fmt = plan.format
+    stereo = ", and a stereo track" if fmt.channels == SURROUND and plan.settings.stereo_track else ""
+    return f"aac {fmt.sample_rate} Hz {LAYOUT_NAMES[fmt.channels]}{stereo}"
+
+
+def _level_data(level, target: float | None) -> dict | None:
+    """A scene's source loudness and gain (run/levels.py's Level) for the report."""
+    if level is None:
+        return None
+    loudness = level.loudness
+    return {"integrated_lufs": loudness.integrated_lufs if loudness else None,
+            "true_peak_dbtp": loudness.true_peak_dbtp if loudness else None, "target_lufs": target,
+            "gain_db": level.gain_db, "error": level.error}
+
+
+def _scene_data(scene_result, offsets: dict[str, float], levels: dict) -> dict:
     item = scene_result.item
     scene = item.origin
     audio = scene.audio
@@ -238,6 +274,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
                       "ended_at_s": round(s.ended_at_s, 3), "host": s.host or None, "copied": s.job_id in copied}
                      for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
+        "loudness": _level_data(levels.get(item.level), scene_result.item.jobs[0].settings.loudness),
     }
 
 

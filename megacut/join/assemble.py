@@ -25,7 +25,7 @@ from megacut.ffmpeg import (
     timestamp_problem,
 )
 from megacut.files import writing
-from megacut.join.audio import aac_args
+from megacut.join.audio import encode_audio
 from megacut.mov import read_tracks
 from megacut.render.copy_plan import MAX_REORDER
 from megacut.render.scene_ffmpeg import frame_ticks, video_timescale
@@ -135,8 +135,8 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
                   audio: Path | None = None, joined: list[tuple[int, int, Path]] = (), copied: bool = False) -> Path:
     """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
 
-    ``audio`` is the part's AAC track when it was encoded while the segments rendered (join/audio.py):
-    it is copied; without it the segments' PCM is encoded here. ``joined``: runs of ``inputs`` joined
+    ``audio`` is the part's AAC tracks, encoded while the segments rendered (join/audio.py): they are
+    copied; without them the segments' PCM is encoded here as it is. ``joined``: runs of ``inputs`` joined
     ahead (first index, end index, their joined segment), read instead of the segments they hold; the
     chapters still come from ``inputs``. ``copied``: some segments are copied runs of sources (see
     :func:`copied_video`)."""
@@ -150,13 +150,11 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         meta_path = Path(scratch, "chapters.txt")
         meta_path.write_text(chapters_metadata(inputs, fps, title), encoding="utf-8")
         sources = [*_concat_input(scratch, files, fps), *input_file(meta_path, "-f", "ffmetadata")]
-        if audio:  # the AAC track encoded while the segments rendered: copied
-            sources += input_file(audio)
-            audio_map, audio_codec = ["-map", "2:a"], ["-c:a", "copy"]
-        else:
-            audio_map, audio_codec = ["-map", "0:a"], aac_args()
-        args = [*sources, "-map", "0:v", *audio_map, "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), *audio_codec]
+        if audio is None:  # encoded now, from the segments' PCM as they are
+            audio = encode_audio([i.path for i in inputs], Path(scratch, "audio"), cancel)
+        sources += input_file(audio)  # its tracks copied, with their names and dispositions
+        args = [*sources, "-map", "0:v", "-map", "2:a", "-map_metadata", "1", "-map_chapters", "1",
+                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), "-c:a", "copy"]
         frames = sum(i.frames for i in inputs)
         reserve = moov_reserve(frames, float(frames / fps), sample_rate, sum(1 for i in inputs if i.title))
         try:  # the index at the front, written in one pass

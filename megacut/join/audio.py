@@ -24,37 +24,63 @@ import os
 import queue
 import shutil
 import threading
+from fractions import Fraction
 from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as WaitedTooLong
 from pathlib import Path
 from typing import Callable
 
 from megacut.errors import Cancelled
 from megacut.ffmpeg import EitherEvent, input_file, output_file, run_ffmpeg, stream_to_ffmpeg
-from megacut.mov import sound_chunks
+from megacut.mov import read_tracks, sound_chunks
 from megacut.plan.build import OutputFormat
+from megacut.plan.channels import LAYOUT_NAMES, STEREO, SURROUND, stereo_downmix_filter
+from megacut.render.loudness import Gain
 
-AUDIO_BITRATE = "192k"
+BITRATES = {2: "192k", 6: "384k"}  # AAC by channels: 96 kb/s for each front pair, 64 kb/s for each other channel
+TRACK_NAMES = {2: "Stereo", 6: "5.1"}
 READ_BYTES = 1 << 20
 ALONE_THREADS = 2  # sounds rendered alone at once (each mostly ffmpeg's start-up and demuxing)
 ALONE_AHEAD = 3  # sounds rendered alone and not encoded yet, at most (raw PCM in the part's scratch folder)
 
 
-def aac_args(bitrate: str = AUDIO_BITRATE) -> list[str]:
-    """The part's audio encoder: AAC, once per part (here, or in the join when there is no early encode)."""
-    return ["-c:a", "aac", "-b:a", bitrate]
+def aac_args(channels: int = 2, stereo_track: bool = False) -> list[str]:
+    """The part's audio encoders, once per part: AAC of the part's layout and, for a 5.1 part with
+    ``stereo_track``, a second track, its stereo downmix (plan/channels.py), named and not the default.
+    Their input is the filter graph's ``[main]`` and ``[stereo]`` (:func:`encoder_graph`)."""
+    args = ["-map", "[main]", "-c:a:0", "aac", "-b:a:0", BITRATES[channels], *track_name(0, channels),
+            "-disposition:a:0", "default"]
+    if channels == SURROUND and stereo_track:
+        args += ["-map", "[stereo]", "-c:a:1", "aac", "-b:a:1", BITRATES[2], *track_name(1, STEREO),
+                 "-disposition:a:1", "0"]
+    return args
+
+
+def track_name(number: int, channels: int) -> list[str]:
+    """A track's name, "5.1" or "Stereo", where MP4 players look for it (the handler name) and as its title."""
+    name = TRACK_NAMES[channels]
+    return [f"-metadata:s:a:{number}", f"title={name}", f"-metadata:s:a:{number}", f"handler_name={name}"]
+
+
+def encoder_graph(channels: int = 2, stereo_track: bool = False) -> str:
+    """The filter graph from the part's PCM (input 0) to its encoders' inputs (:func:`aac_args`)."""
+    if channels == SURROUND and stereo_track:
+        return f"[0:a]asplit=2[main][surround];[surround]{stereo_downmix_filter()}[stereo]"
+    return "[0:a]anull[main]"
 
 
 class PartAudio:
     """One part's AAC track, fed segment by segment in part order (:meth:`add`), finished by :meth:`finish`."""
 
-    def __init__(self, folder: Path, fmt: OutputFormat, cancel=None):
+    def __init__(self, folder: Path, fmt: OutputFormat, cancel=None, stereo_track: bool = False):
         """``folder``: a scratch folder of its own (in the cache's work folder, which the next run clears
-        if this one is killed)."""
+        if this one is killed); ``stereo_track``: a 5.1 part gets its stereo downmix as a second track."""
         self.folder = folder
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.path = self.folder / "audio.m4a"
-        self.segments: queue.Queue = queue.Queue()  # (segment, its sound rendered alone or None), None: the end
+        # (segment, its sound rendered alone or None, its gain in dB or a Future of it), None: the end
+        self.segments: queue.Queue = queue.Queue()
         self.abort = threading.Event()
         self.stop = EitherEvent(cancel, self.abort)
         self.error: BaseException | None = None
@@ -66,8 +92,9 @@ class PartAudio:
         fifo = self.folder / "pcm.fifo"
         os.mkfifo(fifo)
         args = ["-loglevel", "error",
-                *input_file(fifo, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels)),
-                *aac_args(), *output_file(self.path, "-f", "mp4")]
+                *input_file(fifo, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ch_layout", LAYOUT_NAMES[fmt.channels]),
+                "-filter_complex", encoder_graph(fmt.channels, stereo_track), *aac_args(fmt.channels, stereo_track),
+                *output_file(self.path, "-f", "mp4")]
         self.thread = threading.Thread(target=self._run, args=(args, fifo), name=f"megacut-audio-{folder.name}",
                                        daemon=True)
         self.thread.start()
@@ -84,18 +111,19 @@ class PartAudio:
             entry = self.segments.get()
             if entry is None or self.abort.is_set():
                 return
-            segment, alone = entry
+            segment, alone, gain = entry
+            gain = Gain(self._wait(gain) if isinstance(gain, Future) else gain)
             if alone is None:
-                yield from segment_pcm(segment)
+                yield from map(gain, segment_pcm(segment))
                 continue
             try:
                 # rendered meanwhile: read it (its sound is the same), unless rendering it alone has begun
                 if segment.exists() and alone.cancel():
-                    yield from segment_pcm(segment)
+                    yield from map(gain, segment_pcm(segment))
                     continue
                 pcm = alone.result()
                 try:
-                    yield from _file_chunks(pcm)
+                    yield from map(gain, _file_chunks(pcm))
                     self.rendered_alone += 1
                 finally:
                     pcm.unlink(missing_ok=True)
@@ -103,6 +131,15 @@ class PartAudio:
                 with self._turn:
                     self._consumed += 1
                     self._turn.notify_all()
+
+    def _wait(self, gain: Future) -> float:
+        """A gain whose measurement may still run: wait for it (stopped by a stop)."""
+        while True:
+            try:
+                return gain.result(timeout=0.1)
+            except WaitedTooLong:
+                if self.stop.is_set():
+                    raise Cancelled("cancelled") from None
 
     def _render_alone(self, sound_args: Callable[[Path], list[str]], ticket: int) -> Path:
         """Render one segment's sound alone into the scratch folder, once fewer than ``ALONE_AHEAD`` sounds
@@ -117,15 +154,18 @@ class PartAudio:
         run_ffmpeg(sound_args(path), cancel=self.stop)
         return path
 
-    def add(self, segment: Path, sound_args: Callable[[Path], list[str]] | None = None) -> None:
+    def add(self, segment: Path, sound_args: Callable[[Path], list[str]] | None = None,
+            gain_db: float | Future = 0.0) -> None:
         """The next segment of the part, in order: its PCM goes to the encoder. ``sound_args``: for a segment
-        that may not be rendered yet, the ffmpeg arguments that write its sound alone to a given path."""
+        that may not be rendered yet, the ffmpeg arguments that write its sound alone to a given path.
+        ``gain_db``: its source's loudness gain (render/loudness.py), or a Future of it (a measurement
+        under way: the encoder waits for it when it reaches the segment)."""
         alone: Future | None = None
         if sound_args is not None and not segment.exists():
             if self._alone is None:
                 self._alone = ThreadPoolExecutor(ALONE_THREADS, thread_name_prefix=f"megacut-sound-{self.folder.name}")
             alone = self._alone.submit(self._render_alone, sound_args, next(self._tickets))
-        self.segments.put((segment, alone))
+        self.segments.put((segment, alone, gain_db))
 
     def finish(self) -> Path:
         """Wait for the encoder to finish the track; its path (raises what went wrong)."""
@@ -151,6 +191,27 @@ class PartAudio:
     def _stop_alone(self) -> None:
         if self._alone is not None:
             self._alone.shutdown(wait=True, cancel_futures=True)
+
+
+def encode_audio(segments: list[Path], folder: Path, cancel=None, gains: list[float | Future] | None = None,
+                 stereo_track: bool = False) -> Path:
+    """The AAC tracks of ``segments`` joined in order (each multiplied by its gain, in dB): a part's audio
+    encoded at its join, when it was not encoded while its segments rendered."""
+    if not segments:
+        raise ValueError("no segment to encode the sound of")
+    tracks = read_tracks(segments[0])
+    sound = next((t for t in tracks if t.handler == "soun"), None)
+    if sound is None:
+        raise OSError(f"{segments[0].name} has no sound track")
+    fmt = OutputFormat(0, 0, Fraction(1), sample_rate=sound.sample_rate, channels=sound.channels)
+    audio = PartAudio(folder, fmt, cancel, stereo_track)
+    try:
+        for segment, gain in zip(segments, gains or [0.0] * len(segments)):
+            audio.add(segment, gain_db=gain)
+        return audio.finish()
+    except BaseException:
+        audio.close()
+        raise
 
 
 def segment_pcm(segment: Path):

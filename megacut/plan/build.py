@@ -15,6 +15,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
+from megacut.plan.channels import LAYOUT_NAMES, choose_layout
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
 from megacut.plan.settings import Settings
@@ -47,7 +48,7 @@ class OutputFormat:
 
     def __str__(self) -> str:
         fps = f"{float(self.fps):.3f}".rstrip("0").rstrip(".")
-        return f"{self.width}x{self.height} @ {fps} fps"
+        return f"{self.width}x{self.height} @ {fps} fps, {LAYOUT_NAMES.get(self.channels, self.channels)} sound"
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,7 +181,9 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         else:
             timed.append(result)
 
-    fmt, format_note = choose_format(timed, settings)
+    audio_choices = {item.row.line: choose_audio_track(item.source, title=item.row.audio_title or None,
+                                                       language=item.row.language or None) for item in timed}
+    fmt, format_note = choose_format(timed, settings, {line: track for line, (track, _) in audio_choices.items()})
     valid: list[tuple[_Timed, int]] = []
     for item in timed:
         frames = fmt.frames_for(item.end_s - item.start_s)
@@ -204,9 +207,7 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
             warned.add(item.source.path)
             for message in _source_warnings(item.source, settings):
                 problems.append(Problem(message, str(table.path), item.row.line, "warning"))
-        audio, audio_warnings = choose_audio_track(
-            item.source, title=item.row.audio_title or None, language=item.row.language or None
-        )
+        audio, audio_warnings = audio_choices[item.row.line]
         for warning in audio_warnings:
             problems.append(Problem(warning, str(table.path), item.row.line, "warning"))
         scenes.append((item, frames, part, audio, tuple(audio_warnings)))
@@ -250,8 +251,10 @@ def _check_times(row: SceneRow, source: SourceInfo) -> _Timed | str:
     return _Timed(row=row, source=source, start_s=start_s, end_s=min(end_s, source.duration_s))
 
 
-def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat, str]:
-    """Resolution and frame rate: the settings', else those covering most of the planned time."""
+def choose_format(timed: list[_Timed], settings: Settings,
+                  tracks: Mapping[int, AudioTrack | None] | None = None) -> tuple[OutputFormat, str]:
+    """Resolution, frame rate and channel layout: the settings', else those covering most of the planned time
+    (``tracks``: each row's chosen audio track, by line)."""
     by_size: Counter = Counter()
     by_fps: Counter = Counter()
     for item in timed:
@@ -277,7 +280,12 @@ def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat
     fps = pick(settings.fps, "frame rate from --fps", by_fps, Fraction(25),
                lambda f, share: f"{float(f):g} fps covers {share:.0%}")
     width, height = (size[0] + 1) // 2 * 2, (size[1] + 1) // 2 * 2
-    return OutputFormat(width=width, height=height, fps=fps), "; ".join(notes)
+    tracks = tracks or {}
+    channels, channels_note = choose_layout(
+        [(track.channels if (track := tracks.get(item.row.line)) else 0, item.end_s - item.start_s) for item in timed],
+        settings.channels)
+    notes.append(channels_note)
+    return OutputFormat(width=width, height=height, fps=fps, channels=channels), "; ".join(notes)
 
 
 def assign_parts(rows: list[tuple[SceneRow, int]], fmt: OutputFormat, settings: Settings):

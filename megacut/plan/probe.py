@@ -62,6 +62,7 @@ class AudioTrack:
     channels: int  # 0 when ffmpeg did not say
     sample_rate: int  # Hz, 0 when ffmpeg did not say
     default: bool
+    layout: str = ""  # ffmpeg's name of its channel layout ("5.1(side)", "stereo", "6 channels"), "" unknown
 
     def label(self) -> str:
         """Short description for messages: ``#1 eng "Main"`` (numbered from 1 among audio tracks)."""
@@ -218,7 +219,7 @@ def _audio_track(stream: Stream, order: int) -> AudioTrack:
     title = stream.metadata.get("title", "").strip() or None
     return AudioTrack(index=stream.index, order=order, codec=_codec(fields), language=stream.language,
                       title=title, channels=layout_channels(layout), sample_rate=sample_rate,
-                      default="default" in stream.dispositions)
+                      default="default" in stream.dispositions, layout=layout.strip())
 
 
 def _video_stream(dump: Dump) -> Stream | None:

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from megacut.errors import UsageError
+from megacut.plan.channels import CHOICES as CHANNEL_CHOICES
 from megacut.plan.timecodes import TimecodeError, parse_duration, snap_fps
 
 FIT_MODES = ("pad", "crop")
 BACKENDS = ("ffmpeg", "moviepy")
 OVERLAY_SECOND_LINES = ("title", "movie", "none")  # the first is the default
+# The loudness every source is brought to (render/loudness.py says why this one).
+DEFAULT_LOUDNESS_LUFS = -27.0
 RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
                     "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
 
@@ -55,6 +58,9 @@ class Settings:
     effect: str | None = None  # "module:function", moviepy backend only
     effect_digest: str | None = None  # of the effect's source file: editing the effect re-renders
     copy: str = "off"  # smart copy: off, auto (copy what matches the output, render the rest), strict
+    channels: str = "auto"  # the output's channel layout: auto (what covers most of the planned time), stereo, 5.1
+    loudness: float | None = DEFAULT_LOUDNESS_LUFS  # every source's gain brings it here (LUFS); None: levels kept
+    stereo_track: bool = True  # a 5.1 part also carries its stereo downmix, a second track
 
 
 def parse_segment_duration(text: str) -> float:
@@ -69,6 +75,39 @@ def parse_segment_duration(text: str) -> float:
     if not 0.5 <= seconds <= 3600:
         raise UsageError(f"--segment-duration: {text} is out of range; use 0.5 s to 1 h, or 0 to never split a scene")
     return seconds
+
+
+def parse_channels(text: str) -> str:
+    """``--channels``: auto, stereo or 5.1 (2 and 6 accepted)."""
+    raw = text.strip().lower()
+    value = {"2": "stereo", "6": "5.1", "surround": "5.1"}.get(raw, raw)
+    if value not in CHANNEL_CHOICES:
+        raise UsageError(f"--channels: '{text}' is not auto, stereo or 5.1")
+    return value
+
+
+def parse_loudness(text: str) -> float | None:
+    """``--loudness``: a target in LUFS (-27, -23 LUFS), or off."""
+    raw = text.strip().lower()
+    if raw in ("off", "none", "0"):
+        return None
+    try:
+        value = float(re.sub(r"\s*(lufs|lkfs)$", "", raw))
+    except ValueError:
+        raise UsageError(f"--loudness: '{text}' is not a loudness; write e.g. -27, -23 LUFS, or off") from None
+    if not -40 <= value <= -10:
+        raise UsageError(f"--loudness: {text} is out of range; use -40 to -10 LUFS, or off")
+    return value
+
+
+def parse_switch(option: str, text: str) -> bool:
+    """An on/off option: on, off (yes, no, true, false)."""
+    raw = text.strip().lower()
+    if raw in ("on", "yes", "true", "1"):
+        return True
+    if raw in ("off", "no", "false", "0"):
+        return False
+    raise UsageError(f"{option}: '{text}' is not on or off")
 
 
 def parse_fps(text: str) -> Fraction:

@@ -28,6 +28,7 @@ from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
 from megacut.render.copy_plan import CopySpan, copy_span
+from megacut.render.loudness import MEASURER_VERSION, TRUE_PEAK_CEILING_DBTP
 from megacut.render.overlay import OverlayTiming, scene_overlay
 
 SEGMENT_SUFFIX = ".mov"
@@ -35,16 +36,12 @@ SEGMENT_SUFFIX = ".mov"
 # Bump a renderer's version when a change to it alters the segments it writes: every segment it
 # rendered before is then rendered again. The renderers themselves are in megacut.render.renderers.
 RENDERER_VERSIONS = {
-    "scene/ffmpeg": "5",
-    "scene/moviepy": "5",
-    "scene/copy": "1",
-    "still/ffmpeg": "3",
-    "still/moviepy": "3",
+    "scene/ffmpeg": "6",
+    "scene/moviepy": "6",
+    "scene/copy": "2",
+    "still/ffmpeg": "4",
+    "still/moviepy": "4",
 }
-# Loudness targets of narration (megacut.render.section): part of a still's key when it has audio.
-TARGET_RMS_DBFS = -20.0
-PEAK_CEILING_DBFS = -1.0
-GATE_DBFS = -50.0  # 50 ms windows quieter than this (pauses) do not count towards the loudness
 
 
 class Text(str, Enum):
@@ -304,7 +301,7 @@ def still_job(job_id: str, kind: ItemKind, name: str, still: Still, fmt: OutputF
         "text": still.text,
         "frames": frames,
         "font": [settings.font, settings.font_size, font_identities((still.text,), settings)] if still.text else None,
-        "loudness": [TARGET_RMS_DBFS, PEAK_CEILING_DBFS, GATE_DBFS] if still.audio else None,
+        "loudness": [settings.loudness, TRUE_PEAK_CEILING_DBTP, MEASURER_VERSION] if still.audio else None,
     }
     sound = {"audio": content["audio"], "frames": frames, "loudness": content["loudness"]}
     return StillJob(id=job_id, key=segment_key(renderer, content, fmt, settings),

@@ -2,7 +2,8 @@
 
 A segment has exactly ``scene.frames`` video frames in the output format
 (final codec, square pixels, yuv420p, fixed encoder threads) and exactly
-``format.samples_for(frames)`` samples of 48 kHz stereo PCM, both starting at
+``format.samples_for(frames)`` samples of 48 kHz PCM in the output's channel layout (stereo or 5.1, each
+track's channels placed by plan/channels.py), both starting at
 0, so segments join by stream copy without drift (notes/ffmpeg-guide.md §0-§3).
 
 Timestamps: ``-copyts -start_at_zero`` keeps the source's own timestamps, counted
@@ -40,6 +41,8 @@ from pathlib import Path
 
 from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.channels import LAYOUT_NAMES, mapping_filter, track_layout
+from megacut.plan.probe import AudioTrack
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import START_SLACK_S
 from megacut.render.colour import OUTPUT_TAGS, scale_options
@@ -53,7 +56,6 @@ START_LEAD_S = 0.5  # decode from this much before the start: longer than a fram
 # Demuxers that seek by timestamp search, not to a keyframe: seek earlier and decode a pre-roll.
 INDEXLESS_CONTAINERS = ("mpegts", "mpeg", "mpegvideo", "h264", "hevc", "m4v")
 PREROLL_S = 12.0  # longer than x264's default GOP (250 frames) at 23.976 fps
-CHANNEL_LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}
 TIMESTAMPS = ["-copyts", "-start_at_zero"]  # the source's own, from its start time (see the module's doc)
 # The first samples are placed when their timestamp is off by more than this (seconds): under a sample.
 PLACEMENT_S = 0.00001
@@ -167,8 +169,13 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
 
 def pcm_format(fmt: OutputFormat) -> str:
     """The filter that gives a segment's audio its format: s16 at the output rate and channel layout."""
-    layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
-    return f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={layout}"
+    return f"aformat=sample_fmts=s16:sample_rates={fmt.sample_rate}:channel_layouts={LAYOUT_NAMES[fmt.channels]}"
+
+
+def track_mapping(track: AudioTrack, fmt: OutputFormat) -> list[str]:
+    """The filters that place ``track``'s channels in the output's layout (plan/channels.py), if any."""
+    mapping = mapping_filter(track_layout(track.layout, track.channels), fmt.channels)
+    return [mapping] if mapping else []
 
 
 def audio_graph(job: SceneJob, input_number: int) -> str:
@@ -191,12 +198,12 @@ def audio_graph(job: SceneJob, input_number: int) -> str:
     scene, fmt, first = job.scene, job.format, job.first_frame
     first_sample = fmt.samples_for(first)
     samples = fmt.samples_for(first + job.frames) - first_sample
-    layout = CHANNEL_LAYOUTS.get(fmt.channels, f"{fmt.channels}c")
     to_format = pcm_format(fmt)
     if scene.audio is None:
-        return f"anullsrc=r={fmt.sample_rate}:cl={layout},{to_format},atrim=end_sample={samples}[a]"
+        return f"anullsrc=r={fmt.sample_rate}:cl={LAYOUT_NAMES[fmt.channels]},{to_format},atrim=end_sample={samples}[a]"
     steps = [f"asetpts=PTS-floor({_num(scene.start_s)}/TB+0.5)", f"aresample={fmt.sample_rate}",
-             f"aresample={fmt.sample_rate}:async=1:min_comp={PLACEMENT_S}:first_pts=0", to_format]
+             f"aresample={fmt.sample_rate}:async=1:min_comp={PLACEMENT_S}:first_pts=0",
+             *track_mapping(scene.audio, fmt), to_format]
     steps += scene_fades(scene, fmt)[1]
     end_sample = first_sample + samples
     steps += [f"apad=whole_len={end_sample}", f"atrim=start_sample={first_sample}:end_sample={end_sample}"]

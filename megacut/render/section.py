@@ -11,8 +11,8 @@ redo the same blend hundreds of times.
 
 Audio goes through pydub: the narration is decoded by ffmpeg (any format it
 reads; ``run_ffmpeg``, as pydub itself would need ffprobe) to 48 kHz stereo
-s16, levelled (gated RMS to ``TARGET_RMS_DBFS``, the gain capped so peaks stay
-under ``PEAK_CEILING_DBFS``) and padded with silence, or cut, to exactly the
+s16, levelled like the scenes' sources (one gain to ``--loudness``, EBU R128, the true peak kept at or under
+-1 dBTP: render/loudness.py) and padded with silence, or cut, to exactly the
 video's sample count. The segment meets the scene renderers' contract, so
 sections and scenes join by stream copy.
 """
@@ -31,14 +31,9 @@ from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat
 from megacut.plan.fonts import font_runs, load_font, primary_font
 from megacut.plan.settings import Settings
-from megacut.render.jobs import (
-    GATE_DBFS,
-    PEAK_CEILING_DBFS,
-    TARGET_RMS_DBFS,
-    JobResult,
-    Still,
-    StillJob,
-)
+from megacut.plan.settings import DEFAULT_LOUDNESS_LUFS
+from megacut.render.jobs import JobResult, Still, StillJob
+from megacut.render.loudness import measure_file
 from megacut.render.pipe import write_segment
 from megacut.render.scene_ffmpeg import pcm_format
 from megacut.render.segment import (
@@ -49,7 +44,6 @@ from megacut.render.segment import (
 )
 from megacut.render.still import encode_still
 
-GATE_WINDOW_S = 0.05
 CUT_FADE_MS = 20  # fade-out where a too-long narration is cut, so it ends without a click
 TITLE_SIZE_PER_HEIGHT = 0.075
 CAPTION_SIZE_PER_HEIGHT = 0.045
@@ -175,35 +169,18 @@ def decode_narration(path: Path, fmt: OutputFormat, work_dir: Path, cancel=None)
     return _audio_segment(raw.read_bytes(), fmt)
 
 
-def gated_rms_dbfs(segment) -> float:
-    """Loudness in dBFS: the RMS of the 50 ms windows louder than the gate (pauses do not count)."""
-    samples = np.frombuffer(segment.raw_data, dtype=np.int16).astype(np.float64) / 32768.0
-    window = min(len(samples), max(1, int(segment.frame_rate * GATE_WINDOW_S)) * segment.channels)
-    if window == 0:
-        return float("-inf")
-    power = (samples[: len(samples) // window * window].reshape(-1, window) ** 2).mean(axis=1)
-    loud = power[power > 10 ** (GATE_DBFS / 10)]
-    if loud.size == 0:
-        return float("-inf")
-    return float(10 * np.log10(loud.mean()))
-
-
-def level(segment):
-    """``segment`` at the common loudness, its peaks kept under the ceiling; silence stays silence."""
-    loudness = gated_rms_dbfs(segment)
-    if not np.isfinite(loudness):
-        return segment
-    gain_db = min(TARGET_RMS_DBFS - loudness, PEAK_CEILING_DBFS - segment.max_dBFS)
-    return segment.apply_gain(gain_db)
-
-
-def section_pcm(section: Still, fmt: OutputFormat, frames: int, work_dir: Path, cancel=None) -> Path:
-    """Raw s16le PCM of exactly ``fmt.samples_for(frames)`` samples: the levelled narration, or silence."""
+def section_pcm(section: Still, fmt: OutputFormat, frames: int, work_dir: Path, cancel=None,
+                target_lufs: float | None = DEFAULT_LOUDNESS_LUFS) -> Path:
+    """Raw s16le PCM of exactly ``fmt.samples_for(frames)`` samples: the narration, or silence. The narration
+    is levelled like a scene's source (render/loudness.py): one gain to ``target_lufs``, its true peak kept at
+    or under -1 dBTP; None keeps its level."""
     samples = fmt.samples_for(frames)
     frame_bytes = 2 * fmt.channels
     data = b""
     if section.audio is not None:
-        narration = level(decode_narration(section.audio, fmt, work_dir, cancel))
+        narration = decode_narration(section.audio, fmt, work_dir, cancel)
+        if target_lufs is not None:
+            narration = narration.apply_gain(measure_file(section.audio, fmt.channels, cancel).gain_db(target_lufs))
         if len(narration.raw_data) > samples * frame_bytes:
             narration = narration[: samples * 1000 / fmt.sample_rate].fade_out(CUT_FADE_MS)
         data = narration.raw_data[: samples * frame_bytes]
@@ -229,7 +206,7 @@ def render_still(job: StillJob, cancel=None, clips=None) -> JobResult:
     started_s, cpu_before_s = time.monotonic(), process_cpu_s()
     fmt, frames = job.format, job.frames
     with writing_segment(job.name, job.segment_path, job.work_dir, frames, fmt) as temp:
-        pcm = section_pcm(job.still, fmt, frames, job.work_dir, cancel)
+        pcm = section_pcm(job.still, fmt, frames, job.work_dir, cancel, job.settings.loudness)
         audio_inputs = input_file(pcm, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels))
         audio_filter = f"[0:a]{pcm_format(fmt)}[a]"
         picture = section_picture(job.still, fmt, job.settings)

@@ -163,17 +163,18 @@ class SegmentCache:
         digest = hashlib.sha256(str(output.resolve()).encode("utf-8")).hexdigest()[:12]
         return self.parts / f"{output.stem}-{digest}.json"
 
-    def part_is_current(self, output: Path, keys: list[str]) -> bool:
-        """``output`` exists and was joined from exactly these segments."""
+    def part_is_current(self, output: Path, keys: list[str], sound: str | None = None) -> bool:
+        """``output`` exists and was joined from exactly these segments, its sound encoded as ``sound`` says
+        (a group's audio key: its segments' sound, the loudness target and gains, the tracks)."""
         try:
             manifest = json.loads(self._manifest_path(output).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             return False
-        return manifest.get("keys") == keys and _as_written(output, manifest)
+        return manifest.get("keys") == keys and manifest.get("sound") == sound and _as_written(output, manifest)
 
-    def record_part(self, output: Path, keys: list[str]) -> None:
+    def record_part(self, output: Path, keys: list[str], sound: str | None = None) -> None:
         stat = output.stat()
-        write_json_atomic(self._manifest_path(output), {"keys": keys, "size_bytes": stat.st_size,
+        write_json_atomic(self._manifest_path(output), {"keys": keys, "sound": sound, "size_bytes": stat.st_size,
                                                         "mtime_ns": stat.st_mtime_ns, "output": str(output.resolve())})
 
     def stored(self) -> dict[str, int]:

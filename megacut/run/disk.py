@@ -16,8 +16,8 @@ from megacut.join.chunks import CHUNK_SEGMENTS
 from megacut.plan.build import OutputFormat
 
 VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
-PCM_BYTES_PER_SAMPLE = 4  # s16 stereo in segments
-AAC_BITS_PER_S = 192_000
+PCM_BYTES_PER_CHANNEL = 2  # s16 in segments
+AAC_BITS_PER_S = {2: 192_000, 6: 384_000 + 192_000}  # a 5.1 part carries a stereo track too
 HEADROOM_BYTES = 200 * 1024 * 1024
 
 
@@ -33,8 +33,8 @@ def video_bytes(frames: int, fmt: OutputFormat) -> int:
 
 def estimate_bytes(segment_frames: int, part_frames: int, fmt: OutputFormat) -> tuple[int, int]:
     """(bytes for the segments to render, bytes for the parts to join)."""
-    segments = video_bytes(segment_frames, fmt) + fmt.samples_for(segment_frames) * PCM_BYTES_PER_SAMPLE
-    parts = video_bytes(part_frames, fmt) + int(part_frames / fmt.fps * AAC_BITS_PER_S / 8)
+    segments = video_bytes(segment_frames, fmt) + fmt.samples_for(segment_frames) * PCM_BYTES_PER_CHANNEL * fmt.channels
+    parts = video_bytes(part_frames, fmt) + int(part_frames / fmt.fps * AAC_BITS_PER_S[fmt.channels] / 8)
     return segments, parts
 
 
@@ -43,7 +43,7 @@ def render_need(groups, cache=None) -> tuple[int, int]:
     :class:`~megacut.run.cache.SegmentCache`, only the parts not current and the segments not valid in it."""
     if cache is None:
         return need_bytes(groups, lambda group: False, lambda group, job: True)
-    return need_bytes(groups, lambda group: cache.part_is_current(group.output, group.keys),
+    return need_bytes(groups, lambda group: cache.part_is_current(group.output, group.keys, group.audio_key),
                       lambda group, job: not cache.is_valid(job.key, job.frames, group.format))
 
 

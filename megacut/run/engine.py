@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -28,6 +29,7 @@ from megacut.render.jobs import Job
 from megacut.run.cache import SegmentCache
 from megacut.run.disk import check_free_space, need_bytes
 from megacut.run.groups import Group, Item, scene_groups
+from megacut.run.levels import SourceLevels
 from megacut.run.monitor import MemoryMonitor
 from megacut.run.options import RunOptions
 from megacut.run.part import AHEAD_ROUNDS, PartState  # noqa: F401  (AHEAD_ROUNDS: the scaling model's)
@@ -65,6 +67,9 @@ class _Run:
         self.parts: dict[int, PartState] = {}  # group -> the part that renders in this run
         self.same_key: dict[str, list[tuple[PartState, Item, Job]]] = {}  # key -> the jobs one render serves
         self.joiner = ThreadPoolExecutor(1, thread_name_prefix="megacut-join")
+        # the loudness of the sources: measured beside the renders, on one thread per four job slots
+        self.levels = SourceLevels(self.cache.root / "loudness", _target(groups),
+                                   max(1, (options.max_workers or os.cpu_count() or 1) // 4), stop.cancel)
         self.slots: Callable[[], int] = lambda: 0  # jobs that run at once (known once the scheduler is)
         self.last_job_ended_s = 0.0  # from the start of the run: the tail is from here to the last part written
         self.on_event = on_event or (lambda message: None)
@@ -76,13 +81,17 @@ class _Run:
             if not group.selected:
                 self.done[group.number] = PartResult(group, PartStatus.SKIPPED)
                 self.items.update({i.id: ItemResult(i, ItemStatus.SKIPPED) for i in group.items})
-            elif not self.options.force and self.cache.part_is_current(group.output, group.keys):
+            elif not self.options.force and self.cache.part_is_current(
+                    group.output, group.keys, group.audio_key):
                 self.done[group.number] = PartResult(group, PartStatus.CURRENT, group.output,
                                                      [i.id for i in group.items], group.duration_s)
                 self.items.update({i.id: ItemResult(i, ItemStatus.CACHED, cached_segments(i)) for i in group.items})
         for group in (g for g in self.groups if g.number not in self.done):
             kept = None if self.options.force else self.cache.part_audio(group.output, group.audio_key)
             part = self.parts[group.number] = PartState(group, self, kept)
+            for item in group.items:  # measured if the part's sound is encoded, else read if it was
+                if item.level:
+                    self.levels.want(item.level, item.origin, group.format.channels, measure=kept is None)
             for item in group.items:
                 for job in item.jobs:
                     if not self.options.force and self.cache.is_valid(job.key, job.frames, group.format):
@@ -95,7 +104,6 @@ class _Run:
                     self.same_key[job.key] = [(part, item, job)]
                     jobs.append(job.at(self.cache.segment_path(job.key), self.cache.work_dir(job.key)))
                 self.item_if_ended(item)
-            part.advance()  # every segment already rendered: joined now, not at the end
         return jobs
 
     def first_group(self, job: Job) -> int:
@@ -139,6 +147,7 @@ class _Run:
         for part in self.parts.values():
             part.join_if_ready()
         self.joiner.shutdown(wait=True)
+        self.levels.close()
         for part in self.parts.values():
             if part.join is not None:
                 part.join.result()  # the join records its own failures; anything raised here is a bug
@@ -155,6 +164,11 @@ class _Run:
                     self.segments.setdefault(job.id, SegmentResult(job.id, job.key, job.frames, ItemStatus.CANCELLED))
                 self.item_if_ended(item)
         return results
+
+
+def _target(groups: list[Group]) -> float | None:
+    """The loudness target of the run's parts (the same for all: one plan's settings)."""
+    return next((g.loudness for g in groups if g.loudness is not None), None)
 
 
 def render_plan(plan: RenderPlan, options: RunOptions, *, stop: StopControl | None = None,
@@ -186,6 +200,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
             remove_partials(folder)
         jobs = run.classify()
         watch.planned(groups, jobs, run.items, run.done)
+        run.feed_all()  # a part whose every segment is already rendered: joined now, not at the end
         _check_disk(run)
         parts = None
         try:
@@ -238,7 +253,7 @@ def render_groups(groups: list[Group], options: RunOptions, *, stop: StopControl
                      wall_s=time.monotonic() - started, cpu_s=cpu_s,
                      peak_rss_bytes=memory.peak_rss_bytes, workers=scheduler.workers,
                      interrupted=stop.stopping, last_job_ended_s=run.last_job_ended_s, cluster=described,
-                     started_at=run.started_at)
+                     started_at=run.started_at, levels={key: run.levels.level(key) for key in run.levels.levels})
 
 
 @contextlib.contextmanager

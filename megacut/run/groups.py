@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from megacut.join.audio import aac_args
+from megacut.join.audio import aac_args, encoder_graph
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.sections import TITLE_CARD_S, SectionSpec, spec_format
 from megacut.plan.settings import Settings
+from megacut.render.loudness import measurement_key
 from megacut.render.jobs import ItemKind, Job, Still, scene_jobs, still_job
 
 
@@ -32,6 +33,7 @@ class Item:
     jobs: tuple[Job, ...]  # ids, keys, kind and lengths fixed when the plan became jobs
     chapter: str
     origin: Any  # what it was made from: the Scene, the Section, or the Heading of a title card
+    level: str = ""  # the key of its source's loudness measurement (render/loudness.py); "": no gain
 
     kind = property(lambda self: self.jobs[0].kind)
     keys = property(lambda self: [job.key for job in self.jobs])
@@ -49,6 +51,8 @@ class Group:
     format: OutputFormat
     title: str
     selected: bool = True
+    loudness: float | None = None  # the target its sources' gains bring them to (LUFS); None: no gains
+    stereo_track: bool = False  # a 5.1 part also carries its stereo downmix
 
     frames = property(lambda self: sum(i.frames for i in self.items))
     duration_s = property(lambda self: sum(i.duration_s for i in self.items))
@@ -61,7 +65,9 @@ class Group:
         keys = [job.audio_key for item in self.items for job in item.jobs]
         if not all(keys):
             return None
-        return hashlib.sha256(json.dumps([aac_args(), keys]).encode("utf-8")).hexdigest()[:32]
+        sound = [aac_args(self.format.channels, self.stereo_track), encoder_graph(self.format.channels,
+                 self.stereo_track), self.loudness, [item.level for item in self.items]]
+        return hashlib.sha256(json.dumps([sound, keys]).encode("utf-8")).hexdigest()[:32]
 
 
 def chapter_title(scene: Scene) -> str:
@@ -77,10 +83,19 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
         for scene in part.scenes:
             items += cards.pop(scene.index, [])
             items.append(Item(f"scene-{scene.index}", scene.index, scene.name,
-                              scene_jobs(scene, plan.format, plan.settings), chapter_title(scene), scene))
+                              scene_jobs(scene, plan.format, plan.settings), chapter_title(scene), scene,
+                              level_key(scene, plan.format, plan.settings)))
         groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
-                            f"{plan.csv_path.stem} — part {part.number}", part.selected))
+                            f"{plan.csv_path.stem} — part {part.number}", part.selected, plan.settings.loudness,
+                            plan.settings.stereo_track))
     return groups
+
+
+def level_key(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
+    """The key of the measurement that gives ``scene``'s gain ("" with no target, or no sound to level)."""
+    if settings.loudness is None or scene.audio is None:
+        return ""
+    return measurement_key(scene.source, scene.audio, fmt.channels)
 
 
 def heading_cards(plan: RenderPlan) -> dict[int, list[Item]]:

@@ -9,18 +9,20 @@ part takes it from there.
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Protocol
 
-from megacut.errors import Cancelled, MegacutError
-from megacut.join.assemble import PartInput, assemble_part
-from megacut.join.audio import PartAudio
+from megacut.errors import Cancelled, FFmpegError, MegacutError
+from megacut.join.assemble import AssemblyError, PartInput, assemble_part
+from megacut.join.audio import PartAudio, encode_audio
 from megacut.join.chunks import PartChunks
 from megacut.render.renderers import sound_alone
 from megacut.run.groups import Group, Item, segment_keys
 from megacut.run.cache import SegmentCache
+from megacut.run.levels import SourceLevels
 from megacut.run.options import RunOptions
 from megacut.run.results import ItemResult, ItemStatus, PartResult, PartStatus
 from megacut.run.scheduler import StopControl
@@ -48,6 +50,7 @@ class Run(Protocol):
     started_s: float
     on_event: Callable[[str], None]
     watch: RunWatch  # hears the run's events (run/watch.py)
+    levels: SourceLevels  # its sources' loudness gains (run/levels.py)
 
 
 class PartState:
@@ -70,6 +73,7 @@ class PartState:
             self.first_segments.append(count)
             count += len(item.jobs)
         self.join: Future | None = None
+        self.join_audio: Path | None = None  # the folder its sound is encoded in at its join, if it is
         self.result: PartResult | None = None
         # some of its segments are copied runs of sources (smart copy): its joins carry their headers
         self.copied = any(job.renderer == "scene/copy" for item in group.items for job in item.jobs)
@@ -111,9 +115,10 @@ class PartState:
             if (status is None or status in USED) and self.kept_audio is None:
                 if self.audio is None:
                     folder = self.run.cache.work / f"audio-{self.group.number}-{self.group.output.stem}"
-                    self.audio = PartAudio(folder, self.group.format, self.run.stop.cancel)
+                    self.audio = PartAudio(folder, self.group.format, self.run.stop.cancel, self.group.stereo_track)
+                gain = self.run.levels.gain(item.level)
                 for n, job in enumerate(item.jobs):
-                    self.audio.add(self.run.cache.segment_path(job.key), alone[n] if alone else None)
+                    self.audio.add(self.run.cache.segment_path(job.key), alone[n] if alone else None, gain)
             if status is None:
                 self.heard_ahead.add(item.id)
             self.fed += 1
@@ -177,29 +182,43 @@ class PartState:
         finally:
             self.close_audio()
             self.close_chunks()
+            if self.join_audio is not None:
+                shutil.rmtree(self.join_audio, ignore_errors=True)
             self.run.watch.part_ended(self.result)
 
-    def part_audio(self) -> Path | None:
-        """The part's AAC track, kept from an earlier run with the same sound or encoded while it rendered;
-        None: the join encodes it then."""
-        if self.fed != len(self.group.items) or not self.early_audio:
-            return None
-        whole = all(self.status_of(i) in USED for i in self.group.items)
-        if self.kept_audio is not None:  # it holds every item's sound: not for a part without one
-            return self.kept_audio if whole else None
-        if self.audio is None:
-            return None
+    def part_audio(self, included: list[Item]) -> Path:
+        """The part's AAC tracks, kept from an earlier run with the same sound, encoded while it rendered, or
+        else encoded now from the ``included`` items' segments (each with its source's gain)."""
+        whole = len(included) == len(self.group.items)
+        early = self.fed == len(self.group.items) and self.early_audio
+        if early and self.kept_audio is not None and whole:  # it holds every item's sound
+            return self.kept_audio
+        if early and self.audio is not None:
+            try:
+                encoded = self.audio.finish()
+                self.sounds_alone = self.audio.rendered_alone
+                return self.keep_audio(encoded, whole)
+            except Cancelled:
+                raise
+            except Exception as exc:  # the join encodes the audio itself: slower, never wrong
+                log.warning("%s: encoding its audio early failed (%s: %s); encoding it now", self.group.output.name,
+                            type(exc).__name__, exc)
+        segments, gains = [], []
+        for item in included:
+            gain = self.run.levels.gain(item.level)
+            segments += [self.run.cache.segment_path(job.key) for job in item.jobs]
+            gains += [gain] * len(item.jobs)
+        folder = self.join_audio = self.run.cache.work / f"audio-{self.group.number}-{self.group.output.stem}-join"
         try:
-            encoded = self.audio.finish()
-            self.sounds_alone = self.audio.rendered_alone
-            key = self.group.audio_key
-            return self.run.cache.keep_part_audio(self.group.output, key, encoded) if whole and key else encoded
-        except Cancelled:
-            raise
-        except Exception as exc:  # the join encodes the audio itself: slower, never wrong
-            log.warning("%s: encoding its audio early failed (%s: %s); encoding it now", self.group.output.name,
-                        type(exc).__name__, exc)
-            return None
+            return self.keep_audio(encode_audio(segments, folder, self.run.stop.cancel, gains,
+                                                self.group.stereo_track), whole)
+        except FFmpegError as exc:
+            raise AssemblyError(f"{self.group.output.name}: its sound could not be encoded ({exc})") from None
+
+    def keep_audio(self, encoded: Path, whole: bool) -> Path:
+        """``encoded``, kept in the cache for later runs when it holds every item's sound."""
+        key = self.group.audio_key
+        return self.run.cache.keep_part_audio(self.group.output, key, encoded) if whole and key else encoded
 
     def _joined(self) -> PartResult:
         group, cache = self.group, self.run.cache
@@ -215,7 +234,7 @@ class PartState:
         started_s = time.monotonic()
         self.run.watch.part_joining(group)
         try:
-            audio = self.part_audio()
+            audio = self.part_audio(included)
             audio_wait_s = time.monotonic() - started_s
             cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.run.stop.cancel,
@@ -224,7 +243,8 @@ class PartState:
             return PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
         except MegacutError as exc:
             return PartResult(group, PartStatus.FAILED, error=str(exc))
-        cache.record_part(group.output, segment_keys(included))
+        cache.record_part(group.output, segment_keys(included), group.audio_key if len(included) == len(group.items)
+                          else None)
         status = PartStatus.INCOMPLETE if failed else PartStatus.WRITTEN
         self.run.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")
         return PartResult(group, status, group.output, [i.id for i in included], sum(i.duration_s for i in included),

@@ -114,6 +114,7 @@ class RunResult:
     last_job_ended_s: float = 0.0  # from the start: the run's tail is from here to the last part written
     cluster: str | None = None  # the Dask cluster the jobs ran on, described
     started_at: float = 0.0  # when the run started (time.time()): the "_s" times above count from here
+    levels: dict = field(default_factory=dict)  # measurement key -> run/levels.py's Level (None: not ended)
 
     @property
     def exit_code(self) -> ExitCode:
