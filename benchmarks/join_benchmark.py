@@ -36,8 +36,7 @@ import performance_demo as demo  # noqa: E402  (generated sources)
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from megacut.join import chunks  # noqa: E402
 from megacut.join.assemble import PartInput, assemble_part  # noqa: E402
-from megacut.join.audio import aac_args  # noqa: E402
-from megacut.mov import sound_chunks  # noqa: E402
+from megacut.join.audio import aac_args, encoder_graph, segment_pcm  # noqa: E402
 
 FPS = Fraction(25)
 SOURCE = demo.SourceSpec("Join Source", "1280x720", "25", 8,
@@ -63,16 +62,12 @@ def one_segment(work: Path) -> tuple[Path, int]:
 def part_audio(segment: Path, count: int, work: Path) -> Path:
     """The part's AAC track, encoded beforehand (in a run, while its segments render)."""
     pcm = work / "part.pcm"
-    with open(segment, "rb") as source:
-        data = b""
-        for offset, size in sound_chunks(segment):
-            source.seek(offset)
-            data += source.read(size)
+    data = b"".join(segment_pcm(segment))
     with open(pcm, "wb") as out:
         for _ in range(count):
             out.write(data)
     audio = work / "part.m4a"
-    run_ffmpeg(["-loglevel", "error", "-f", "s16le", "-ar", "48000", "-ac", "2", "-i", str(pcm), *aac_args(),
+    run_ffmpeg(["-loglevel", "error", "-f", "s16le", "-ar", "48000", "-ac", "2", "-i", str(pcm), "-filter_complex", encoder_graph(), *aac_args(),
                 "-y", str(audio)])
     pcm.unlink()
     return audio

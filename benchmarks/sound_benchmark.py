@@ -1,5 +1,5 @@
 """What the sound of a real collection costs: measuring a source's loudness, a 5.1 part's stereo track, and
-what losslessly compressed segment sound would save.
+what segments save by keeping their sound losslessly compressed.
 
     python benchmarks/sound_benchmark.py                  # 5 minutes of each kind of source
     python benchmarks/sound_benchmark.py --minutes 20 --real /path/to/a/film.mkv
@@ -12,12 +12,13 @@ scaled to one hour of sound:
                AC-3 5.1, TrueHD 5.1, AAC stereo and FLAC 7.1 sources made here
   tracks       a 5.1 part's audio encoded as megacut encodes it (join/audio.py) without and with its
                stereo downmix track, from the same 5.1 PCM
-  flac         the sound as segments keep it (s16 PCM) against FLAC at levels 0 and 5: bytes and CPU, on
-               the generated 5.1 sound and, with --real, on a real file's first audio track (stereo)
+  lossless     the sound as segments kept it before (s16 PCM) against ALAC (what they keep now: FLAC does
+               not go in MOV) and FLAC at levels 0 and 5: bytes and CPU, on the generated 5.1 sound and,
+               with --real, on a real file's first audio track (stereo)
 
 The generated sound is noise shaped like a film mix (speech-band noise in the centre, wide-band noise
 on the others at -10 dB, a low rumble in the LFE), so codecs and FLAC meet something like real sound;
---real gives the honest FLAC figure.
+--real gives the honest figure for real sound.
 """
 
 from __future__ import annotations
@@ -112,21 +113,25 @@ def track_costs(work: Path, seconds: float) -> dict:
     return result
 
 
-def flac_costs(pcm: Path, channels: int, label: str) -> dict:
+LOSSLESS = {"ALAC (segments)": (["-c:a", "alac"], "mov"), "FLAC 0": (["-c:a", "flac", "-compression_level", "0"], "mkv"),
+            "FLAC 5": (["-c:a", "flac"], "mkv")}
+
+
+def lossless_costs(pcm: Path, channels: int, label: str) -> dict:
+    """Bytes and CPU of ``pcm`` (s16le) stored losslessly each way, against the PCM that segments kept."""
     raw = pcm.stat().st_size
+    hours = raw / (48000 * 2 * channels) / 3600
     result = {"pcm_bytes": raw}
-    for level in (0, 5):
-        out = pcm.with_suffix(f".{level}.flac")
+    for name, (codec, container) in LOSSLESS.items():
+        out = pcm.with_suffix(f".{name.split()[0].lower()}{name.split()[-1]}.{container}")
         _, cpu, _ = timed(run_ffmpeg, ["-y", "-v", "error", "-f", "s16le", "-ar", "48000", "-ac", str(channels),
-                                       "-i", str(pcm), "-c:a", "flac", "-compression_level", str(level), str(out)])
+                                       "-i", str(pcm), *codec, str(out)])
         _, decode_cpu, _ = timed(run_ffmpeg, ["-v", "error", "-i", str(out), "-f", "null", "-"])
-        hours = raw / (48000 * 2 * channels) / 3600
-        result[f"level_{level}"] = {"ratio": round(out.stat().st_size / raw, 3),
-                                    "encode_cpu_s_per_hour": round(cpu / hours, 1),
-                                    "decode_cpu_s_per_hour": round(decode_cpu / hours, 1)}
-        print(f"flac      {label:<22} level {level}: {result[f'level_{level}']['ratio']:.0%} of PCM, "
-              f"{result[f'level_{level}']['encode_cpu_s_per_hour']} CPU-s to encode and "
-              f"{result[f'level_{level}']['decode_cpu_s_per_hour']} to decode an hour", flush=True)
+        result[name] = {"ratio": round(out.stat().st_size / raw, 3), "encode_cpu_s_per_hour": round(cpu / hours, 1),
+                        "decode_cpu_s_per_hour": round(decode_cpu / hours, 1)}
+        print(f"lossless  {label:<22} {name:<15} {result[name]['ratio']:.0%} of PCM, "
+              f"{result[name]['encode_cpu_s_per_hour']} CPU-s to encode and "
+              f"{result[name]['decode_cpu_s_per_hour']} to decode an hour", flush=True)
     return result
 
 
@@ -140,13 +145,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="megacut-sound-") as scratch:
         work = Path(scratch)
         results = {"minutes": args.minutes, "loudness": loudness_costs(work, seconds),
-                   "tracks": track_costs(work, seconds), "flac": {"generated 5.1": flac_costs(work / "part.s16", 6,
-                                                                                             "generated 5.1")}}
+                   "tracks": track_costs(work, seconds), "lossless": {"generated 5.1": lossless_costs(work / "part.s16", 6,
+                                                                                                     "generated 5.1")}}
         if args.real:
             pcm = work / "real.s16"
             run_ffmpeg(["-y", "-v", "error", "-i", str(args.real), "-map", "0:a:0", "-ac", "2", "-ar", "48000",
                         "-f", "s16le", str(pcm)])
-            results["flac"][args.real.name] = flac_costs(pcm, 2, args.real.name[:22])
+            results["lossless"][args.real.name] = lossless_costs(pcm, 2, args.real.name[:22])
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "sound.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"written {args.out / 'sound.json'}")

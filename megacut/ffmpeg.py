@@ -16,12 +16,13 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from fractions import Fraction
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Iterator
 
 import psutil
 
@@ -365,3 +366,31 @@ def _close_quietly(pipe) -> None:
         pipe.close()
     except OSError:  # ffmpeg is gone already; the file is discarded anyway
         pass
+
+
+def read_from_ffmpeg(args: list[str], cancel=None, chunk_bytes: int = 1 << 20) -> Iterator[bytes]:
+    """Run ``ffmpeg ARGS`` writing to its standard output (``-``) and yield what it writes, in chunks: a
+    segment's sound decoded, for instance. ffmpeg is stopped when the caller stops reading (the generator
+    closed), when ``cancel`` is set (Cancelled), and never outlives the call; a failure raises FFmpegError
+    with the last lines of its stderr."""
+    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
+    log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
+    with tempfile.TemporaryFile() as stderr:
+        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
+                                start_new_session=True)
+        with _active_lock:
+            _active.add(proc)
+        try:
+            while data := proc.stdout.read(chunk_bytes):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled("cancelled")
+                yield data
+            if proc.wait() != 0:
+                stderr.seek(0)
+                raise FFmpegError(f"ffmpeg failed with exit code {proc.returncode}", command=command,
+                                  stderr_tail=stderr_tail(stderr.read().decode("utf-8", "replace")))
+        finally:
+            proc.stdout.close()
+            kill_process_group(proc)
+            with _active_lock:
+                _active.discard(proc)

@@ -117,34 +117,3 @@ def read_tracks(path: Path) -> list[MovTrack]:
     except struct.error as exc:
         raise ValueError(f"{path.name}: damaged MOV header ({exc})") from None
     return tracks
-
-
-def sound_chunks(path: Path) -> list[tuple[int, int]]:
-    """(file offset, bytes) of every chunk of the first sound track, in order, for a track of constant-size
-    samples (the PCM of a segment: 4 bytes a stereo s16 sample). Raises ValueError for anything else."""
-    for _, trak in boxes(read_moov(path), (b"trak",)):
-        mdia = child(trak, b"mdia")
-        if child(mdia, b"hdlr")[8:12] != b"soun":
-            continue
-        stbl = child(mdia, b"minf", b"stbl")
-        try:
-            sample_size, count = struct.unpack(">II", child(stbl, b"stsz")[4:12])
-            stsc = child(stbl, b"stsc")
-            runs = [struct.unpack(">II", stsc[8 + 12 * i:16 + 12 * i])
-                    for i in range(struct.unpack(">I", stsc[4:8])[0])]
-            stco, co64 = child(stbl, b"stco"), child(stbl, b"co64")
-            table, width = (co64, 8) if co64 else (stco, 4)
-            offsets = [struct.unpack(">Q" if width == 8 else ">I", table[8 + width * i:8 + width * (i + 1)])[0]
-                       for i in range(struct.unpack(">I", table[4:8])[0])]
-        except struct.error as exc:
-            raise ValueError(f"{path.name}: damaged sound track table ({exc})") from None
-        if sample_size == 0:
-            raise ValueError(f"{path.name}: the sound track's samples are not all the same size")
-        chunks = []
-        for index, offset in enumerate(offsets, start=1):  # chunk numbers in stsc start at 1
-            per_chunk = next(samples for first, samples in reversed(runs) if first <= index)
-            chunks.append((offset, per_chunk * sample_size))
-        if sum(size for _, size in chunks) != count * sample_size:
-            raise ValueError(f"{path.name}: the sound track's chunks do not hold its {count} samples")
-        return chunks
-    raise ValueError(f"{path.name}: no sound track")

@@ -8,7 +8,7 @@ import pytest
 from scene_jobs import ffmpeg_children
 
 from megacut.errors import Cancelled, FFmpegError
-from megacut.ffmpeg import run_ffmpeg, stderr_tail
+from megacut.ffmpeg import read_from_ffmpeg, run_ffmpeg, stderr_tail
 
 
 def test_failure_carries_the_last_lines_of_stderr(tmp_path):
@@ -41,6 +41,34 @@ def test_a_stuck_ffmpeg_is_killed(tmp_path):
 def test_overall_timeout():
     with pytest.raises(FFmpegError, match="longer than 0.5 s"):
         run_ffmpeg(["-re", "-f", "lavfi", "-i", "testsrc2", "-f", "null", "-"], timeout_s=0.5)
+    assert not ffmpeg_children()
+
+
+SINE = ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=2", "-f", "s16le", "-"]
+
+
+def test_reading_ffmpeg_gives_every_byte_it_writes():
+    assert len(b"".join(read_from_ffmpeg(["-loglevel", "error", *SINE], chunk_bytes=1000))) == 2 * 96000
+    assert not ffmpeg_children()
+
+
+def test_reading_ffmpeg_stops_it_when_the_reader_stops_or_is_cancelled():
+    endless = ["-f", "lavfi", "-i", "sine=frequency=440", "-f", "s16le", "-"]
+    reader = read_from_ffmpeg(endless, chunk_bytes=4096)
+    assert len(next(reader)) > 0 and ffmpeg_children(include_zombies=False)
+    reader.close()
+    assert not ffmpeg_children()
+    cancel = threading.Event()
+    with pytest.raises(Cancelled):
+        for _ in read_from_ffmpeg(endless, cancel, chunk_bytes=4096):
+            cancel.set()
+    assert not ffmpeg_children()
+
+
+def test_reading_a_failing_ffmpeg_raises_with_its_stderr(tmp_path):
+    with pytest.raises(FFmpegError) as caught:
+        list(read_from_ffmpeg(["-i", str(tmp_path / "missing.mkv"), "-f", "s16le", "-"]))
+    assert "missing.mkv" in caught.value.stderr_tail
     assert not ffmpeg_children()
 
 

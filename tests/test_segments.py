@@ -13,8 +13,8 @@ from megacut import prepare_plan
 from megacut.cli.report import report_data
 from megacut.errors import FFmpegError
 from megacut.ffmpeg import input_file, output_file, run_ffmpeg
-from megacut.join.audio import ALONE_AHEAD, PartAudio
-from megacut.mov import read_tracks, sound_chunks
+from megacut.join.audio import ALONE_AHEAD, PartAudio, segment_pcm
+from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings, Transition
 from megacut.render.jobs import segment_bounds
@@ -192,13 +192,16 @@ def test_segment_keys_do_not_depend_on_other_rows(tmp_path, movies):
     assert keys([f"Beeps,{frame_time(600)},{frame_time(700)},", row])["scene-1"] == alone
 
 
-def test_a_segments_pcm_is_read_from_its_chunks_exactly(tmp_path, movies):
+def test_a_segments_sound_is_kept_lossless_and_smaller_than_its_pcm(tmp_path, movies):
     csv = write_csv(tmp_path, [f"Beeps,{frame_time(100)},{frame_time(160)},"])
-    _, result = render(tmp_path, csv, movies, "out", Settings(segment_s=1.0, **FAST))
+    plan, result = render(tmp_path, csv, movies, "out", Settings(segment_s=1.0, **FAST))
     for segment in result.items["scene-0"].segments:
         path = tmp_path / "out" / ".megacut-cache" / "segments" / f"{segment.key}.mov"
-        data = b"".join(path.read_bytes()[offset:offset + size] for offset, size in sound_chunks(path))
+        data = b"".join(segment_pcm(path))
+        assert len(data) == 4 * plan.format.samples_for(segment.frames)
         assert np.frombuffer(data, dtype=np.int16).reshape(-1, 2).tolist() == decode_audio(path, tmp_path).tolist()
+        sound = next(t for t in read_tracks(path) if t.handler == "soun")
+        assert sound.codec == "alac" and sound.duration == plan.format.samples_for(segment.frames)
 
 
 def test_the_part_is_right_when_its_early_audio_encode_fails(tmp_path, movies, monkeypatch, caplog):

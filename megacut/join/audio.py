@@ -5,7 +5,7 @@ AAC would drift at every join). Encoding two hours of audio takes minutes
 (measured: 192 s for a 2-hour part on this machine's cores), so waiting for
 the last segment to start it would add those minutes to the end of every run.
 Instead, as soon as every item before a segment has ended, the segment's PCM
-(read straight from its MOV chunks) is streamed, in part order, through a
+(decoded from its lossless track) is streamed, in part order, through a
 named pipe into one encoder per part; the join then copies the finished AAC
 track next to the copied video.
 
@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Callable
 
 from megacut.errors import Cancelled
-from megacut.ffmpeg import EitherEvent, input_file, output_file, run_ffmpeg, stream_to_ffmpeg
-from megacut.mov import read_tracks, sound_chunks
+from megacut.ffmpeg import EitherEvent, input_file, output_file, read_from_ffmpeg, run_ffmpeg, stream_to_ffmpeg
+from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
 from megacut.plan.channels import LAYOUT_NAMES, STEREO, SURROUND, stereo_downmix_filter
 from megacut.render.loudness import Gain
@@ -114,12 +114,12 @@ class PartAudio:
             segment, alone, gain = entry
             gain = Gain(self._wait(gain) if isinstance(gain, Future) else gain)
             if alone is None:
-                yield from map(gain, segment_pcm(segment))
+                yield from map(gain, segment_pcm(segment, self.stop))
                 continue
             try:
                 # rendered meanwhile: read it (its sound is the same), unless rendering it alone has begun
                 if segment.exists() and alone.cancel():
-                    yield from map(gain, segment_pcm(segment))
+                    yield from map(gain, segment_pcm(segment, self.stop))
                     continue
                 pcm = alone.result()
                 try:
@@ -214,17 +214,10 @@ def encode_audio(segments: list[Path], folder: Path, cancel=None, gains: list[fl
         raise
 
 
-def segment_pcm(segment: Path):
-    """A segment's PCM, read straight from its MOV chunks."""
-    with open(segment, "rb") as handle:
-        for offset, size in sound_chunks(segment):
-            handle.seek(offset)
-            while size > 0:
-                data = handle.read(min(size, READ_BYTES))
-                if not data:
-                    raise OSError(f"{segment.name}: shorter than its sound track says")
-                size -= len(data)
-                yield data
+def segment_pcm(segment: Path, cancel=None):
+    """A segment's sound as s16le PCM (it is stored losslessly compressed: these are its samples)."""
+    yield from read_from_ffmpeg(["-loglevel", "error", *input_file(segment), "-map", "0:a:0", "-c:a", "pcm_s16le",
+                                 "-f", "s16le", "-"], cancel, READ_BYTES)
 
 
 def _file_chunks(path: Path):

@@ -266,9 +266,14 @@ def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
                       "-framerate", _rate(fmt.fps))
 
 
+# A segment's sound: lossless (the part's AAC is encoded once from it), compressed to about 40% of its
+# PCM for 21 CPU-seconds an hour (benchmarks/sound_benchmark.py); ALAC, as FLAC does not go in MOV.
+SEGMENT_SOUND = ["-c:a", "alac"]
+
+
 def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
-    """How every renderer ends its ffmpeg command: frame-exact time scale, PCM audio, no metadata, MOV."""
-    return ["-video_track_timescale", str(video_timescale(fmt.fps)), "-c:a", "pcm_s16le",
+    """How every renderer ends its ffmpeg command: frame-exact time scale, lossless sound, no metadata, MOV."""
+    return ["-video_track_timescale", str(video_timescale(fmt.fps)), *SEGMENT_SOUND,
             *output_file(output, "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov")]
 
 

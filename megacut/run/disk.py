@@ -16,7 +16,8 @@ from megacut.join.chunks import CHUNK_SEGMENTS
 from megacut.plan.build import OutputFormat
 
 VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
-PCM_BYTES_PER_CHANNEL = 2  # s16 in segments
+# A segment's sound is ALAC: 39-48% of its s16 PCM measured on film sound (benchmarks/sound_benchmark.py)
+SOUND_BYTES_PER_CHANNEL = 2 * 0.6
 AAC_BITS_PER_S = {2: 192_000, 6: 384_000 + 192_000}  # a 5.1 part carries a stereo track too
 HEADROOM_BYTES = 200 * 1024 * 1024
 
@@ -33,7 +34,7 @@ def video_bytes(frames: int, fmt: OutputFormat) -> int:
 
 def estimate_bytes(segment_frames: int, part_frames: int, fmt: OutputFormat) -> tuple[int, int]:
     """(bytes for the segments to render, bytes for the parts to join)."""
-    segments = video_bytes(segment_frames, fmt) + fmt.samples_for(segment_frames) * PCM_BYTES_PER_CHANNEL * fmt.channels
+    segments = video_bytes(segment_frames, fmt) + int(fmt.samples_for(segment_frames) * SOUND_BYTES_PER_CHANNEL * fmt.channels)
     parts = video_bytes(part_frames, fmt) + int(part_frames / fmt.fps * AAC_BITS_PER_S[fmt.channels] / 8)
     return segments, parts
 
