@@ -38,6 +38,7 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None) -> str:
                  f"{len({sc.source.path for sc in plan.scenes})} sources")
     if rows_in is not None:
         lines += ["", *rows_table(plan, rows_in)]
+    lines += pictures_table(plan)
     if plan.headings:
         lines += ["", "Headings:"]
         lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
@@ -62,6 +63,15 @@ def rows_table(plan: RenderPlan, movies: Path) -> list[str]:
     left = (False, True, False, False, False, True, False)
     return ["  ".join(cell.ljust(w) if pad_right else cell.rjust(w)
                       for cell, w, pad_right in zip(row, widths, left)).rstrip() for row in rows]
+
+
+def pictures_table(plan: RenderPlan) -> list[str]:
+    """What is done with each source that is not SDR (tone-mapped, with its peak); nothing when all are SDR."""
+    sources = {s.source.path: s.source for s in plan.scenes if s.source.dynamic_range.kind != "SDR"}
+    if not sources:
+        return []
+    return ["", "Dynamic range (SDR output):"] + [
+        f"  {path.name}: {info.dynamic_range}: {info.dynamic_range.treatment()}" for path, info in sources.items()]
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -96,8 +106,8 @@ def colour_description(info: SourceInfo) -> str:
     matrix = MATRIX_NAMES[source_matrix(info)]
     tag = f"tagged {info.color_matrix}" if info.color_matrix else "untagged: guessed from the picture size"
     text = f"colour: {matrix} ({tag})"
-    if info.hdr:
-        text += f", HDR ({info.color_transfer}, not tone-mapped)"
+    if info.dynamic_range.kind != "SDR":
+        text += f"\n  dynamic range: {info.dynamic_range}; into an SDR part: {info.dynamic_range.treatment()}"
     if info.interlaced:
         text += ", interlaced (deinterlaced)"
     return text
@@ -230,6 +240,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "error": scene_result.error, "warnings": list(scene.warnings), "part": scene.part,
         "offset_s": round(offsets[item.id], 6) if item.id in offsets else None,
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
+        "picture": scene.source.dynamic_range.treatment(),
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
         "retried_after": scene_result.retried_after, "key": item.keys[0],

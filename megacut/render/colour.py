@@ -9,10 +9,20 @@ drawn in RGB and moviepy's frames are converted the same way.
 
 A source's matrix is its tag; an untagged one is guessed as players guess:
 BT.709 when wider than 1024 or taller than 576 pixels, else BT.601.
+
+HDR sources (PQ: HDR10, HDR10+, Dolby Vision's HDR10 base; HLG) are tone-mapped
+(``tone_map_filters``), after scaling to the output size so the per-pixel work is
+done on the output's pixels: to linear light (zscale, 1.0 = 100 cd/m²), BT.2020 to
+BT.709 primaries, ``tonemap`` with the Möbius curve (linear, so the SDR grade
+unchanged, up to 30 % of SDR white, then rolled off so the source's peak lands on
+white; hue kept, no desaturation) and the peak from the source's metadata, then
+BT.709's transfer (as a BT.1886 display shows it) and matrix, limited range. Read
+as BT.709 instead, PQ's 100-cd/m² white came out a mid grey.
 """
 
 from __future__ import annotations
 
+from megacut.plan.dynamic_range import HLG, PQ, DynamicRange
 from megacut.plan.probe import SourceInfo
 
 OUTPUT_MATRIX = "bt709"
@@ -20,6 +30,44 @@ OUTPUT_TAGS = "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:
 # ffmpeg's colour-space tags, as the scale filter names the matrices
 SCALE_MATRICES = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "bt2020nc": "bt2020",
                   "bt2020c": "bt2020", "smpte240m": "smpte240m", "fcc": "fcc"}
+
+
+# zscale's linear light: 1.0 is this many cd/m², SDR's reference white (HLG too: zimg applies the OOTF of
+# BT.2100's 1000-cd/m² reference display)
+LINEAR_NITS = 100
+TONE_MAP = "mobius"
+TONE_MAP_KNEE = 0.3  # Möbius is the identity below this (30 cd/m²): shadows and mid-tones as graded
+DESATURATION = 0  # explicit: the stock default (2) greys highlights; hue and saturation are kept
+HDR_TRANSFER_TAGS = {PQ: "smpte2084", HLG: "arib-std-b67"}
+
+
+def tone_map_filters(dynamic_range: DynamicRange, pix_fmt: str) -> list[str]:
+    """Filters from a decoded HDR picture (already at the output size) to tagged BT.709 ``pix_fmt``.
+
+    The source's colour is stated (``setparams``) rather than trusted: a Dolby Vision base layer or a
+    remux may be untagged, and zscale needs every tag. ``agamma=0``: zscale's default approximates HLG's
+    OOTF channel by channel, which made HLG colours up to 40 % more saturated than BT.2100's."""
+    nits, _ = dynamic_range.peak
+    return [f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={HDR_TRANSFER_TAGS[dynamic_range.transfer]}",
+            f"zscale=t=linear:npl={LINEAR_NITS}:agamma=0", "format=gbrpf32le", "zscale=p=bt709",
+            f"tonemap=tonemap={TONE_MAP}:param={TONE_MAP_KNEE}:desat={DESATURATION}:peak={nits / LINEAR_NITS:g}",
+            "zscale=t=bt709:m=bt709:r=tv", f"format={pix_fmt}"]
+
+
+def picture_conversion(info: SourceInfo, pix_fmt: str) -> tuple[str, list[str]]:
+    """(options for the scene's scale filter, filters right after it): the source's picture to the output's
+    colour. An HDR source is scaled as it is, then tone-mapped at the output size."""
+    if info.dynamic_range.transfer:
+        return "", tone_map_filters(info.dynamic_range, pix_fmt)
+    return scale_options(info), []
+
+
+def picture_key(info: SourceInfo) -> list | None:
+    """What of the picture's colour processing is not in the output format: part of an HDR source's segment
+    keys (so a change to the tone map renders them again); None for SDR."""
+    if not info.dynamic_range.transfer:
+        return None
+    return [info.dynamic_range.transfer, info.dynamic_range.peak[0], TONE_MAP, TONE_MAP_KNEE, DESATURATION, LINEAR_NITS]
 
 
 def is_yuv(pix_fmt: str) -> bool:

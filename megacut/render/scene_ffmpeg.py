@@ -42,7 +42,7 @@ from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import START_SLACK_S
-from megacut.render.colour import OUTPUT_TAGS, scale_options
+from megacut.render.colour import OUTPUT_TAGS, picture_conversion
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
@@ -92,18 +92,19 @@ def seek_plan(job: SceneJob, at_s: float | Fraction | None = None) -> tuple[floa
     return at_s - lead_s, lead_s
 
 
-def fit_filters(fmt: OutputFormat, fit: str, colour: str = "") -> str:
+def fit_filters(fmt: OutputFormat, fit: str, colour: str = "", convert: tuple[str, ...] = ()) -> str:
     """Square pixels and fit into W x H: scale to fit and pad (``pad``), or scale to cover and crop;
-    ``colour``, more options for the scale filter (the colour conversion)."""
+    ``colour``, more options for the scale filter (the colour conversion); ``convert``, filters between the
+    scaling and the padding or cropping (a tone map, on the scaled picture)."""
     width, height = fmt.width, fmt.height
     ratio = f"{width}/{height}"
     wide = f"gte(dar,{ratio})"  # the source is wider than the output
     fitted_w, fitted_h = f"trunc({height}*dar/2+0.5)*2", f"trunc({width}/dar/2+0.5)*2"
     if fit == "crop":
         scale = f"scale=w='if({wide},{fitted_w},{width})':h='if({wide},{height},{fitted_h})'"
-        return f"{scale}{':' if colour else ''}{colour},crop={width}:{height}"
+        return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert, f"crop={width}:{height}"])
     scale = f"scale=w='if({wide},{width},{fitted_w})':h='if({wide},{fitted_h},{height})'"
-    return f"{scale}{':' if colour else ''}{colour},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+    return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert, f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"])
 
 
 def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
@@ -142,9 +143,10 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
     # progressive pass untouched), or every moving edge of the scene would show combing.
     deinterlace = [DEINTERLACE] if scene.source.interlaced else []
     start_s = job.scene.start_s + float(job.offset_s)  # the job's first instant, in content time
+    colour, convert = picture_conversion(scene.source, fmt.pix_fmt)
     steps = [*deinterlace, "settb=AVTB", f"setpts=PTS-{_num(start_s + START_SLACK_S)}/TB",
              f"fps={_rate(fmt.fps)}:start_time=0:round=up",
-             fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
+             fit_filters(fmt, job.settings.fit, colour, tuple(convert)), "setsar=1",
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={job.frames}"]
     steps += [f"setpts=PTS+{first}"] if first else []
     steps += scene_fades(scene, fmt)[0]
