@@ -217,7 +217,8 @@ def _codec_tag(fields: list[str]) -> str:
 def _first_frame_text(path: Path, video_index: int) -> str:
     """What ``showinfo`` prints for the first decoded frame of the video stream (its SEI side data: mastering
     display, content light levels, HDR10+); "" when it cannot be decoded."""
-    args = [*input_file(path), "-map", f"0:{video_index}", "-frames:v", "1", "-vf", "showinfo", "-f", "null", "-"]
+    args = [*input_file(path, "-threads", "1"), "-map", f"0:{video_index}", "-frames:v", "1", "-vf", "showinfo",
+            "-f", "null", "-"]
     try:
         return run_ffmpeg(args, check=False, timeout_s=PROBE_TIMEOUT_S).stderr
     except FFmpegError:
