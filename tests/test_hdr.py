@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hdr_media import (BT709_TO_BT2020, PATCH_BLOCK, PATCHES, RAMP_BLOCK, RAMP_NITS, REFERENCE_WHITE_NITS, SIZE,
-                       make_hdr_source, picture_nits)
+                       make_hdr_source, picture_nits, pq_encode)
 from media import make_video
 from scene_jobs import make_job, make_scene
 
@@ -255,3 +255,134 @@ def test_an_hdr_source_has_its_own_segment_keys(sources):
     job = make_job(Path("/tmp"), make_scene(sources["pq"], 0.0, FRAMES, FMT), FMT, FAST)
     other = replace(sources["pq"], dynamic_range=replace(sources["pq"].dynamic_range, max_cll=4000))
     assert make_job(Path("/tmp"), make_scene(other, 0.0, FRAMES, FMT), FMT, FAST).key != job.key
+
+
+# ---------------------------------------------------------------------- the HDR output
+
+HDR_FMT = replace(FMT, pix_fmt="yuv420p10le")
+HDR_SETTINGS = replace(FAST, video_codec="libx265", dynamic_range="hdr")
+
+
+def pq_code(nits: float) -> float:
+    """The 10-bit limited-range luma code of a grey of ``nits`` cd/m² in PQ."""
+    return 64 + 876 * float(pq_encode(np.array(nits)))
+
+
+def yuv10_frames(path: Path, tmp_path: Path) -> np.ndarray:
+    raw = tmp_path / (path.name + ".yuv10")
+    run_ffmpeg(["-y", "-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-pix_fmt", "yuv444p10le",
+                "-f", "rawvideo", str(raw)])
+    data = np.fromfile(raw, dtype="<u2")
+    raw.unlink()
+    return data.reshape(-1, 3, FMT.height, FMT.width).astype(float)
+
+
+@pytest.fixture(scope="module")
+def hdr_part(sources, tmp_path_factory):
+    """One HDR part: the PQ scene, the HLG scene, an SDR scene (black above, white below) with the date overlay
+    (top right), joined."""
+    folder = tmp_path_factory.mktemp("hdr-output")
+    white = probe_source(make_video(folder / "white.mp4", duration_s=1, audio_tracks=(), extra_args=(
+        "-vf", "drawbox=x=0:y=0:w=iw:h=ih:color=black:t=fill,drawbox=x=0:y=ih/2:w=iw:h=ih/2:color=white:t=fill,"
+               "scale=out_color_matrix=bt709:out_range=tv,"
+               "setparams=colorspace=bt709:color_primaries=bt709:color_trc=bt709:range=tv")))
+    segments = []
+    for name, info, lines in (("pq", sources["pq"], ()), ("hlg", sources["hlg"], ()),
+                              ("white", white, ("1943", "Thor · S01E02"))):
+        scene = make_scene(info, 0.0, FRAMES, HDR_FMT, overlay_lines=lines)
+        job = make_job(folder, scene, HDR_FMT, HDR_SETTINGS, name=name)
+        segments.append(PartInput(render_scene_ffmpeg(job).segment_path, FRAMES, name))
+    path = assemble_part(segments, folder / "part.mp4", FMT.fps, title="hdr")
+    return path, yuv10_frames(path, folder)
+
+
+def test_the_hdr_part_is_tagged_pq_bt2020_with_its_mastering_display(hdr_part):
+    info = probe_source(hdr_part[0])
+    assert (info.video_codec, info.pix_fmt, info.color_matrix, info.color_transfer) == \
+           ("hevc", "yuv420p10le", "bt2020nc", "smpte2084")
+    assert (info.dynamic_range.kind, info.dynamic_range.mastering_max) == ("HDR10", 1000)
+    assert len(hdr_part[1]) == 3 * FRAMES
+
+
+@pytest.mark.parametrize("scene", [0, 1])
+def test_an_hdr_scenes_light_is_kept_in_the_hdr_part(hdr_part, scene):
+    ys = ramp_y(hdr_part[1][scene * FRAMES + 2] / 4)  # ramp_y reads 8-bit blocks: the same blocks
+    for nits, y in zip(RAMP_NITS, ys):
+        if nits >= 5:  # below, a code or two is many times the light
+            assert abs(4 * y - pq_code(nits)) <= 6, (nits, 4 * y, pq_code(nits))
+
+
+def test_an_sdr_scene_is_placed_at_the_reference_white_and_its_overlay_too(hdr_part):
+    frames = hdr_part[1][2 * FRAMES:]
+    white = frames[:, 0, 110:170, 20:300].mean()
+    assert abs(white - pq_code(203)) <= 4, (white, pq_code(203))
+    assert abs(frames[:, 0, 10:80, 20:120].mean() - 64) <= 2  # black stays black
+    text = frames[:, 0, :90, 160:]  # the overlay's white text over black: white too (as RGB it was 10,000 cd/m²)
+    assert abs(text.max() - pq_code(203)) <= 25, text.max()
+
+
+def run(args, capsys) -> tuple[int, str]:
+    from megacut.cli import main
+
+    try:
+        code = main([str(a) for a in args])
+    except SystemExit as exc:  # argparse usage errors
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def test_an_hdr_output_is_planned_rendered_split_joined_and_resumed(tmp_path, capsys):
+    import json
+
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    make_hdr_source(movies / "Dune HDR.mp4", "pq", duration_s=2.0)
+    make_video(movies / "Thor.mp4", duration_s=2, audio_tracks=())
+    csv = tmp_path / "scenes.csv"
+    csv.write_text("movie,start,end\nPart One,,\nDune HDR,0:00.2,0:01.8\nThor,0:00.4,0:01.2\n", encoding="utf-8")
+    common = ["--csv", csv, "--movies", movies, "--dynamic-range", "hdr", "--preset", "ultrafast"]
+    code, out = run(["plan", *common, "--rows"], capsys)
+    assert code == 0, out
+    assert "Dynamic range (HDR output):" in out and "Dune HDR.mp4: HDR10 (PQ)" in out and ": HDR10 kept" in out
+    assert "Thor.mp4: SDR: SDR placed at 203 cd/m² (BT.2408)" in out and "libx265" in out
+    parts = {}
+    for name, segment in (("whole", "0"), ("split", "0.5")):
+        output = tmp_path / name
+        args = ["process", *common, "--output", output, "--segment-duration", segment, "--section-cards"]
+        code, out = run(args, capsys)
+        assert code == 0, out
+        part = output / "mega_cut_part_1.mp4"
+        info = probe_source(part)
+        assert (info.color_transfer, info.dynamic_range.kind, info.pix_fmt) == ("smpte2084", "HDR10", "yuv420p10le")
+        report = json.loads((output / "megacut-report.json").read_text(encoding="utf-8"))
+        assert [s["picture"] for s in report["scenes"]] == ["HDR10 kept", "SDR placed at 203 cd/m² (BT.2408)"]
+        parts[name] = (report, yuv10_frames_any(part, tmp_path, info.width, info.height))
+    whole, split = parts["whole"], parts["split"]
+    frames = sum(s["frames"] for s in whole[0]["scenes"]) + round(whole[0]["cards"][0]["duration_s"] * 25)
+    assert len(whole[1]) == len(split[1]) == frames == 40 + 20 + 75  # the title card: 3 s at 25 fps
+    assert len(split[0]["scenes"][0]["segments"]) > 1
+    assert np.abs(whole[1][:, 0] - split[1][:, 0]).mean() < 3  # the same frames, encoded in other segments
+    code, out = run(["process", *common, "--output", tmp_path / "split", "--segment-duration", "0.5",
+                     "--section-cards"], capsys)
+    report = json.loads((tmp_path / "split" / "megacut-report.json").read_text(encoding="utf-8"))
+    assert code == 0 and {s["status"] for sc in report["scenes"] for s in sc["segments"]} == {"cached"}
+
+
+def yuv10_frames_any(path: Path, tmp_path: Path, width: int, height: int) -> np.ndarray:
+    raw = tmp_path / (path.name + ".any.yuv10")
+    run_ffmpeg(["-y", "-loglevel", "error", "-i", str(path), "-map", "0:v:0", "-pix_fmt", "yuv444p10le",
+                "-f", "rawvideo", str(raw)])
+    data = np.fromfile(raw, dtype="<u2")
+    raw.unlink()
+    return data.reshape(-1, 3, height, width).astype(float)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--video-codec", "libx264"], "--dynamic-range hdr writes 10-bit HEVC with libx265"),
+    (["--backend", "moviepy"], "--dynamic-range hdr is rendered by the ffmpeg backend only")])
+def test_an_hdr_output_needs_libx265_and_the_ffmpeg_backend(tmp_path, capsys, extra, message):
+    csv = tmp_path / "scenes.csv"
+    csv.write_text("movie,start,end\nThor,0:00,0:01\n", encoding="utf-8")
+    code, out = run(["plan", "--csv", csv, "--movies", tmp_path, "--dynamic-range", "hdr", *extra], capsys)
+    assert code == 2 and message in out, out

@@ -66,12 +66,16 @@ def rows_table(plan: RenderPlan, movies: Path) -> list[str]:
 
 
 def pictures_table(plan: RenderPlan) -> list[str]:
-    """What is done with each source that is not SDR (tone-mapped, with its peak); nothing when all are SDR."""
-    sources = {s.source.path: s.source for s in plan.scenes if s.source.dynamic_range.kind != "SDR"}
+    """What is done with each source that is not SDR (tone-mapped, with its peak), and with SDR sources in an
+    HDR output; nothing when the sources and the output are all SDR."""
+    output = plan.settings.dynamic_range
+    sources = {s.source.path: s.source for s in plan.scenes
+               if s.source.dynamic_range.kind != "SDR" or output == "hdr"}
     if not sources:
         return []
-    return ["", "Dynamic range (SDR output):"] + [
-        f"  {path.name}: {info.dynamic_range}: {info.dynamic_range.treatment()}" for path, info in sources.items()]
+    return ["", f"Dynamic range ({output.upper()} output):"] + [
+        f"  {path.name}: {info.dynamic_range}: {info.dynamic_range.treatment(output)}"
+        for path, info in sources.items()]
 
 
 def _relative(path: Path, folder: Path) -> str:
@@ -143,7 +147,7 @@ def report_data(result) -> dict:
                  "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
     offsets = offsets_by_id(result)
     of_kind = {kind: [r for r in result.items.values() if r.item.kind == kind] for kind in ItemKind}
-    scenes = [_scene_data(r, offsets) for r in of_kind[ItemKind.SCENE]]
+    scenes = [_scene_data(r, offsets, plan.settings.dynamic_range) for r in of_kind[ItemKind.SCENE]]
     cards = [{"line": r.item.origin.line, "text": r.item.chapter, "status": r.status, "error": r.error,
               "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
               "duration_s": round(r.item.duration_s, 6)}
@@ -229,7 +233,7 @@ def offsets_by_id(result) -> dict[str, float]:
     return offsets
 
 
-def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
+def _scene_data(scene_result, offsets: dict[str, float], output: str) -> dict:
     item = scene_result.item
     scene = item.origin
     audio = scene.audio
@@ -240,7 +244,7 @@ def _scene_data(scene_result, offsets: dict[str, float]) -> dict:
         "error": scene_result.error, "warnings": list(scene.warnings), "part": scene.part,
         "offset_s": round(offsets[item.id], 6) if item.id in offsets else None,
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
-        "picture": scene.source.dynamic_range.treatment(),
+        "picture": scene.source.dynamic_range.treatment(output),
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
         "retried_after": scene_result.retried_after, "key": item.keys[0],

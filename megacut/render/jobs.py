@@ -260,7 +260,7 @@ def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: 
         "fit": settings.fit,
         **_scene_effects(scene, fmt, settings, float(start_s), float(end_s)),
     }
-    if (picture := picture_key(source)) is not None:  # an HDR source's tone map (SDR keys stay as they were)
+    if (picture := picture_key(source, fmt.pix_fmt)) is not None:  # HDR's colour (SDR keys stay as they were)
         content["picture"] = picture
     if copy:  # the packets copied: the picture is the source's, whatever the encoder settings
         content["copy"] = [source.video_index, copy.first_dts, copy.end_dts]

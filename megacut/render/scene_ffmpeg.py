@@ -42,7 +42,7 @@ from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import START_SLACK_S
-from megacut.render.colour import OUTPUT_TAGS, picture_conversion
+from megacut.render.colour import MASTER_DISPLAY, hdr_output, output_tags, overlay_to_output, picture_conversion
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
@@ -152,8 +152,9 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
     steps += scene_fades(scene, fmt)[0]
     to_zero = ["setpts=PTS-STARTPTS"] if first else []
     source = f"[0:{scene.source.video_index}]"
+    tags = output_tags(fmt.pix_fmt)
     if timing is None:
-        return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS, *to_zero]) + "[v]"
+        return source + ",".join(steps + [f"format={fmt.pix_fmt}", tags, *to_zero]) + "[v]"
     # The image is read inside the graph (the movie source), as one frame repeated there: as an input of
     # its own, beside the picture's and the sound's, it made ffmpeg 9 hang in about one run in 40.
     shown_frames = max(1, round(timing.duration_s * fmt.fps))
@@ -161,8 +162,10 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
              f"loop=loop={shown_frames - 1}:size=1:start=0,"
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
-             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
-    composite = ",".join(["[base][ov]overlay=x=0:y=0:eof_action=pass", f"format={fmt.pix_fmt}", OUTPUT_TAGS,
+             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[image];"
+             + overlay_to_output("image", "ov", fmt.pix_fmt))
+    blend = ":format=yuv420p10" if hdr_output(fmt.pix_fmt) else ""
+    composite = ",".join([f"[base][ov]overlay=x=0:y=0:eof_action=pass{blend}", f"format={fmt.pix_fmt}", tags,
                           *to_zero]) + "[v]"
     return f"{source}{','.join(steps)}[base];{image};{composite}"
 
@@ -216,8 +219,11 @@ def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str
         args += ["-profile:v", "high"] if pix_fmt == "yuv420p" else []
         args += ["-pix_fmt", pix_fmt, "-x264-params", "cpu-independent=1"]
     elif codec == "libx265":
+        # an HDR output's colour in the stream (VUI) and its mastering display in every segment's first SEI
+        hdr = (":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited:hdr10=1:"
+               f"master-display={MASTER_DISPLAY}") if hdr_output(pix_fmt) else ""
         args += ["-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
-                 "-tag:v", "hvc1", "-x265-params", f"pools={threads}:log-level=error"]
+                 "-tag:v", "hvc1", "-x265-params", f"pools={threads}:log-level=error{hdr}"]
     return args + ["-threads", threads]
 
 
