@@ -6,7 +6,9 @@
 Three 2160p HEVC Main 10 sources are generated (x265, the same moving picture, 24 fps): SDR (BT.709),
 HDR10 (PQ, BT.2020, mastering display and MaxCLL) and HLG. One scene of ``--frames`` frames is rendered from
 each into a 1920x1080 segment by megacut's scene renderer (one ffmpeg: decode, scale, colour, x264), and
-its CPU time (ffmpeg's, user + system) is divided by the frames:
+its CPU time (ffmpeg's, user + system) is divided by the frames; so is that of the same decode and picture
+filters without the encoder (what the tone map itself costs: the encoder's share changes with the picture,
+a washed-out one being cheaper to encode):
 
   sdr          the SDR source (a scale with BT.709 matrices)
   hdr, no map  the HDR source read as if it were SDR (megacut before tone mapping: washed out)
@@ -28,7 +30,7 @@ from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
-from megacut.ffmpeg import run_ffmpeg
+from megacut.ffmpeg import process_cpu_s, run_ffmpeg
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.dynamic_range import SDR
 from megacut.plan.probe import probe_source
@@ -36,7 +38,7 @@ from megacut.plan.scenes import SceneRow
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import Timecode
 from megacut.render.jobs import scene_job
-from megacut.render.scene_ffmpeg import render_scene_ffmpeg
+from megacut.render.scene_ffmpeg import TIMESTAMPS, picture_input, render_scene_ffmpeg, video_graph
 
 FPS = Fraction(24)
 SOURCE_SIZE = "3840x2160"
@@ -72,14 +74,21 @@ def scene(info, frames: int) -> Scene:
                  fade_out_s=0.0, warnings=())
 
 
-def render_cpu_s(info, frames: int, settings: Settings, folder: Path, name: str, repeat: int) -> float:
-    best = float("inf")
+def render_cpu_s(info, frames: int, settings: Settings, folder: Path, name: str, repeat: int) -> tuple[float, float]:
+    """(CPU seconds of the job, of its decoding and picture filters alone), the least of ``repeat`` runs. The
+    encoder's share depends on the picture (a washed-out one is cheaper to encode): the filters alone say
+    what the tone map itself costs."""
+    best, filters = float("inf"), float("inf")
     for attempt in range(repeat):
         job = scene_job(scene(info, frames), OUTPUT, settings).at(folder / f"{name}-{attempt}.mov",
                                                                  folder / f"work-{name}-{attempt}")
         best = min(best, render_scene_ffmpeg(job).cpu_s)
         job.segment_path.unlink()
-    return best
+        before = process_cpu_s()
+        run_ffmpeg(["-loglevel", "error", *TIMESTAMPS, *picture_input(job), "-filter_complex", video_graph(job, None),
+                    "-map", "[v]", "-f", "null", "-"])
+        filters = min(filters, process_cpu_s() - before)
+    return best, filters
 
 
 def probe_s(path: Path, repeat: int) -> float:
@@ -108,15 +117,17 @@ def main(argv=None) -> int:
              "hdr": sources["hdr"], "hlg": sources["hlg"]}
     results = {"frames": args.frames, "preset": args.preset, "encoder_threads": settings.encoder_threads}
     for name, info in cases.items():
-        cpu_s = render_cpu_s(info, args.frames, settings, args.out, name.replace(", ", "-"), args.repeat)
-        results[name] = {"cpu_s": round(cpu_s, 3), "cpu_ms_per_frame": round(1000 * cpu_s / args.frames, 1)}
+        cpu_s, filters_s = render_cpu_s(info, args.frames, settings, args.out, name.replace(", ", "-"), args.repeat)
+        results[name] = {"cpu_s": round(cpu_s, 3), "cpu_ms_per_frame": round(1000 * cpu_s / args.frames, 1),
+                         "filters_ms_per_frame": round(1000 * filters_s / args.frames, 1)}
     for kind, info in list(sources.items())[:2]:
         results[f"probe {kind} s"] = round(probe_s(info.path, args.repeat + 1), 3)
-    sdr = results["sdr"]["cpu_ms_per_frame"]
+    sdr, sdr_filters = results["sdr"]["cpu_ms_per_frame"], results["sdr"]["filters_ms_per_frame"]
     print(f"2160p HEVC 10-bit -> 1080p x264 {args.preset}, {args.frames} frames, CPU ms per output frame:")
+    print(f"  {'':<12} {'job':>8}  {'':<8}  {'decode+filters':>14}")
     for name in cases:
-        ms = results[name]["cpu_ms_per_frame"]
-        print(f"  {name:<12} {ms:8.1f}   x{ms / sdr:.2f} of the SDR source's")
+        ms, filters = results[name]["cpu_ms_per_frame"], results[name]["filters_ms_per_frame"]
+        print(f"  {name:<12} {ms:8.1f}  x{ms / sdr:<6.2f}  {filters:14.1f}  {filters - sdr_filters:+.1f} vs SDR")
     print(f"probe: SDR {results['probe sdr s'] * 1000:.0f} ms, HDR {results['probe hdr s'] * 1000:.0f} ms "
           "(with its one-frame decode)")
     (args.out / "hdr.json").write_text(json.dumps(results, indent=1))

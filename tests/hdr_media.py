@@ -72,15 +72,17 @@ def _yuv420p10(signal: np.ndarray) -> bytes:
 
 
 def make_hdr_source(path: Path, transfer: str = "pq", *, duration_s: float = 1.0, fps: int = 25,
-                    max_cll: int | None = 1000, master_max_nits: int | None = 1000) -> Path:
+                    max_cll: int | None = 1000, master_max_nits: int | None = 1000, tagged: bool = True) -> Path:
     """Write the ramp-and-patches picture as a PQ (``"pq"``) or HLG (``"hlg"``) HEVC 10-bit file with a
-    sine tone; MaxCLL and the mastering display's peak as given (None: left out)."""
+    sine tone; MaxCLL and the mastering display's peak as given (None: left out); ``tagged=False``: its
+    colour not said at all."""
     path = Path(path)
     signal = pq_encode(picture_nits()) if transfer == "pq" else hlg_encode(picture_nits())
     raw = path.with_suffix(".yuv")
     raw.write_bytes(_yuv420p10(signal) * round(duration_s * fps))
     trc = "smpte2084" if transfer == "pq" else "arib-std-b67"
-    params = f"log-level=error:colorprim=bt2020:transfer={trc}:colormatrix=bt2020nc:range=limited"
+    params = "log-level=error" + (f":colorprim=bt2020:transfer={trc}:colormatrix=bt2020nc:range=limited"
+                                  if tagged else "")
     if master_max_nits:
         params += (":master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)"
                    f"L({master_max_nits * 10000},1)")
@@ -93,4 +95,48 @@ def make_hdr_source(path: Path, transfer: str = "pq", *, duration_s: float = 1.0
                 "-pix_fmt", "yuv420p10le", "-c:a", "aac", "-t", str(duration_s), str(path)])
     finally:
         raw.unlink(missing_ok=True)
+    return path
+
+
+def _with_box_in_sample_entry(data: bytes, box: bytes, fourcc: bytes | None) -> bytes:
+    """An MP4 (its moov after its mdat, as ffmpeg writes it) with ``box`` appended to the first video
+    sample entry, the sizes of every box around it grown, and the entry's fourcc replaced by ``fourcc``."""
+    path = (b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd")
+    containers, start, end, depth = [], 0, len(data), 0
+    while depth < len(path):
+        offset = start
+        while offset < end:
+            size, kind = int.from_bytes(data[offset:offset + 4], "big"), data[offset + 4:offset + 8]
+            if kind == path[depth] and (kind != b"trak" or b"vide" in data[offset:offset + size]):
+                break
+            offset += size
+        else:
+            raise ValueError(f"no {path[depth].decode()} box")
+        containers.append(offset)
+        start, end, depth = offset + 8, offset + size, depth + 1
+    entry = containers[-1] + 16  # stsd: header, version and flags, entry count; then the first entry
+    entry_size = int.from_bytes(data[entry:entry + 4], "big")
+    patched = bytearray(data[:entry + entry_size] + box + data[entry + entry_size:])
+    for offset in [*containers, entry]:
+        size = int.from_bytes(patched[offset:offset + 4], "big")
+        patched[offset:offset + 4] = (size + len(box)).to_bytes(4, "big")
+    if fourcc:
+        patched[entry + 4:entry + 8] = fourcc
+    return bytes(patched)
+
+
+def make_dolby_vision(path: Path, profile: int, compatibility: int, transfer: str | None) -> Path:
+    """A Dolby Vision MP4 as far as a demuxer can tell: the ramp-and-patches HEVC stream (PQ, HLG, or untagged
+    when ``transfer`` is None) in a ``dvh1`` sample entry with a Dolby Vision configuration record
+    (``dvcC``/``dvvC``) of ``profile`` and base-layer ``compatibility``. Its frames carry no RPU: this
+    ffmpeg cannot write Dolby Vision (libx265 needs the RPU of every frame), so only the stream's
+    description is Dolby Vision's."""
+    plain = path.with_name("plain-" + path.name)
+    # a profile 5 stream says nothing of its colour
+    make_hdr_source(plain, transfer or "pq", max_cll=None, master_max_nits=None, tagged=transfer is not None)
+    fields = (profile << 9) | (6 << 3) | (1 << 2) | 1  # level 6, RPU and base layer present, no enhancement layer
+    record = bytes([1, 0]) + fields.to_bytes(2, "big") + bytes([compatibility << 4]) + bytes(19)
+    box = (8 + len(record)).to_bytes(4, "big") + (b"dvcC" if profile <= 7 else b"dvvC") + record
+    path.write_bytes(_with_box_in_sample_entry(plain.read_bytes(), box, b"dvh1"))
+    plain.unlink()
     return path

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from hdr_media import (BT709_TO_BT2020, PATCH_BLOCK, PATCHES, RAMP_BLOCK, RAMP_NITS, REFERENCE_WHITE_NITS, SIZE,
-                       make_hdr_source, picture_nits, pq_encode)
+                       make_dolby_vision, make_hdr_source, picture_nits, pq_encode)
 from media import make_video
 from scene_jobs import make_job, make_scene
 
@@ -30,8 +30,10 @@ FRAMES = 5
 
 # ------------------------------------------------------------------------- what each source is
 
-# `ffmpeg -i` of real files, as ffmpeg 6-9 print them (the stream lines and side data kept; a Dolby Vision
-# record cannot be written by this ffmpeg: its libx265 needs Dolby Vision metadata on every frame).
+# `ffmpeg -i` of real files, as ffmpeg 6-9 print them (the stream lines and side data kept). This ffmpeg
+# cannot write Dolby Vision (its libx265 needs the RPU of every frame): the files made below carry the
+# record and codec tag only, so these dumps cover what they cannot (Matroska, profile 7, levels in the
+# container).
 DUMPS = {
     # a UHD web release in profile 5: not tagged PQ at all (IPT-PQ-C2 has no tag)
     "dv5-mkv": """Input #0, matroska,webm, from 'Arrival.mkv':
@@ -386,3 +388,40 @@ def test_an_hdr_output_needs_libx265_and_the_ffmpeg_backend(tmp_path, capsys, ex
     csv.write_text("movie,start,end\nThor,0:00,0:01\n", encoding="utf-8")
     code, out = run(["plan", "--csv", csv, "--movies", tmp_path, "--dynamic-range", "hdr", *extra], capsys)
     assert code == 2 and message in out, out
+
+
+# ---------------------------------------------------------------------- Dolby Vision files
+
+
+@pytest.fixture(scope="module")
+def dolby_vision(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dolby-vision")
+    return {"5": make_dolby_vision(folder / "Arrival DV5.mp4", 5, 0, None),
+            "8.1": make_dolby_vision(folder / "Dune DV8.mp4", 8, 1, "pq"),
+            "8.4": make_dolby_vision(folder / "Phone DV84.mp4", 8, 4, "hlg")}
+
+
+def test_dolby_vision_files_are_known_by_their_record_and_base_layer(dolby_vision):
+    found = {name: probe_source(path) for name, path in dolby_vision.items()}
+    assert str(found["5"].dynamic_range) == "Dolby Vision profile 5 (no compatible base layer)"
+    assert found["5"].color_transfer == "" and found["5"].hdr  # not tagged PQ, and still known for what it is
+    assert str(found["8.1"].dynamic_range) == "Dolby Vision profile 8.1 (HDR10 base layer)"
+    assert str(found["8.4"].dynamic_range) == "Dolby Vision profile 8.4 (HLG base layer)"
+
+
+@pytest.mark.parametrize("name", ["8.1", "8.4"])
+def test_dolby_vision_8_is_tone_mapped_through_its_base_layer(dolby_vision, tmp_path, name):
+    info = probe_source(dolby_vision[name])
+    segment = render_scene_ffmpeg(make_job(tmp_path, make_scene(info, 0.0, 3, FMT), FMT, FAST)).segment_path
+    ys = ramp_y(yuv_frames(segment, tmp_path)[1])
+    assert ys[RAMP_NITS.index(100.0)] >= 185 and ys[-1] >= 230, ys
+
+
+def test_dolby_vision_5_is_a_plan_error_naming_the_file_and_what_to_do(dolby_vision, tmp_path, capsys):
+    csv = tmp_path / "scenes.csv"
+    csv.write_text("movie,start,end\nArrival DV5,0:00,0:00.5\nDune DV8,0:00,0:00.5\n", encoding="utf-8")
+    code, out = run(["plan", "--csv", csv, "--movies", dolby_vision["5"].parent], capsys)
+    assert code != 0
+    assert "scenes.csv:2:" in out and "Arrival DV5.mp4 is Dolby Vision profile 5" in out
+    assert "give megacut an HDR10 or SDR version of it" in out and "scenes.csv:3:" not in out
+    assert "Traceback" not in out
