@@ -411,10 +411,10 @@ class JobCosts:
         return cls(per_frame, per_job, max(1.0, cores))
 
 
-# What tone mapping adds to a 1080p output frame from a 2160p HEVC 10-bit source, CPU seconds (the filters
-# only, whatever the encoder): benchmarks/hdr_benchmark.py here, 97.6 ms per frame from the SDR source,
-# 144.1 from the HDR10 one tone-mapped, 177.8 from the HLG one (docs/performance.md)
-TONE_MAP_CPU_S = {"pq": 0.0465, "hlg": 0.080}
+# What tone mapping adds to a 1080p output frame from a 2160p HEVC 10-bit source, CPU seconds (the decode
+# and picture filters against the same SDR source's, whatever the encoder): benchmarks/hdr_benchmark.py
+# here, three runs, 35-60 ms for HDR10 and 80-138 ms for HLG (docs/performance.md); the middle figures
+TONE_MAP_CPU_S = {"pq": 0.047, "hlg": 0.108}
 
 
 def saga_jobs(costs: JobCosts, segment_s: float, parts: int, seed: int = 3,

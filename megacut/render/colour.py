@@ -62,7 +62,7 @@ def tone_map_filters(dynamic_range: DynamicRange, pix_fmt: str) -> list[str]:
     The source's colour is stated (``setparams``) rather than trusted: a Dolby Vision base layer or a
     remux may be untagged, and zscale needs every tag. HLG is linearised with ``agamma=0``: zscale's
     default approximates HLG's OOTF channel by channel, which made HLG colours up to 40 % more saturated
-    than BT.2100's (exact, it costs about 3 times the PQ chain's CPU; PQ's approximation is within a level)."""
+    than BT.2100's (exact, it costs about twice the PQ chain's CPU; PQ's approximation is within a level)."""
     nits, _ = dynamic_range.peak
     return [f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={HDR_TRANSFER_TAGS[dynamic_range.transfer]}",
             f"zscale=t=linear:npl={LINEAR_NITS}{':agamma=0' if dynamic_range.transfer == HLG else ''}",
