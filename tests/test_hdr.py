@@ -259,6 +259,24 @@ def test_an_hdr_source_has_its_own_segment_keys(sources):
     assert make_job(Path("/tmp"), make_scene(other, 0.0, FRAMES, FMT), FMT, FAST).key != job.key
 
 
+def test_megacut_probe_says_what_each_source_is_and_what_becomes_of_it(sources, capsys):
+    code, out = run(["probe", sources["pq"].path, sources["hlg"].path, sources["sdr"].path], capsys)
+    assert code == 0, out
+    assert ("dynamic range: HDR10 (PQ), mastering display 1000/0.0001 cd/m², MaxCLL 1000, MaxFALL 250; "
+            "into an SDR part: tone-mapped (HDR10, peak 1000 nits)") in out
+    assert "dynamic range: HLG; into an SDR part: tone-mapped (HLG, peak 1000 nits by default)" in out
+    assert out.count("dynamic range:") == 2  # SDR says nothing more
+
+
+def test_an_hdr_source_is_never_stream_copied_into_an_sdr_part(sources):
+    from megacut.render.copy_plan import copy_span
+
+    # an H.264 SDR source as smart copy wants it, but HDR: its pictures change, so none is copied
+    hdr = replace(sources["sdr"], video_codec="h264", dynamic_range=DynamicRange("HDR10", "pq"))
+    reason = copy_span(make_scene(hdr, 0.0, FRAMES, FMT), FMT, replace(FAST, copy="auto"))
+    assert reason == "it is HDR10: its pictures are tone-mapped"
+
+
 # ---------------------------------------------------------------------- the HDR output
 
 HDR_FMT = replace(FMT, pix_fmt="yuv420p10le")
@@ -425,3 +443,18 @@ def test_dolby_vision_5_is_a_plan_error_naming_the_file_and_what_to_do(dolby_vis
     assert "scenes.csv:2:" in out and "Arrival DV5.mp4 is Dolby Vision profile 5" in out
     assert "give megacut an HDR10 or SDR version of it" in out and "scenes.csv:3:" not in out
     assert "Traceback" not in out
+
+
+def test_a_title_card_in_an_hdr_output_is_white_at_the_reference_white(tmp_path):
+    from PIL import Image
+    from scene_jobs import make_still_job
+
+    from megacut.plan.sections import Section
+    from megacut.render.section import render_still
+
+    Image.new("RGB", (64, 36), (255, 255, 255)).save(tmp_path / "white.png")
+    section = Section(tmp_path / "s.json", 1, tmp_path / "white.png", None, None, 0.2, 0.0)
+    segment = render_still(make_still_job(tmp_path, section, HDR_FMT, HDR_SETTINGS, "card")).segment_path
+    info = probe_source(segment)
+    assert (info.color_transfer, info.dynamic_range.kind) == ("smpte2084", "HDR10")
+    assert abs(yuv10_frames(segment, tmp_path)[:, 0, 60:120, 100:220].mean() - pq_code(203)) <= 4
