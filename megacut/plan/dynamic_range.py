@@ -115,11 +115,15 @@ class DynamicRange:
 SDR = DynamicRange()
 
 
+def _dolby_vision_record(side_data: list[str]) -> re.Match | None:
+    return next((m for m in map(_DOVI_RE.search, side_data) if m), None)
+
+
 def needs_frame_metadata(transfer_tag: str, codec_tag: str, side_data: list[str]) -> bool:
     """Whether a source may be HDR and its stream's side data lacks the light levels: one frame's SEI
     messages then say them (and whether it is HDR10+)."""
-    hdr = transfer_tag in TRANSFERS or codec_tag in DOLBY_VISION_TAGS or any(_DOVI_RE.search(line) for line in side_data)
-    return hdr and not any(_CLL_RE.search(line) or _MASTERING_RE.search(line) for line in side_data)
+    hdr = transfer_tag in TRANSFERS or codec_tag in DOLBY_VISION_TAGS or _dolby_vision_record(side_data)
+    return bool(hdr) and not any(_CLL_RE.search(line) or _MASTERING_RE.search(line) for line in side_data)
 
 
 def dynamic_range(transfer_tag: str, codec_tag: str, side_data: list[str], frame_text: str = "") -> DynamicRange:
@@ -131,7 +135,7 @@ def dynamic_range(transfer_tag: str, codec_tag: str, side_data: list[str], frame
                   mastering_max=float(mastering["max"]) if mastering else 0.0,
                   mastering_min=float(mastering["min"]) if mastering else 0.0)
     transfer = TRANSFERS.get(transfer_tag, "")
-    dovi = next((m for m in map(_DOVI_RE.search, side_data) if m), None)
+    dovi = _dolby_vision_record(side_data)
     if dovi or codec_tag in DOLBY_VISION_TAGS:
         compatibility = int(dovi["compat"]) if dovi else None
         if compatibility in DV_BASE_LAYERS:

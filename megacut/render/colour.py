@@ -64,7 +64,7 @@ def tone_map_filters(dynamic_range: DynamicRange, pix_fmt: str) -> list[str]:
     default approximates HLG's OOTF channel by channel, which made HLG colours up to 40 % more saturated
     than BT.2100's (exact, it costs about twice the PQ chain's CPU; PQ's approximation is within a level)."""
     nits, _ = dynamic_range.peak
-    return [f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={HDR_TRANSFER_TAGS[dynamic_range.transfer]}",
+    return [_source_tags(dynamic_range),
             f"zscale=t=linear:npl={LINEAR_NITS}{':agamma=0' if dynamic_range.transfer == HLG else ''}",
             "format=gbrpf32le", "zscale=p=bt709",
             f"tonemap=tonemap={TONE_MAP}:param={TONE_MAP_KNEE}:desat={DESATURATION}:peak={nits / LINEAR_NITS:g}",
@@ -82,7 +82,9 @@ def output_tags(pix_fmt: str) -> str:
 
 
 def _source_tags(dynamic_range: DynamicRange) -> str:
-    return f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={HDR_TRANSFER_TAGS[dynamic_range.transfer]}"
+    """The HDR source's colour, stated: BT.2020 and its transfer."""
+    transfer = HDR_TRANSFER_TAGS[dynamic_range.transfer]
+    return f"setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc={transfer}"
 
 
 def _sdr_to_pq(matrix: str = "") -> str:
@@ -111,7 +113,8 @@ def picture_conversion(info: SourceInfo, pix_fmt: str) -> tuple[str, list[str]]:
     if dynamic_range.transfer == PQ:
         convert = [_source_tags(dynamic_range)]
     elif dynamic_range.transfer == HLG:
-        convert = [_source_tags(dynamic_range), f"zscale=p=bt2020:t=smpte2084:m=bt2020nc:r=tv:npl={LINEAR_NITS}:agamma=0"]
+        convert = [_source_tags(dynamic_range),
+                   f"zscale=p=bt2020:t=smpte2084:m=bt2020nc:r=tv:npl={LINEAR_NITS}:agamma=0"]
     else:
         convert = [_sdr_to_pq(ZSCALE_MATRICES[source_matrix(info)])]
     return "", [*convert, f"format={pix_fmt}", DROP_SIDE_DATA]
@@ -128,14 +131,14 @@ def picture_key(info: SourceInfo, pix_fmt: str) -> list | None:
     return [info.dynamic_range.transfer, info.dynamic_range.peak[0], TONE_MAP, TONE_MAP_KNEE, DESATURATION, LINEAR_NITS]
 
 
-def overlay_to_output(label_in: str, label_out: str, pix_fmt: str) -> str:
-    """Graph from an RGBA picture ``[label_in]`` to ``[label_out]``, ready to lay over the output's
-    pictures: itself in an SDR output; in an HDR one, its colour converted to PQ (white at 203 cd/m²) and its
-    alpha kept apart (zscale would read RGBA as premultiplied)."""
+def overlay_to_output(label: str, pix_fmt: str) -> str:
+    """What ends a filter chain of RGBA pictures to make them ``[label]``, ready to lay over the output's
+    pictures: the label alone in an SDR output; in an HDR one, their colour converted to PQ (white at
+    203 cd/m²) with their alpha kept apart (zscale would read RGBA as premultiplied)."""
     if not hdr_output(pix_fmt):
-        return f"[{label_in}]null[{label_out}]"
-    return (f"[{label_in}]split[{label_in}c][{label_in}a];[{label_in}c]format=gbrp,{_sdr_to_pq()},format=yuv444p10le"
-            f"[{label_in}y];[{label_in}a]alphaextract[{label_in}m];[{label_in}y][{label_in}m]alphamerge[{label_out}]")
+        return f"[{label}]"
+    return (f",split[{label}c][{label}a];[{label}c]format=gbrp,{_sdr_to_pq()},format=yuv444p10le[{label}y];"
+            f"[{label}a]alphaextract[{label}m];[{label}y][{label}m]alphamerge[{label}]")
 
 
 def is_yuv(pix_fmt: str) -> bool:

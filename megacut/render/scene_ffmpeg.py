@@ -104,7 +104,8 @@ def fit_filters(fmt: OutputFormat, fit: str, colour: str = "", convert: tuple[st
         scale = f"scale=w='if({wide},{fitted_w},{width})':h='if({wide},{height},{fitted_h})'"
         return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert, f"crop={width}:{height}"])
     scale = f"scale=w='if({wide},{width},{fitted_w})':h='if({wide},{fitted_h},{height})'"
-    return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert, f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"])
+    return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert,
+                     f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"])
 
 
 def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
@@ -162,8 +163,8 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
              f"loop=loop={shown_frames - 1}:size=1:start=0,"
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
-             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[image];"
-             + overlay_to_output("image", "ov", fmt.pix_fmt))
+             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1"
+             + overlay_to_output("ov", fmt.pix_fmt))
     blend = ":format=yuv420p10" if hdr_output(fmt.pix_fmt) else ""
     composite = ",".join([f"[base][ov]overlay=x=0:y=0:eof_action=pass{blend}", f"format={fmt.pix_fmt}", tags,
                           *to_zero]) + "[v]"
