@@ -458,3 +458,19 @@ def test_a_title_card_in_an_hdr_output_is_white_at_the_reference_white(tmp_path)
     info = probe_source(segment)
     assert (info.color_transfer, info.dynamic_range.kind) == ("smpte2084", "HDR10")
     assert abs(yuv10_frames(segment, tmp_path)[:, 0, 60:120, 100:220].mean() - pq_code(203)) <= 4
+
+
+def test_megacut_sections_writes_an_hdr_video_with_dynamic_range_hdr(tmp_path, capsys):
+    import json
+
+    from PIL import Image
+
+    Image.new("RGB", (64, 36), (255, 255, 255)).save(tmp_path / "white.png")
+    spec = tmp_path / "intro.json"
+    spec.write_text(json.dumps({"output": "intro.mp4", "resolution": "160x90", "fps": 25,
+                                "sections": [{"image": "white.png", "duration": 0.4}]}), encoding="utf-8")
+    code, out = run(["sections", spec, "--output", tmp_path / "out", "--preset", "ultrafast", "--dynamic-range",
+                     "hdr", "-q"], capsys)
+    assert code == 0, out
+    info = probe_source(tmp_path / "out" / "intro.mp4")
+    assert (info.video_codec, info.color_transfer, info.dynamic_range.kind) == ("hevc", "smpte2084", "HDR10")

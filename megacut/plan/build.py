@@ -17,7 +17,7 @@ from typing import Mapping
 
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
-from megacut.plan.settings import OUTPUT_PIX_FMTS, Settings
+from megacut.plan.settings import Settings
 from megacut.plan.sources import choose_audio_track, movie_title
 from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
 
@@ -278,8 +278,7 @@ def choose_format(timed: list[_Timed], settings: Settings) -> tuple[OutputFormat
     fps = pick(settings.fps, "frame rate from --fps", by_fps, Fraction(25),
                lambda f, share: f"{float(f):g} fps covers {share:.0%}")
     width, height = (size[0] + 1) // 2 * 2, (size[1] + 1) // 2 * 2
-    return OutputFormat(width=width, height=height, fps=fps, pix_fmt=OUTPUT_PIX_FMTS[settings.dynamic_range]), \
-        "; ".join(notes)
+    return OutputFormat(width=width, height=height, fps=fps, pix_fmt=settings.pix_fmt), "; ".join(notes)
 
 
 def assign_parts(rows: list[tuple[SceneRow, int]], fmt: OutputFormat, settings: Settings):

@@ -64,6 +64,11 @@ class Settings:
     def __post_init__(self) -> None:
         check_dynamic_range(self.dynamic_range, self.video_codec, self.backend)
 
+    @property
+    def pix_fmt(self) -> str:
+        """The output's pixel format, which its dynamic range decides."""
+        return OUTPUT_PIX_FMTS[self.dynamic_range]
+
 
 def parse_segment_duration(text: str) -> float:
     """``--segment-duration``: seconds (or 0 to render every scene whole)."""
