@@ -51,6 +51,7 @@ from framecode import base_frame, decode_frames, draw_frame, exact_times, read_i
 
 from megacut.ffmpeg import run_ffmpeg  # noqa: E402
 from megacut.join import audio as join_audio  # noqa: E402
+from megacut.plan.probe import probe_source  # noqa: E402
 
 SIZE = (160, 120)
 BEEP_S = 0.06
@@ -132,6 +133,14 @@ SOURCES: tuple[Source, ...] = (
         "-c:v", "libx265", "-preset", "superfast", "-x265-params", "keyint=30:log-level=error", "-tag:v", "hvc1")),
     Source("hevc-10bit.mkv", "HEVC 10 bit, open GOP", pix_fmt="yuv420p10le", video=(
         "-c:v", "libx265", "-preset", "superfast", "-x265-params", "keyint=30:log-level=error")),
+    *(Source(name, what, pix_fmt="yuv420p10le", rate=44100, video=(
+        "-vf", f"zscale=pin=bt709:tin=bt709:p=bt2020:t={transfer}:m=bt2020nc:r=tv:npl=203",  # white at 203 cd/m²
+        "-c:v", "libx265", "-preset", "superfast", "-x265-params",
+        f"keyint=30:log-level=error:colorprim=bt2020:transfer={transfer}:colormatrix=bt2020nc{levels}"))
+      for name, what, transfer, levels in (
+        ("hdr10.mkv", "HEVC 10 bit HDR10 (PQ), tone-mapped", "smpte2084",
+         ":master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1):max-cll=1000,400"),
+        ("hlg.mp4", "HEVC 10 bit HLG, tone-mapped", "arib-std-b67", ""))),
     Source("vp9.webm", "VP9 + Opus in WebM", video=("-c:v", "libvpx-vp9", "-deadline", "realtime", "-cpu-used",
                                                      "8", "-g", "30"), audio=("-c:a", "libopus")),
     Source("mpeg2.ts", "MPEG-2 + MP2 in MPEG-TS (no seek index)", video=("-c:v", "mpeg2video", "-q:v", "4"),
@@ -218,10 +227,16 @@ def make_sources(sources, folder: Path) -> dict[str, Path]:
 # ----------------------------------------------------------------------------------- the reference
 
 
+# How the reference reads a PQ source's pictures: its 203-cd/m² white back to white (read as BT.709, the
+# frame codes' white cells are a grey too close to the background's)
+PQ_TO_SDR = "zscale=t=linear:npl=203,format=gbrpf32le,zscale=p=bt709:t=bt709:m=bt709:r=tv,"
+
+
 def played_frames(path: Path, workdir: Path) -> list[tuple[float, int]]:
     """(content time, frame index) of every frame ffmpeg shows when it plays ``path`` from its start."""
     raw = workdir / (path.name + ".ref.rgb")
-    proc = run_ffmpeg(["-y", "-i", str(path), "-map", "0:v:0", "-vf", "showinfo", "-fps_mode", "passthrough",
+    shown = PQ_TO_SDR if probe_source(path).dynamic_range.transfer == "pq" else ""
+    proc = run_ffmpeg(["-y", "-i", str(path), "-map", "0:v:0", "-vf", f"{shown}showinfo", "-fps_mode", "passthrough",
                        "-f", "rawvideo", "-pix_fmt", "rgb24", str(raw)])
     times = [float(t) for t in re.findall(r"pts_time:(-?[\d.]+)", proc.stderr)]
     frames = np.fromfile(raw, dtype=np.uint8).reshape(-1, SIZE[1], SIZE[0], 3)

@@ -3,6 +3,7 @@
     python benchmarks/scaling_model.py                       # the three workloads, both designs
     python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
     python benchmarks/scaling_model.py --workloads saga        # a 2-hour part and a 25-part saga
+    python benchmarks/scaling_model.py --workloads saga --hdr-share 0.5   # half its scenes tone-mapped HDR10
 
 For each workload and design, megacut renders the workload once on this machine (``--force``, one
 worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
@@ -410,16 +411,29 @@ class JobCosts:
         return cls(per_frame, per_job, max(1.0, cores))
 
 
-def saga_jobs(costs: JobCosts, segment_s: float, parts: int, seed: int = 3) -> tuple[list[Job], dict[int, float]]:
+# What tone mapping adds to a 1080p output frame from a 2160p HEVC 10-bit source, CPU seconds (the decode
+# and picture filters against the same SDR source's, whatever the encoder): benchmarks/hdr_benchmark.py
+# here, three runs, 35-60 ms for HDR10 and 80-138 ms for HLG (docs/performance.md); the middle figures
+TONE_MAP_CPU_S = {"pq": 0.047, "hlg": 0.108}
+
+
+def saga_jobs(costs: JobCosts, segment_s: float, parts: int, seed: int = 3,
+              hdr_share: float = 0.0) -> tuple[list[Job], dict[int, float]]:
     """The jobs of ``parts`` saga parts (each its own seeded order of scene lengths) at ``segment_s``, with
-    megacut's own segment boundaries; and each part's join, from the join measured here per second."""
+    megacut's own segment boundaries; and each part's join, from the join measured here per second.
+    ``hdr_share``: that share of the scenes comes from HDR10 sources, tone-mapped (their own cost class)."""
     fmt = OutputFormat(1920, 1080, SAGA_FPS, "yuv420p", 48000, 2)
+    every = round(1 / hdr_share) if hdr_share > 0 else 0
     jobs = []
     for part in range(1, parts + 1):
-        for length in demo.power_lengths(SAGA_SCENES, SAGA_MIN_S, SAGA_MAX_S, SAGA_PART_S, seed + part):
+        lengths = demo.power_lengths(SAGA_SCENES, SAGA_MIN_S, SAGA_MAX_S, SAGA_PART_S, seed + part)
+        for number, length in enumerate(lengths):
+            hdr = every > 0 and number % every == 0
+            per_frame = costs.per_frame + (TONE_MAP_CPU_S["pq"] if hdr else 0.0)
             for _, frames in segment_bounds(fmt.frames_for(length), fmt.frames_for(segment_s)):
-                cpu_s = costs.per_job + costs.per_frame * frames
-                jobs.append(Job(part, frames, cpu_s, cpu_s / costs.cores, "saga.mkv", float(frames / SAGA_FPS)))
+                cpu_s = costs.per_job + per_frame * frames
+                jobs.append(Job(part, frames, cpu_s, cpu_s / costs.cores, "saga-hdr.mkv" if hdr else "saga.mkv",
+                                float(frames / SAGA_FPS)))
     return jobs, {part: SAGA_JOIN_S_PER_S * SAGA_PART_S for part in range(1, parts + 1)}
 
 
@@ -428,15 +442,16 @@ def saga_jobs(costs: JobCosts, segment_s: float, parts: int, seed: int = 3) -> t
 SAGA_JOIN_S_PER_S = 35 / 7200
 
 
-def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS) -> dict:
-    """Per segment length: the part's and the whole saga's wall time and cores busy on each core count."""
+def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS, hdr_share: float = 0.0) -> dict:
+    """Per segment length: the part's and the whole saga's wall time and cores busy on each core count
+    (``hdr_share`` of the scenes tone-mapped from HDR10 sources)."""
     results = {}
     for segment_s in (0.0, *targets):
         rows = []
         for cores in cores_list:
             row = {"cores": cores}
             for name, parts in (("part", 1), ("saga", SAGA_PARTS)):
-                jobs, joins = saga_jobs(costs, segment_s, parts)
+                jobs, joins = saga_jobs(costs, segment_s, parts, hdr_share=hdr_share)
                 wall, cpu, _ = simulate(jobs, joins, cores, cores)
                 row[name] = {"jobs": len(jobs), "wall_s": round(wall, 1), "cpu_s": round(cpu, 1),
                              "busy": round(cpu / (wall * cores), 3)}
@@ -445,10 +460,12 @@ def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS) -> 
     return results
 
 
-def print_saga(costs: JobCosts, results: dict) -> None:
+def print_saga(costs: JobCosts, results: dict, hdr_share: float = 0.0) -> None:
+    hdr = (f"; {hdr_share:.0%} of the scenes from HDR10 sources, tone-mapped (+{TONE_MAP_CPU_S['pq'] * 1000:.1f} "
+           "CPU-ms per frame)") if hdr_share else ""
     print(f"\nsaga: a 2-hour 1080p part of {SAGA_SCENES} scenes of 1-10 min, and {SAGA_PARTS} such parts; a job "
           f"costs {costs.per_job:.2f} CPU-s + {costs.per_frame * 1000:.1f} CPU-ms per frame and keeps "
-          f"{costs.cores:.2f} cores busy (measured here)")
+          f"{costs.cores:.2f} cores busy (measured here){hdr}")
     print("  segment s  cores   part: jobs  wall      busy   saga: jobs  wall       busy   CPU vs whole")
     whole_cpu = {row["cores"]: row["saga"]["cpu_s"] for row in results["0"]}
     for target, rows in results.items():
@@ -474,6 +491,8 @@ def main(argv=None) -> int:
                         help="workers of the runs measured here (default 1: each job alone)")
     parser.add_argument("--reuse", action="store_true",
                         help="replay the runs measured before in OUT/runs instead of rendering again")
+    parser.add_argument("--hdr-share", type=float, default=0.0,
+                        help="saga: the share of its scenes from HDR10 sources, tone-mapped (0 to 1)")
     parser.add_argument("--out", type=Path, default=Path("bench-out/scaling"))
     parser.add_argument("--work", type=Path, help="generated sources (default: OUT/work)")
     args = parser.parse_args(argv)
@@ -486,8 +505,9 @@ def main(argv=None) -> int:
             whole, split = (measure(workload, Design(f"saga-{n}", ["--segment-duration", f"{t:g}"], 1, t),
                                     args.out / "runs", 1, args.reuse) for n, t in (("whole", 0.0), ("split", 2.0)))
             costs = JobCosts.measured(whole, split)
-            results["saga"] = {"costs": asdict(costs), "model": saga_model(costs)}
-            print_saga(costs, results["saga"]["model"])
+            results["saga"] = {"costs": asdict(costs), "hdr_share": args.hdr_share,
+                               "model": saga_model(costs, hdr_share=args.hdr_share)}
+            print_saga(costs, results["saga"]["model"], args.hdr_share)
             continue
         workload = WORKLOADS[name](work, args)
         results[name] = {}

@@ -14,6 +14,7 @@ from scene_jobs import make_job, make_scene, make_still_job
 
 from megacut.join.assemble import PartInput, assemble_part
 from megacut.plan.build import OutputFormat
+from megacut.plan.dynamic_range import DynamicRange
 from megacut.plan.probe import _color_tags, probe_source
 from megacut.plan.sections import Section
 from megacut.plan.settings import Settings
@@ -48,8 +49,8 @@ def test_the_colour_tags_are_read_from_ffmpegs_description(description, expected
 
 def test_a_pq_or_hlg_source_is_hdr(sources):
     assert not sources["hd-tagged"].hdr and not sources["sd-untagged"].hdr
-    assert replace(sources["hd-tagged"], color_transfer="smpte2084").hdr
-    assert replace(sources["hd-tagged"], color_transfer="arib-std-b67").hdr
+    assert replace(sources["hd-tagged"], dynamic_range=DynamicRange("HDR10", "pq")).hdr
+    assert replace(sources["hd-tagged"], dynamic_range=DynamicRange("HLG", "hlg")).hdr
 
 
 def red_source(folder: Path, name: str) -> Path:

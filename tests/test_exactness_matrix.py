@@ -54,6 +54,8 @@ def test_the_matrix_covers_the_ways_real_files_differ():
     assert {".mp4", ".mkv", ".mov", ".webm", ".avi", ".ts"} <= extensions
     assert {"24000/1001", "24", "25", "30000/1001", "30", "50", "60000/1001"} <= {s.fps for s in sources}
     assert {"mono", "stereo", "5.1"} <= {s.layout for s in sources}
+    transfers = " ".join(" ".join(s.video) for s in sources)
+    assert "transfer=smpte2084" in transfers and "transfer=arib-std-b67" in transfers  # HDR10 and HLG
 
 
 def beep_source(path: Path, rate: int) -> Path:

@@ -5,9 +5,11 @@ from pathlib import Path
 
 import pytest
 
+from megacut.cli.report import plan_table
 from megacut.errors import UsageError
 from megacut.plan import fonts
 from megacut.plan.build import build_plan, episode_code
+from megacut.plan.dynamic_range import DynamicRange
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import load_scenes
 from megacut.plan.settings import Settings, Transition, parse_overlay_second_line
@@ -245,14 +247,26 @@ def test_installing_or_changing_a_font_that_draws_an_overlay_changes_its_key(tmp
     assert keys(tmp_path, body)[0] != installed[0]  # a replaced font file re-renders too
 
 
-def test_an_hdr_source_is_warned_about_once_and_still_planned(tmp_path):
-    hdr = replace(source("Dune 2160p HDR.mkv"), color_matrix="bt2020nc", color_transfer="smpte2084")
+def test_an_hdr_source_is_planned_tone_mapped_and_said_so_once(tmp_path):
+    hdr = replace(source("Dune 2160p HDR.mkv"), color_matrix="bt2020nc", color_transfer="smpte2084",
+                  dynamic_range=DynamicRange("HDR10", "pq", max_cll=1000, max_fall=400))
     plan = plan_for(tmp_path, "dune,0:10,0:20,,\ndune,0:30,0:40,,\nthor,0:10,0:20,,\n",
                     {"dune": hdr, "thor": THOR})
-    warnings = [str(p) for p in plan.warnings]
-    assert len(warnings) == 1 and "scenes.csv:2:" in warnings[0]
-    assert "Dune 2160p HDR.mkv is HDR (smpte2084)" in warnings[0] and "SDR version" in warnings[0]
-    assert len(plan.scenes) == 3 and not plan.errors
+    assert len(plan.scenes) == 3 and not plan.errors and not plan.warnings
+    table = plan_table(plan)
+    assert table.count("Dune 2160p HDR.mkv: HDR10 (PQ), MaxCLL 1000, MaxFALL 400: "
+                       "tone-mapped (HDR10, peak 1000 nits)") == 1 and "Thor.mkv:" not in table
+    moviepy = plan_for(tmp_path, "dune,0:10,0:20,,\n", {"dune": hdr}, Settings(backend="moviepy"))
+    assert "moviepy backend does not tone-map" in str(moviepy.warnings[0])
+
+
+def test_a_dolby_vision_source_without_a_base_layer_is_an_error_naming_the_file(tmp_path):
+    profile5 = replace(source("Arrival DV.mkv"), dynamic_range=DynamicRange("Dolby Vision", "", 5, 0))
+    plan = plan_for(tmp_path, "arrival,0:10,0:20,,\nthor,0:10,0:20,,\n", {"arrival": profile5, "thor": THOR})
+    errors = [str(p) for p in plan.errors]
+    assert len(errors) == 1 and "scenes.csv:2:" in errors[0]
+    assert "Arrival DV.mkv is Dolby Vision profile 5" in errors[0] and "HDR10 or SDR version" in errors[0]
+    assert [s.source.path.name for s in plan.scenes] == ["Thor.mkv"]
 
 
 def test_an_interlaced_source_is_warned_about_only_with_the_moviepy_backend(tmp_path):

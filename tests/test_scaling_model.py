@@ -94,3 +94,13 @@ def test_the_long_workload_adds_up_to_twenty_minutes_of_scenes_from_5_s_to_4_min
     assert len(lengths) == 30 and sum(lengths) == pytest.approx(1200.0, abs=0.01)
     assert min(lengths) >= 5.0 and max(lengths) == 240.0
     assert sorted(lengths) != lengths  # in a seeded order, not sorted
+
+
+def test_the_saga_model_knows_what_tone_mapping_costs():
+    costs = scaling_model.JobCosts(per_frame=0.1, per_job=0.5, cores=1.0)
+    sdr, _ = scaling_model.saga_jobs(costs, 30.0, 1)
+    half, _ = scaling_model.saga_jobs(costs, 30.0, 1, hdr_share=0.5)
+    hdr_frames = sum(j.frames for j in half if j.source == "saga-hdr.mkv")
+    assert 0 < hdr_frames < sum(j.frames for j in half)
+    extra = sum(j.cpu_s for j in half) - sum(j.cpu_s for j in sdr)
+    assert extra == pytest.approx(hdr_frames * scaling_model.TONE_MAP_CPU_S["pq"])

@@ -14,6 +14,8 @@ from megacut.errors import UsageError
 from megacut.plan.settings import (
     BACKENDS,
     FIT_MODES,
+    HDR_VIDEO_CODEC,
+    OUTPUT_PIX_FMTS,
     OVERLAY_SECOND_LINES,
     Settings,
     parse_channels,
@@ -142,8 +144,12 @@ def _add_render_options(parser: argparse.ArgumentParser, *, scenes: bool = True)
     fmt.add_argument("--crf", type=option_type(lambda t: parse_positive_int("--crf", t, upper=51)), default=20,
                      help="x264 quality, lower is better (default: 20)")
     fmt.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
-    fmt.add_argument("--video-codec", type=option_type(parse_video_codec), default="libx264",
-                     help="ffmpeg H.264/HEVC encoder: libx264 (default), libx265, h264_nvenc...")
+    fmt.add_argument("--video-codec", type=option_type(parse_video_codec),
+                     help="ffmpeg H.264/HEVC encoder: libx264 (default), libx265, h264_nvenc... "
+                          "(libx265 with --dynamic-range hdr)")
+    fmt.add_argument("--dynamic-range", choices=tuple(OUTPUT_PIX_FMTS), default="sdr",
+                     help="sdr (default: 8-bit, BT.709; HDR sources tone-mapped) or hdr (10-bit HEVC, PQ, BT.2020, "
+                          "for HDR collections; SDR sources at 203 cd/m²)")
     fmt.add_argument("--encoder-threads", type=option_type(lambda t: parse_positive_int("--encoder-threads", t,
                      upper=64)), default=DEFAULTS.encoder_threads, help="encoder threads per job; fixed so output "
                      f"is the same with any worker count (default: {DEFAULTS.encoder_threads})")
@@ -398,4 +404,6 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     defaults = Settings()
     values = {f.name: getattr(args, OPTION_OF_SETTING.get(f.name, f.name), getattr(defaults, f.name))
               for f in fields(Settings) if f.name != "effect_digest"}
+    if values["video_codec"] is None:
+        values["video_codec"] = HDR_VIDEO_CODEC if values["dynamic_range"] == "hdr" else defaults.video_codec
     return Settings(**values, effect_digest=effect_digest(values["effect"], values["backend"]))

@@ -39,6 +39,7 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None, cache: Path | None
                  f"{len({sc.source.path for sc in plan.scenes})} sources")
     if rows_in is not None:
         lines += ["", *rows_table(plan, rows_in, cache)]
+    lines += pictures_table(plan)
     if plan.headings:
         lines += ["", "Headings:"]
         lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
@@ -83,6 +84,19 @@ def _loudness_cell(plan: RenderPlan, scene, cache: Path | None) -> str:
     return f"{measured.integrated_lufs:.1f} LUFS, {measured.gain_db(plan.settings.loudness):+.1f} dB"
 
 
+def pictures_table(plan: RenderPlan) -> list[str]:
+    """What is done with each source that is not SDR (tone-mapped, with its peak), and with SDR sources in an
+    HDR output; nothing when the sources and the output are all SDR."""
+    output = plan.settings.dynamic_range
+    sources = {s.source.path: s.source for s in plan.scenes
+               if s.source.dynamic_range.kind != "SDR" or output == "hdr"}
+    if not sources:
+        return []
+    return ["", f"Dynamic range ({output.upper()} output):"] + [
+        f"  {path.name}: {info.dynamic_range}: {info.dynamic_range.treatment(output)}"
+        for path, info in sources.items()]
+
+
 def _relative(path: Path, folder: Path) -> str:
     try:
         return path.relative_to(os.path.realpath(folder)).as_posix()  # sources are found under the real path
@@ -115,8 +129,8 @@ def colour_description(info: SourceInfo) -> str:
     matrix = MATRIX_NAMES[source_matrix(info)]
     tag = f"tagged {info.color_matrix}" if info.color_matrix else "untagged: guessed from the picture size"
     text = f"colour: {matrix} ({tag})"
-    if info.hdr:
-        text += f", HDR ({info.color_transfer}, not tone-mapped)"
+    if info.dynamic_range.kind != "SDR":
+        text += f"\n  dynamic range: {info.dynamic_range}; into an SDR part: {info.dynamic_range.treatment()}"
     if info.interlaced:
         text += ", interlaced (deinterlaced)"
     return text
@@ -152,7 +166,7 @@ def report_data(result) -> dict:
                  "error": "; ".join(r.reasons), "warnings": [], "part": None} for r in plan.rejected]
     offsets = offsets_by_id(result)
     of_kind = {kind: [r for r in result.items.values() if r.item.kind == kind] for kind in ItemKind}
-    scenes = [_scene_data(r, offsets, result.levels) for r in of_kind[ItemKind.SCENE]]
+    scenes = [_scene_data(r, offsets, result.levels, plan.settings.dynamic_range) for r in of_kind[ItemKind.SCENE]]
     cards = [{"line": r.item.origin.line, "text": r.item.chapter, "status": r.status, "error": r.error,
               "offset_s": round(offsets[r.item.id], 6) if r.item.id in offsets else None,
               "duration_s": round(r.item.duration_s, 6)}
@@ -255,7 +269,7 @@ def _level_data(level, target: float | None) -> dict | None:
             "gain_db": level.gain_db, "error": level.error}
 
 
-def _scene_data(scene_result, offsets: dict[str, float], levels: dict) -> dict:
+def _scene_data(scene_result, offsets: dict[str, float], levels: dict, output: str) -> dict:
     item = scene_result.item
     scene = item.origin
     audio = scene.audio
@@ -266,6 +280,7 @@ def _scene_data(scene_result, offsets: dict[str, float], levels: dict) -> dict:
         "error": scene_result.error, "warnings": list(scene.warnings), "part": scene.part,
         "offset_s": round(offsets[item.id], 6) if item.id in offsets else None,
         "duration_s": round(scene.duration_s, 6), "frames": scene.frames,
+        "picture": scene.source.dynamic_range.treatment(output),
         "audio_track": {"index": audio.index, "language": audio.language, "title": audio.title} if audio else None,
         "render_s": round(scene_result.render_s, 3), "attempts": scene_result.attempts,
         "retried_after": scene_result.retried_after, "key": item.keys[0],

@@ -150,10 +150,9 @@ class _Timed:
 def _source_warnings(source: SourceInfo, settings: Settings) -> list[str]:
     """What the output will not fix about a source, said once, at its first scene."""
     warnings = []
-    if source.hdr:
-        warnings.append(f"{source.path.name} is HDR ({source.color_transfer}); megacut converts it to BT.709 "
-                        "without tone mapping, so its scenes will look dull and washed out: give megacut an SDR "
-                        "version of it")
+    if source.hdr and settings.backend == "moviepy":
+        warnings.append(f"{source.path.name} is {source.dynamic_range.signal}; the moviepy backend does not "
+                        "tone-map (the ffmpeg backend does), so its scenes will look dull and washed out")
     if source.interlaced and settings.backend == "moviepy":
         warnings.append(f"{source.path.name} is interlaced; the moviepy backend does not deinterlace (the ffmpeg "
                         "backend does), so moving edges will show combing")
@@ -239,6 +238,8 @@ def _check_times(row: SceneRow, source: SourceInfo) -> _Timed | str:
     except TimecodeError as exc:
         return f"bad time: {exc}"
     name = source.path.name
+    if refusal := source.dynamic_range.unsupported:
+        return f"{name} {refusal}"
     length = format_timestamp(source.duration_s)
     if end_s <= start_s:
         return f"the end ({row.end.text}) is not after the start ({row.start.text})"
@@ -285,7 +286,8 @@ def choose_format(timed: list[_Timed], settings: Settings,
         [(track.channels if (track := tracks.get(item.row.line)) else 0, item.end_s - item.start_s) for item in timed],
         settings.channels)
     notes.append(channels_note)
-    return OutputFormat(width=width, height=height, fps=fps, channels=channels), "; ".join(notes)
+    return OutputFormat(width=width, height=height, fps=fps, channels=channels,
+                        pix_fmt=settings.pix_fmt), "; ".join(notes)
 
 
 def assign_parts(rows: list[tuple[SceneRow, int]], fmt: OutputFormat, settings: Settings):

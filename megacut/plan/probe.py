@@ -36,6 +36,7 @@ from megacut.plan.ffmpeg_dump import (
     Stream,
     parse_input_dump,
 )
+from megacut.plan.dynamic_range import SDR, DynamicRange, dynamic_range, needs_frame_metadata
 from megacut.plan.timecodes import snap_fps
 
 PROBE_TIMEOUT_S = 120.0
@@ -98,11 +99,12 @@ class SourceInfo:
     color_matrix: str = ""  # ffmpeg's colour-space tag ("bt709", "smpte170m" ...), "" when untagged
     color_transfer: str = ""  # its transfer tag ("bt709", "smpte2084" for HDR10 ...), "" when untagged
     interlaced: bool = False  # ffmpeg reports a field order ("top first" ...): DVD, broadcast, DV
+    dynamic_range: DynamicRange = SDR  # SDR, or which HDR and its light levels
 
     @property
     def hdr(self) -> bool:
-        """PQ (HDR10, Dolby Vision base layers) or HLG: megacut does not tone-map it."""
-        return self.color_transfer in ("smpte2084", "arib-std-b67")
+        """PQ (HDR10, HDR10+, Dolby Vision) or HLG: tone-mapped into an SDR output."""
+        return self.dynamic_range.hdr
 
     @property
     def default_audio(self) -> AudioTrack | None:
@@ -205,6 +207,35 @@ def _color_tags(fields: list[str]) -> tuple[str, str]:
 def _interlaced(fields: list[str]) -> bool:
     """Whether "yuv420p(tv, smpte170m, top first)" names a field order (top/bottom first, coded or not)."""
     return any(re.match(r"(top|bottom)( coded)? first\b", token) for token in _pix_fmt_details(fields))
+
+
+def _codec_tag(fields: list[str]) -> str:
+    """The container's codec tag: "dvh1" in "hevc (Main 10) (dvh1 / 0x31687664)"; "" when not printed."""
+    match = re.search(r"\((\w{4}) / 0x[0-9A-Fa-f]+\)", fields[0]) if fields else None
+    return match.group(1).lower() if match else ""
+
+
+def _first_frame_text(path: Path, video_index: int) -> str:
+    """What ``showinfo`` prints for the first decoded frame of the video stream (its SEI side data: mastering
+    display, content light levels, HDR10+); "" when it cannot be decoded."""
+    args = [*input_file(path, "-threads", "1"), "-map", f"0:{video_index}", "-frames:v", "1", "-vf", "showinfo",
+            "-f", "null", "-"]
+    try:
+        return run_ffmpeg(args, check=False, timeout_s=PROBE_TIMEOUT_S).stderr
+    except FFmpegError:
+        return ""
+
+
+def stream_dynamic_range(video: Stream, frame_text: str = "") -> DynamicRange:
+    """The video stream's dynamic range from its description (and its first frame's ``showinfo`` text)."""
+    return dynamic_range(_color_tags(video.fields)[1], _codec_tag(video.fields), video.side_data, frame_text)
+
+
+def _dynamic_range(path: Path, video: Stream) -> DynamicRange:
+    """The stream's dynamic range; for an HDR stream whose description lacks its light levels, read from
+    its first frame too (one more ffmpeg run, for HDR sources only)."""
+    tags = (_color_tags(video.fields)[1], _codec_tag(video.fields), video.side_data)
+    return stream_dynamic_range(video, _first_frame_text(path, video.index) if needs_frame_metadata(*tags) else "")
 
 
 def _codec(fields: list[str]) -> str:
@@ -379,6 +410,7 @@ def _build_info(path: Path, stat: os.stat_result, dump: Dump) -> SourceInfo:
         width=size[0], height=size[1], rotation=rotation, fps=fps,
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
         color_matrix=color_matrix, color_transfer=color_transfer, interlaced=_interlaced(video.fields),
+        dynamic_range=_dynamic_range(path, video),
     )
 
 

@@ -401,4 +401,5 @@ DEFAULT_FPS = Fraction(30)
 def spec_format(spec: SectionSpec, settings: Settings) -> OutputFormat:
     """The spec's output format: its own resolution and fps, else the settings', else 1080p at 30 fps."""
     width, height = spec.resolution or settings.resolution or DEFAULT_RESOLUTION
-    return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS)
+    return OutputFormat(width=width, height=height, fps=spec.fps or settings.fps or DEFAULT_FPS,
+                        pix_fmt=settings.pix_fmt)

@@ -21,6 +21,10 @@ BACKENDS = ("ffmpeg", "moviepy")
 OVERLAY_SECOND_LINES = ("title", "movie", "none")  # the first is the default
 # The loudness every source is brought to (render/loudness.py says why this one).
 DEFAULT_LOUDNESS_LUFS = -27.0
+# --dynamic-range: the output's pixel format. SDR is 8-bit H.264 (or the --video-codec); HDR is 10-bit HEVC,
+# PQ, BT.2020 (libx265), the format by which every renderer knows it renders HDR.
+OUTPUT_PIX_FMTS = {"sdr": "yuv420p", "hdr": "yuv420p10le"}
+HDR_VIDEO_CODEC = "libx265"
 RESOLUTION_NAMES = {"480p": (854, 480), "576p": (1024, 576), "720p": (1280, 720), "1080p": (1920, 1080),
                     "1440p": (2560, 1440), "2160p": (3840, 2160), "4k": (3840, 2160)}
 
@@ -61,6 +65,15 @@ class Settings:
     channels: str = "auto"  # the output's channel layout: auto (what covers most of the planned time), stereo, 5.1
     loudness: float | None = DEFAULT_LOUDNESS_LUFS  # every source's gain brings it here (LUFS); None: levels kept
     stereo_track: bool = True  # a 5.1 part also carries its stereo downmix, a second track
+    dynamic_range: str = "sdr"  # the output's: sdr, or hdr (10-bit HEVC, PQ; needs video_codec libx265)
+
+    def __post_init__(self) -> None:
+        check_dynamic_range(self.dynamic_range, self.video_codec, self.backend)
+
+    @property
+    def pix_fmt(self) -> str:
+        """The output's pixel format, which its dynamic range decides."""
+        return OUTPUT_PIX_FMTS[self.dynamic_range]
 
 
 def parse_segment_duration(text: str) -> float:
@@ -214,6 +227,17 @@ def parse_non_negative_int(option: str, text: str, *, upper: int = 100) -> int:
 # Encoders whose output both the MOV segments and the MP4 parts can hold (VP9 and AV1 cannot go in MOV).
 VIDEO_CODEC_FAMILIES = {"h264": ("libx264", "libopenh264", "h264_"), "hevc": ("libx265", "hevc_"),
                         "mpeg4": ("mpeg4", "libxvid")}
+
+
+def check_dynamic_range(dynamic_range: str, video_codec: str, backend: str) -> None:
+    """An HDR output is 10-bit HEVC from libx265, rendered by the ffmpeg backend; UsageError otherwise."""
+    if dynamic_range not in OUTPUT_PIX_FMTS:
+        raise UsageError(f"--dynamic-range: '{dynamic_range}' is not one of {', '.join(OUTPUT_PIX_FMTS)}")
+    if dynamic_range == "hdr" and video_codec != HDR_VIDEO_CODEC:
+        raise UsageError(f"--dynamic-range hdr writes 10-bit HEVC with {HDR_VIDEO_CODEC}: leave --video-codec out "
+                         f"or give {HDR_VIDEO_CODEC} (not {video_codec})")
+    if dynamic_range == "hdr" and backend != "ffmpeg":
+        raise UsageError("--dynamic-range hdr is rendered by the ffmpeg backend only: leave --backend out")
 
 
 def parse_video_codec(text: str) -> str:

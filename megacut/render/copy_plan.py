@@ -74,6 +74,8 @@ def _mismatch(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
         return f"the output codec is {settings.video_codec}; megacut copies H.264 into H.264"
     if source.video_codec != "h264":
         return f"its video is {source.video_codec}, the output H.264"
+    if source.dynamic_range.hdr:
+        return f"it is {source.dynamic_range.signal}: its pictures are tone-mapped"
     if source.rotation:
         return f"it is rotated {source.rotation} degrees"
     if source.interlaced:

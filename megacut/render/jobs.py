@@ -27,6 +27,7 @@ from megacut.ffmpeg import ffmpeg_version
 from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.fonts import font_identities
 from megacut.plan.settings import Settings
+from megacut.render.colour import picture_key
 from megacut.render.copy_plan import CopySpan, copy_span
 from megacut.render.loudness import MEASURER_VERSION, TRUE_PEAK_CEILING_DBTP
 from megacut.render.overlay import OverlayTiming, scene_overlay
@@ -256,6 +257,8 @@ def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: 
         "fit": settings.fit,
         **_scene_effects(scene, fmt, settings, float(start_s), float(end_s)),
     }
+    if (picture := picture_key(source, fmt.pix_fmt)) is not None:  # HDR's colour (SDR keys stay as they were)
+        content["picture"] = picture
     if copy:  # the packets copied: the picture is the source's, whatever the encoder settings
         content["copy"] = [source.video_index, copy.first_dts, copy.end_dts]
     number, count = segment

@@ -45,7 +45,7 @@ from megacut.plan.channels import LAYOUT_NAMES, mapping_filter, track_layout
 from megacut.plan.probe import AudioTrack
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import START_SLACK_S
-from megacut.render.colour import OUTPUT_TAGS, scale_options
+from megacut.render.colour import MASTER_DISPLAY, hdr_output, output_tags, overlay_to_output, picture_conversion
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
@@ -94,18 +94,20 @@ def seek_plan(job: SceneJob, at_s: float | Fraction | None = None) -> tuple[floa
     return at_s - lead_s, lead_s
 
 
-def fit_filters(fmt: OutputFormat, fit: str, colour: str = "") -> str:
+def fit_filters(fmt: OutputFormat, fit: str, colour: str = "", convert: tuple[str, ...] = ()) -> str:
     """Square pixels and fit into W x H: scale to fit and pad (``pad``), or scale to cover and crop;
-    ``colour``, more options for the scale filter (the colour conversion)."""
+    ``colour``, more options for the scale filter (the colour conversion); ``convert``, filters between the
+    scaling and the padding or cropping (a tone map, on the scaled picture)."""
     width, height = fmt.width, fmt.height
     ratio = f"{width}/{height}"
     wide = f"gte(dar,{ratio})"  # the source is wider than the output
     fitted_w, fitted_h = f"trunc({height}*dar/2+0.5)*2", f"trunc({width}/dar/2+0.5)*2"
     if fit == "crop":
         scale = f"scale=w='if({wide},{fitted_w},{width})':h='if({wide},{height},{fitted_h})'"
-        return f"{scale}{':' if colour else ''}{colour},crop={width}:{height}"
+        return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert, f"crop={width}:{height}"])
     scale = f"scale=w='if({wide},{width},{fitted_w})':h='if({wide},{fitted_h},{height})'"
-    return f"{scale}{':' if colour else ''}{colour},pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"
+    return ",".join([f"{scale}{':' if colour else ''}{colour}", *convert,
+                     f"pad={width}:{height}:(ow-iw)/2:(oh-ih)/2:black"])
 
 
 def scene_fades(scene: Scene, fmt: OutputFormat) -> tuple[list[str], list[str]]:
@@ -144,16 +146,18 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
     # progressive pass untouched), or every moving edge of the scene would show combing.
     deinterlace = [DEINTERLACE] if scene.source.interlaced else []
     start_s = job.scene.start_s + float(job.offset_s)  # the job's first instant, in content time
+    colour, convert = picture_conversion(scene.source, fmt.pix_fmt)
     steps = [*deinterlace, "settb=AVTB", f"setpts=PTS-{_num(start_s + START_SLACK_S)}/TB",
              f"fps={_rate(fmt.fps)}:start_time=0:round=up",
-             fit_filters(fmt, job.settings.fit, scale_options(scene.source)), "setsar=1",
+             fit_filters(fmt, job.settings.fit, colour, tuple(convert)), "setsar=1",
               f"tpad=stop_mode=clone:stop_duration={_num(duration_s)}", f"trim=end_frame={job.frames}"]
     steps += [f"setpts=PTS+{first}"] if first else []
     steps += scene_fades(scene, fmt)[0]
     to_zero = ["setpts=PTS-STARTPTS"] if first else []
     source = f"[0:{scene.source.video_index}]"
+    tags = output_tags(fmt.pix_fmt)
     if timing is None:
-        return source + ",".join(steps + [f"format={fmt.pix_fmt}", OUTPUT_TAGS, *to_zero]) + "[v]"
+        return source + ",".join(steps + [f"format={fmt.pix_fmt}", tags, *to_zero]) + "[v]"
     # The image is read inside the graph (the movie source), as one frame repeated there: as an input of
     # its own, beside the picture's and the sound's, it made ffmpeg 9 hang in about one run in 40.
     shown_frames = max(1, round(timing.duration_s * fmt.fps))
@@ -161,8 +165,10 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
              f"loop=loop={shown_frames - 1}:size=1:start=0,"
              f"setpts=N/({_rate(fmt.fps)})/TB,"
              f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
-             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1[ov]")
-    composite = ",".join(["[base][ov]overlay=x=0:y=0:eof_action=pass", f"format={fmt.pix_fmt}", OUTPUT_TAGS,
+             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1"
+             + overlay_to_output("ov", fmt.pix_fmt))
+    blend = ":format=yuv420p10" if hdr_output(fmt.pix_fmt) else ""
+    composite = ",".join([f"[base][ov]overlay=x=0:y=0:eof_action=pass{blend}", f"format={fmt.pix_fmt}", tags,
                           *to_zero]) + "[v]"
     return f"{source}{','.join(steps)}[base];{image};{composite}"
 
@@ -221,8 +227,11 @@ def video_encoder_args(settings: Settings, pix_fmt: str = "yuv420p") -> list[str
         args += ["-profile:v", "high"] if pix_fmt == "yuv420p" else []
         args += ["-pix_fmt", pix_fmt, "-x264-params", "cpu-independent=1"]
     elif codec == "libx265":
+        # an HDR output's colour in the stream (VUI) and its mastering display in every segment's first SEI
+        hdr = (":colorprim=bt2020:transfer=smpte2084:colormatrix=bt2020nc:range=limited:hdr10=1:"
+               f"master-display={MASTER_DISPLAY}") if hdr_output(pix_fmt) else ""
         args += ["-preset", settings.preset, "-crf", str(settings.crf), "-pix_fmt", pix_fmt,
-                 "-tag:v", "hvc1", "-x265-params", f"pools={threads}:log-level=error"]
+                 "-tag:v", "hvc1", "-x265-params", f"pools={threads}:log-level=error{hdr}"]
     return args + ["-threads", threads]
 
 
