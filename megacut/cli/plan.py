@@ -24,9 +24,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
                      disk=disk_line(plan, optional_path(args, "output"), args))
 
 
-def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None) -> int:
+def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None,
+              skip_invalid: bool = False) -> int:
     """Print the plan table (with ``rows_in``, the movies folder: a line per row), its problems, the disk
-    it needs and a verdict; exit 2 when the plan has errors."""
+    it needs and a verdict; exit 2 when the plan has errors, unless ``skip_invalid`` (a dry run of
+    `process --skip-invalid`) and valid rows render."""
     from megacut.cli.report import plan_table, plan_verdict
 
     print(plan_table(plan, rows_in))
@@ -38,8 +40,8 @@ def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, dis
         print()
     if disk:
         print(disk)
-    print(verdict or plan_verdict(plan))
-    return ExitCode.INVALID if plan.errors else ExitCode.OK
+    print(verdict or plan_verdict(plan, skip_invalid))
+    return ExitCode.INVALID if plan.errors and not (skip_invalid and plan.selected_parts) else ExitCode.OK
 
 
 def with_copy_problems(plan):
