@@ -37,7 +37,7 @@ SEGMENT_SUFFIX = ".mov"
 RENDERER_VERSIONS = {
     "scene/ffmpeg": "5",
     "scene/moviepy": "5",
-    "scene/copy": "1",
+    "scene/copy": "2",
     "still/ffmpeg": "3",
     "still/moviepy": "3",
 }
