@@ -190,9 +190,11 @@ def _title_readings(name: str) -> set[tuple[str, str | None]]:
     return readings
 
 
-def _title_keys(name: str) -> frozenset[tuple[str, str | None]]:
-    """(loose title, year) readings of a name (see :func:`_title_readings`)."""
-    return frozenset((key, y) for t, y in _title_readings(name) if (key := loose_key(_without_brackets(t))))
+def _title_keys(name: str, readings: Iterable[tuple[str, str | None]] | None = None
+                ) -> frozenset[tuple[str, str | None]]:
+    """(loose title, year) readings of a name (``readings``: its :func:`_title_readings`, when known)."""
+    readings = _title_readings(name) if readings is None else readings
+    return frozenset((key, y) for t, y in readings if (key := loose_key(_without_brackets(t))))
 
 
 # ------------------------------------------------- forgiving title rules
@@ -295,8 +297,9 @@ class _Entry:
     def make(cls, rel: str) -> _Entry:
         name = rel.rsplit("/", 1)[-1]
         stem = name.rsplit(".", 1)[0]
-        return cls(rel=rel, name=name, stem_cf=stem.casefold(), loose=loose_key(stem), title_keys=_title_keys(name),
-                   titles=frozenset(_title_readings(name)), path_key=loose_key(rel.rsplit(".", 1)[0]))
+        titles = frozenset(_title_readings(name))
+        return cls(rel=rel, name=name, stem_cf=stem.casefold(), loose=loose_key(stem),
+                   title_keys=_title_keys(name, titles), titles=titles, path_key=loose_key(rel.rsplit(".", 1)[0]))
 
 
 @dataclass(frozen=True, slots=True)
