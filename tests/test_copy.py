@@ -21,7 +21,7 @@ from framecode import decode_audio, decode_frames, make_framecode_video, read_in
 from megacut import prepare_plan
 from megacut.ffmpeg import input_file, run_ffmpeg
 from megacut.plan.settings import Settings
-from megacut.render.copy_plan import colour_reading, copy_span
+from megacut.render.copy_plan import colour_reading, copy_span, copy_summary
 from megacut.render.jobs import CopyJob
 from megacut.run.engine import RunOptions, render_plan
 from megacut.run.groups import scene_groups
@@ -78,13 +78,14 @@ def movies(tmp_path_factory):
     return folder
 
 
-def test_a_source_tagged_with_the_matrix_only_is_read_as_bt709_as_the_renderer_reads_it(movies):
-    from megacut.plan.probe import probe_source
-
-    info = probe_source(movies / MATRIX_ONLY)
+def test_a_source_tagged_with_the_matrix_only_is_read_as_bt709_as_the_renderer_reads_it(tmp_path, movies):
+    plan = prepare_plan(write_csv(tmp_path, MATRIX_ONLY), movies, Settings(copy="auto"))
+    info = plan.scenes[0].source
     assert (info.color_matrix, info.color_transfer) == ("bt709", "")  # "bt709/unknown/unknown"
-    assert colour_reading(info) == (True, "colours tagged with a BT.709 matrix, transfer untagged: read as BT.709, "
-                                          "as the renderer reads them")
+    reading = "colours tagged with a BT.709 matrix, transfer untagged: read as BT.709, as the renderer reads them"
+    assert colour_reading(info) == (True, reading)
+    said = copy_summary(plan)[0]  # `plan --copy auto`: once, at the source's first copied scene
+    assert said[1].endswith(f"the rest rendered; {reading}") and not any(reading in line for line in said[2:])
     # the renderer's reading of other tags, and of none (render/colour.py): only what it would convert is rendered
     readings = {(matrix, transfer, size): colour_reading(replace(info, color_matrix=matrix, color_transfer=transfer,
                                                                  width=size[0], height=size[1]))
