@@ -60,7 +60,12 @@ class InputError(MegacutError):
 
 
 class SourceLookupError(MegacutError):
-    """A movie name or path in the CSV does not resolve to exactly one file."""
+    """A movie name or path in the CSV does not resolve to exactly one file: ``what`` went wrong, and the
+    ``advice`` (the same for many rows, which a plan says once)."""
+
+    def __init__(self, what: str, advice: str = ""):
+        super().__init__(f"{what} {advice}" if advice else what)
+        self.what, self.advice = what, advice
 
 
 class SourceError(MegacutError):

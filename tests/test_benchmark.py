@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-pytestmark = pytest.mark.benchmark
+pytestmark = [pytest.mark.slow, pytest.mark.benchmark]
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "performance_demo.py"
 EXPECTED = ("moviepy-baseline", "ffmpeg-command", "megacut-inline", "megacut-1w", "megacut-2w",

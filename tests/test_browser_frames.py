@@ -13,7 +13,8 @@ from framecode import make_framecode_video
 
 from megacut.ffmpeg import run_ffmpeg
 
-pytestmark = pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(browser_missing() is not None, reason=str(browser_missing()))]
 
 FRAMES, FPS = 60, 25
 VIDEO_ARGS = ("-preset", "veryfast", "-g", "12", "-bf", "3")  # B-frames, 5 GOPs

@@ -28,6 +28,8 @@ pytest.importorskip("distributed")
 from megacut.run.cluster import Cluster  # noqa: E402
 from megacut.run.scheduler import Scheduler, StopControl  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):

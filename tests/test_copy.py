@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -20,10 +21,12 @@ from framecode import decode_audio, decode_frames, make_framecode_video, read_in
 from megacut import prepare_plan
 from megacut.ffmpeg import input_file, run_ffmpeg
 from megacut.plan.settings import Settings
-from megacut.render.copy_plan import copy_span
+from megacut.render.copy_plan import colour_reading, copy_span, copy_summary
 from megacut.render.jobs import CopyJob
 from megacut.run.engine import RunOptions, render_plan
 from megacut.run.groups import scene_groups
+
+pytestmark = pytest.mark.slow
 
 FPS = 25
 SIZE = (160, 120)
@@ -45,7 +48,10 @@ SOURCES = {
     # the copied runs' sound from other rates and codecs (rendered as a segment's: the matrix's path)
     "aac-44100.mp4": (f"{GOP}", "mp4", ("-ar", "44100")),
     "mp3-22050.mkv": (f"{GOP}", "mkv", ("-c:a", "libmp3lame", "-ar", "22050")),
+    # tagged as ffmpeg 9 tags with -color_primaries bt709 -color_trc bt709 -colorspace bt709: the matrix only
+    "matrix-only.mp4": (f"{GOP}", "mp4", ()),
 }
+MATRIX_ONLY = "matrix-only.mp4"
 
 
 def encode(folder, name, params, container, extra, frames=FRAMES, tagged=True, **kwargs):
@@ -68,8 +74,27 @@ def encode(folder, name, params, container, extra, frames=FRAMES, tagged=True, *
 def movies(tmp_path_factory):
     folder = tmp_path_factory.mktemp("copy-movies")
     for name, (params, container, extra) in SOURCES.items():
-        encode(folder, name, params, container, extra)
+        encode(folder, name, params, container, extra, tagged=name != MATRIX_ONLY)
     return folder
+
+
+def test_a_source_tagged_with_the_matrix_only_is_read_as_bt709_as_the_renderer_reads_it(tmp_path, movies):
+    plan = prepare_plan(write_csv(tmp_path, MATRIX_ONLY), movies, Settings(copy="auto"))
+    info = plan.scenes[0].source
+    assert (info.color_matrix, info.color_transfer) == ("bt709", "")  # "bt709/unknown/unknown"
+    reading = "colours tagged with a BT.709 matrix, transfer untagged: read as BT.709, as the renderer reads them"
+    assert colour_reading(info) == (True, reading)
+    said = copy_summary(plan)[0]  # `plan --copy auto`: once, at the source's first copied scene
+    assert said[1].endswith(f"the rest rendered; {reading}") and not any(reading in line for line in said[2:])
+    # the renderer's reading of other tags, and of none (render/colour.py): only what it would convert is rendered
+    readings = {(matrix, transfer, size): colour_reading(replace(info, color_matrix=matrix, color_transfer=transfer,
+                                                                 width=size[0], height=size[1]))
+                for matrix, transfer, size in [("", "", (1280, 720)), ("", "", (720, 576)), ("smpte170m", "", (160, 120)),
+                                               ("bt470bg", "bt709", (1920, 1080)), ("bt709", "bt709", (160, 120)),
+                                               ("bt2020nc", "smpte2084", (3840, 2160)), ("bt709", "smpte2084", (1920, 1080))]}
+    assert [copyable for copyable, _ in readings.values()] == [True, False, False, False, True, False, False]
+    assert readings[("", "", (1280, 720))][1] == "colours untagged, 1280x720: read as BT.709 (HD), as the renderer reads them"
+    assert readings[("", "", (720, 576))][1] == "its colours are untagged, 720x576: read as BT.601 (SD), converted to BT.709"
 
 
 def at(frame: int) -> str:
@@ -167,10 +192,14 @@ def test_sources_that_are_not_the_output_are_rendered_and_the_plan_says_why(tmp_
     encode(folder, "vfr.mp4", GOP, "mp4", (), frames=200, rates=((50, 25), (50, 50)))
     make_framecode_video(folder / "untagged.mp4", frames=200, fps=FPS, size=SIZE,
                          video_args=("-preset", "veryfast", "-x264-params", GOP))
+    make_framecode_video(folder / "bt601.mp4", frames=200, fps=FPS, size=SIZE,
+                         video_args=("-preset", "veryfast", "-x264-params", f"{GOP}:colormatrix=smpte170m",
+                                     "-colorspace", "smpte170m"))
     encode(folder, "open-gop.mp4", "keyint=48:min-keyint=12:open-gop=1", "mp4", (), frames=200)
     make_framecode_video(folder / "hevc.mp4", frames=200, fps=FPS, size=SIZE, vcodec="libx265",
                          video_args=("-preset", "ultrafast", "-x265-params", "log-level=error"))
-    rows = ["default.mp4,0,10,"] + [f"{n},0,6," for n in ("smaller.mp4", "vfr.mp4", "untagged.mp4", "hevc.mp4")]
+    rows = ["default.mp4,0,10,"] + [f"{n},0,6," for n in ("smaller.mp4", "vfr.mp4", "untagged.mp4", "bt601.mp4",
+                                                         "hevc.mp4")]
     rows += ["open-gop.mp4,1,6,"]
     csv = tmp_path / "scenes.csv"
     csv.write_text("movie,start,end,overlay\n" + "\n".join(rows) + "\n", encoding="utf-8")
@@ -179,7 +208,8 @@ def test_sources_that_are_not_the_output_are_rendered_and_the_plan_says_why(tmp_
     assert not isinstance(reasons["default.mp4"], str)
     assert reasons["smaller.mp4"] == "it is 128x96, the output 160x120"
     assert "frame rate" in reasons["vfr.mp4"]  # its frames last 1/25 s, then 1/50 s
-    assert "not tagged" in reasons["untagged.mp4"]
+    assert reasons["untagged.mp4"] == "its colours are untagged, 160x120: read as BT.601 (SD), converted to BT.709"
+    assert reasons["bt601.mp4"] == "its colours are tagged smpte170m, not BT.709: converted to BT.709"
     assert reasons["hevc.mp4"] == "its video is hevc, the output H.264"
     assert reasons["open-gop.mp4"] == "no IDR picture lies inside it"  # x264's open GOPs: I pictures, no IDR
     from megacut.cli import main

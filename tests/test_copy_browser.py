@@ -12,7 +12,8 @@ from test_copy import FPS, GOP, SIZE, at, copied_ranges, encode, render
 
 from megacut.ffmpeg import input_file, run_ffmpeg
 
-pytestmark = pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(bool(browser_missing()), reason=browser_missing() or "")]
 
 # three encodings (B-pyramid with a 24-frame GOP in MP4; no B-frames at CRF 17 in Matroska; 8 B-frames,
 # strict pyramid, 16 references and a 30-frame GOP in MPEG-TS), and a smaller source that is rendered

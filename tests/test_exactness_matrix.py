@@ -18,6 +18,8 @@ import exactness_matrix as matrix  # noqa: E402
 from megacut.cli import main  # noqa: E402
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):

@@ -21,6 +21,8 @@ import psutil
 import pytest
 from framecode import decode_frames, make_framecode_video
 
+pytestmark = pytest.mark.slow
+
 SCENES = 14
 RNG = random.Random(11)
 

@@ -286,7 +286,7 @@ def test_a_warning_repeated_for_rows_of_one_source_is_said_once_with_its_lines(t
     plan = plan_for(tmp_path, body, {"Thor": THOR, "Untagged": UNTAGGED}, header="movie,start,end,language")
     warnings = messages(plan, tmp_path)
     assert len(warnings) == 1, warnings
-    assert warnings[0].startswith('scenes.csv:2: warning: lines 2, 4-6: no audio track in language "en" in '
+    assert warnings[0].startswith('scenes.csv:2: warning: lines 2, 4-6 (4 rows): no audio track in language "en" in '
                                   "Untagged.mkv")
     # each scene keeps its own warning for the report
     assert [bool(s.warnings) for s in plan.scenes] == [True, False, True, True, True]

@@ -70,7 +70,7 @@ def test_semicolon_separated_csv_from_european_excel(tmp_path):
 
 def test_frame_timecodes_are_kept_for_the_planner(tmp_path):
     table = load_scenes(write(tmp_path, "movie,start,end\nThor,00:00:01:00,00:00:02:12\n"))
-    assert table.rows[0].start.needs_fps and not table.problems
+    assert table.rows[0].start.needs_source and not table.problems
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,9 @@ def test_parser_handles_commas_cover_art_side_data_and_odd_layouts(monkeypatch, 
     path.write_bytes(b"x")
     calls = fake_ffmpeg(monkeypatch, ODD_DUMP)
     info = probe_source(path)
-    assert len(calls) == 1
+    # PQ without light levels in the container: its first frame is read once for them (plan/dynamic_range.py)
+    assert len(calls) == 2 and calls[1][:2] == ["-threads", "1"]
+    assert info.dynamic_range.kind == "HDR10"
     assert info.container == "mov,mp4,m4a,3gp,3g2,mj2"
     assert (info.video_index, info.video_codec, info.pix_fmt) == (1, "hevc", "yuv420p10le")
     # SAR 4:3 widens 1440 to 1920, then the 90 degree (counter-clockwise) matrix means 270 clockwise
@@ -670,3 +672,78 @@ def test_only_a_byte_exact_file_name_wins_over_looser_matches(tmp_path):
     assert rel(index, index.find("Thor (2011).mkv")) == "Thor (2011).mkv"
     with pytest.raises(SourceLookupError, match="a/thor.mkv"):
         index.find("THOR.mkv")
+
+
+# ---------------------------------------------- names as libraries write them
+
+LIBRARY = [f"{title}/{title}.mkv" for title in (  # as Plex or Radarr name a film: a folder of its title and year
+    "Spider-Man - Homecoming (2017)", "Spider-Man - Far From Home (2019)", "Iron Man (2008)", "Iron Man 2 (2010)",
+    "Iron Man 3 (2013)", "Thor (2011)", "Thor - The Dark World (2013)", "Thor - Ragnarok (2017)", "Ant-Man (2015)",
+    "Ant-Man and the Wasp (2018)", "The Avengers (2012)", "Guardians of the Galaxy Vol. 2 (2017)",
+    "Captain America - The Winter Soldier (2014)", "The Incredible Hulk (2008)", "Rocky (1976)", "Rocky II (1979)",
+    "Star Trek II - The Wrath of Khan (1982)", "X-Men (2000)", "Malcolm X (1992)")]
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    return MovieIndex(make_tree(tmp_path_factory.mktemp("library"), LIBRARY))
+
+
+@pytest.mark.parametrize("name, expected, rule", [
+    ("Spiderman: Homecoming", "Spider-Man - Homecoming (2017)", "words joined or hyphenated alike"),
+    ("Spiderman: Far From Home", "Spider-Man - Far From Home (2019)", "words joined or hyphenated alike"),
+    ("Antman", "Ant-Man (2015)", "words joined or hyphenated alike"),
+    ("Ant-Man & the Wasp", "Ant-Man and the Wasp (2018)", '"&" as "and"'),
+    ("Guardians of the Galaxy Volume 2", "Guardians of the Galaxy Vol. 2 (2017)", '"Volume" and "Vol." alike'),
+    ("Avengers", "The Avengers (2012)", 'a leading "The" left out'),
+    ("Incredible Hulk", "The Incredible Hulk (2008)", 'a leading "The" left out'),
+    ("Iron Man II", "Iron Man 2 (2010)", "roman sequel numbers as arabic"),
+    ("Iron Man III", "Iron Man 3 (2013)", "roman sequel numbers as arabic"),
+    ("Rocky 2", "Rocky II (1979)", "roman sequel numbers as arabic"),
+    ("Star Trek 2: The Wrath of Khan", "Star Trek II - The Wrath of Khan (1982)", "roman sequel numbers as arabic"),
+    ("Spiderman Homecoming 2017", "Spider-Man - Homecoming (2017)", "words joined or hyphenated alike"),
+])
+def test_names_that_differ_from_the_library_in_spelling_find_the_film_and_say_how(library, name, expected, rule):
+    found = library.match(name)
+    assert rel(library, found.path) == f"{expected}/{expected}.mkv"
+    assert rule in found.rule
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Iron Man", "Iron Man (2008)"), ("Iron Man 2", "Iron Man 2 (2010)"), ("Thor", "Thor (2011)"),
+    ("Ant Man", "Ant-Man (2015)"), ("Ant Man and the Wasp", "Ant-Man and the Wasp (2018)"), ("Rocky", "Rocky (1976)"),
+    ("Captain America : The Winter Soldier", "Captain America - The Winter Soldier (2014)"),
+    ("The Avengers", "The Avengers (2012)"), ("X-Men", "X-Men (2000)"), ("Malcolm X", "Malcolm X (1992)"),
+])
+def test_forgiving_names_never_pick_a_sequel_or_another_film(library, name, expected):
+    assert rel(library, library.find(name)) == f"{expected}/{expected}.mkv"
+
+
+@pytest.mark.parametrize("name", ["Thor 2", "Iron Man 4", "Rocky Two", "Spiderman: Homecoming (2019)", "Men"])
+def test_a_name_no_rule_makes_equal_to_a_title_is_not_found(library, name):
+    with pytest.raises(SourceLookupError, match="not found"):
+        library.find(name)
+
+
+@pytest.mark.parametrize("files, name", [
+    (["Spider-Man (2002).mkv", "Spider Man (2002) [4K].mkv"], "Spiderman"),  # two files alike once joined
+    (["Avengers (1998).mkv", "Avengers (2012).mkv"], "The Avengers"),  # without "The", two films
+])
+def test_a_name_the_forgiving_rules_fit_to_several_files_is_an_error_with_the_candidates(tmp_path, files, name):
+    index = MovieIndex(make_tree(tmp_path / "movies", files))
+    with pytest.raises(SourceLookupError) as caught:
+        index.find(name)
+    message = str(caught.value)
+    assert ", ".join(sorted(files)) in message and "`file` column" in message
+
+
+def test_a_name_one_file_matches_by_its_words_wins_over_forgiving_rules(tmp_path):
+    index = MovieIndex(make_tree(tmp_path / "movies", ["Rocky II (1979).mkv", "Rocky 2 (1979) [remux].mkv"]))
+    assert index.find("Rocky 2").name == "Rocky 2 (1979) [remux].mkv"
+    assert index.find("Rocky II").name == "Rocky II (1979).mkv"
+
+
+def test_an_exact_name_says_no_rule_and_a_loose_one_says_which(library):
+    assert library.match("Thor (2011).mkv").rule == ""
+    assert library.match("Thor").rule == "title (year and [tags] aside)"
+    assert library.match("thor (2011).MKV").rule == "case, punctuation or extension"

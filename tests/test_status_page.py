@@ -15,9 +15,9 @@ import pytest
 from status_run import make_workload, start_run, wait_for
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
-pytestmark = pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
+pytestmark = [pytest.mark.slow, pytest.mark.skipif(not (CHROMIUM.exists() and CHROMEDRIVER.exists()),
                                 reason="needs Debian's chromium and chromium-driver (.ci/run installs them: "
-                                       "apt-get install chromium chromium-driver)")
+                                       "apt-get install chromium chromium-driver)")]
 KEPT = Path("/work/status-screenshot.png")
 
 

@@ -52,7 +52,7 @@ def test_drop_frame_timecode_tracks_real_time():
 
 def test_frame_timecode_needs_rate_and_valid_frame():
     tc = parse_timecode("00:00:01:24")
-    assert tc.needs_fps
+    assert tc.needs_source
     with pytest.raises(TimecodeError, match="frame rate is unknown"):
         tc.to_seconds()
     with pytest.raises(TimecodeError, match="frame 24 does not exist at 24.000 fps"):

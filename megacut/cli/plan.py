@@ -26,10 +26,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
 
 
 def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, disk: str | None = None,
-              cache: Path | None = None) -> int:
+              cache: Path | None = None, skip_invalid: bool = False) -> int:
     """Print the plan table (with ``rows_in``, the movies folder: a line per row, with what the ``cache``
     folder knows of their sources' loudness), its problems, the disk it needs and a verdict; exit 2 when
-    the plan has errors."""
+    the plan has errors, unless ``skip_invalid`` (a dry run of `process --skip-invalid`) and valid rows
+    render."""
     from megacut.cli.report import plan_table, plan_verdict
 
     print(plan_table(plan, rows_in, cache))
@@ -41,8 +42,8 @@ def show_plan(plan, verdict: str | None = None, rows_in: Path | None = None, dis
         print()
     if disk:
         print(disk)
-    print(verdict or plan_verdict(plan))
-    return ExitCode.INVALID if plan.errors else ExitCode.OK
+    print(verdict or plan_verdict(plan, skip_invalid))
+    return ExitCode.INVALID if plan.errors and not (skip_invalid and plan.selected_parts) else ExitCode.OK
 
 
 def with_copy_problems(plan):

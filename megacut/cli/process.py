@@ -31,7 +31,8 @@ def plan_and_render(csv_path: Path, movies: Path, output: Path, args: argparse.N
     plan = with_copy_problems(prepare_plan(csv_path, movies, settings))
     rows_in = movies if args.rows else None
     if args.dry_run:
-        return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args), cache=cache_folder(args, output))
+        return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args), cache=cache_folder(args, output),
+                         skip_invalid=args.skip_invalid)
     if plan.errors and not args.skip_invalid:
         return show_plan(plan, f"{len(plan.errors)} error(s): nothing was rendered. Fix the lines above, or add "
                                "--skip-invalid to render the valid rows only.", rows_in)

@@ -9,6 +9,7 @@ from pathlib import Path
 from megacut.plan.build import RenderPlan
 from megacut.plan.channels import LAYOUT_NAMES, SURROUND
 from megacut.plan.probe import SourceInfo
+from megacut.plan.scenes import line_ranges
 from megacut.plan.timecodes import format_seconds, format_timestamp
 from megacut.render.colour import source_matrix
 from megacut.render.jobs import ItemKind
@@ -52,18 +53,19 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None, cache: Path | None
 def rows_table(plan: RenderPlan, movies: Path, cache: Path | None = None) -> list[str]:
     """One line per scene row in CSV order: the file it matched (relative to ``movies``), its times in
     the source, frames, audio track, its source's loudness and gain (as measured in the ``cache`` folder by
-    an earlier run, else measured by the run) and part; a rejected row points to the problems."""
+    an earlier run, else measured by the run), part and the lookup rule that found the file when it was not
+    the exact name; a rejected row points to the problems."""
     cells = [(str(s.line), f"{s.row.movie} → {_relative(s.source.path, movies)}", format_timestamp(s.start_s),
               format_timestamp(s.end_s), str(s.frames), s.audio.label() if s.audio else "silence",
-              _loudness_cell(plan, s, cache), str(s.part))
+              _loudness_cell(plan, s, cache), str(s.part), plan.found_by.get(s.line, ""))
              for s in plan.scenes]
-    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", "", "", "", "", "", "")
+    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", *[""] * 7)
               for r in plan.rejected]
     cells.sort(key=lambda row: int(row[0]))
-    header = ("line", "movie → file", "start", "end", "frames", "audio", "loudness", "part")
+    header = ("line", "movie → file", "start", "end", "frames", "audio", "loudness", "part", "found by")
     rows = [header] + [(line, _shorten(match, MAX_MATCH_WIDTH), *rest) for line, match, *rest in cells]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    left = (False, True, False, False, False, True, True, False)
+    left = (False, True, False, False, False, True, True, False, True)
     return ["  ".join(cell.ljust(w) if pad_right else cell.rjust(w)
                       for cell, w, pad_right in zip(row, widths, left)).rstrip() for row in rows]
 
@@ -112,12 +114,18 @@ def _shorten(text: str, width: int) -> str:
     return text[:head] + "…" + text[len(text) - (width - 1 - head):]
 
 
-def plan_verdict(plan: RenderPlan) -> str:
+def plan_verdict(plan: RenderPlan, skip_invalid: bool = False) -> str:
+    """The plan's last line; ``skip_invalid``: what `process --skip-invalid` would render and skip."""
     errors, warnings = len(plan.errors), len(plan.warnings)
+    will_render = f"{len(plan.parts)} part(s), {len(plan.scenes)} scene(s), {warnings} warning(s)"
+    if errors and skip_invalid and plan.selected_parts:
+        skipped = plan.invalid_lines
+        rows = f"the row(s) on line(s) {line_ranges(skipped)}" if skipped else "no row"
+        return f"OK with --skip-invalid: {will_render}; {rows} skipped ({errors} error(s) above)."
     if errors:
         return (f"{errors} error(s), {warnings} warning(s): fix the lines above and plan again "
                 "(or render the valid rows only with `megacut process --skip-invalid`).")
-    return f"OK: {len(plan.parts)} part(s), {len(plan.scenes)} scene(s), {warnings} warning(s)."
+    return f"OK: {will_render}."
 
 
 MATRIX_NAMES = {"bt709": "BT.709", "bt601": "BT.601", "bt470": "BT.601", "smpte170m": "BT.601",

@@ -7,6 +7,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -95,7 +96,10 @@ def send_control(path: Path, action: str, workers: int | None) -> int:
 def serve(output: Path, host: str, port: int) -> int:
     from megacut.run.status_server import StatusServer
 
+    # Ctrl+C (or SIGTERM) stops serving, also when this process was started with SIGINT ignored, as a shell
+    # starts a background job (`cmd &` in a script, CI): Python then leaves SIGINT ignored, and nothing stopped it.
     server = StatusServer(output, host, port).start()
+    previous = {signum: signal.signal(signum, _interrupt) for signum in (signal.SIGINT, signal.SIGTERM)}
     try:  # from the first line printed on: Ctrl+C may come as soon as a reader sees it
         print(f"megacut: status page of {output}: {server.url_with_token}", flush=True)
         print(f"megacut: controls need the token {server.token}; Ctrl+C stops serving (not the run)", flush=True)
@@ -108,7 +112,13 @@ def serve(output: Path, host: str, port: int) -> int:
         pass
     finally:
         server.close()
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return ExitCode.OK
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def warn_if_exposed(host: str) -> None:

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Mapping
 
+from megacut.errors import SourceLookupError
 from megacut.plan.channels import LAYOUT_NAMES, choose_layout
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
@@ -119,6 +120,8 @@ class RenderPlan:
     headings: tuple[Heading, ...]
     problems: tuple[Problem, ...]
     rejected: tuple[RejectedRow, ...]
+    found_by: Mapping[int, str] = field(default_factory=dict)  # line -> how its source was found, when not exact
+    invalid_lines: tuple[int, ...] = ()  # the scene rows that cannot render, whatever the reason (skipped)
 
     @property
     def errors(self) -> list[Problem]:
@@ -159,18 +162,22 @@ def _source_warnings(source: SourceInfo, settings: Settings) -> list[str]:
     return warnings
 
 
-def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], settings: Settings) -> RenderPlan:
-    """Plan ``table`` given each row's source (keyed by line; a string is why it has none)."""
+def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str | SourceLookupError],
+               settings: Settings) -> RenderPlan:
+    """Plan ``table`` given each row's source (keyed by line; a string or a lookup error is why it has none)."""
     problems = list(table.problems)
     reasons: dict[int, list[str]] = {}
 
-    def reject(row: SceneRow, message: str) -> None:
-        problems.append(Problem(message, str(table.path), row.line))
+    def reject(row: SceneRow, message: str, advice: str = "") -> None:
+        problems.append(Problem(message, str(table.path), row.line, advice=advice))
         reasons.setdefault(row.line, []).append(message)
 
     timed: list[_Timed] = []
     for row in table.rows:
         source = sources.get(row.line, "its source was not looked up")
+        if isinstance(source, SourceLookupError):
+            reject(row, source.what, source.advice)
+            continue
         if isinstance(source, str):
             reject(row, source)
             continue
@@ -227,6 +234,7 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str], setti
         headings=tuple(table.headings),
         problems=ordered_problems(problems),
         rejected=rejected,
+        invalid_lines=tuple(sorted(table.invalid_lines | {r.line for r in rejected})),
     )
 
 
@@ -234,7 +242,7 @@ def _check_times(row: SceneRow, source: SourceInfo) -> _Timed | str:
     """Source-relative checks: frame timecodes, end after start, within the source's length."""
     try:
         start_s = row.start.to_seconds(source.fps)
-        end_s = row.end.to_seconds(source.fps)
+        end_s = row.end.to_seconds(source.fps, source.duration_s)
     except TimecodeError as exc:
         return f"bad time: {exc}"
     name = source.path.name

@@ -12,9 +12,10 @@ from pathlib import Path
 from megacut.errors import SourceError, SourceLookupError, UsageError
 from megacut.plan.build import RenderPlan, build_plan
 from megacut.plan.probe import SourceInfo, probe_sources
-from megacut.plan.scenes import Problem, load_scenes, ordered_problems
+from megacut.plan.scenes import Problem, SceneTable, load_scenes, ordered_problems
 from megacut.plan.settings import Settings
 from megacut.plan.sources import MovieIndex
+from megacut.plan.timecodes import END
 
 
 def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Settings | None = None) -> RenderPlan:
@@ -36,23 +37,43 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
         index = MovieIndex(movies)
     except SourceLookupError as exc:
         raise UsageError(str(exc)) from None
-    found: dict[int, Path | str] = {}
+    found: dict[int, Path | SourceLookupError] = {}
+    found_by: dict[int, str] = {}
     for row in table.rows:
         try:
-            found[row.line] = index.find(row.movie, season_episode=row.season_episode or None,
-                                         file=row.file or None)
+            match = index.match(row.movie, season_episode=row.season_episode or None, file=row.file or None)
         except SourceLookupError as exc:
-            found[row.line] = str(exc)
+            found[row.line] = exc
+            continue
+        found[row.line] = match.path
+        if match.rule:
+            found_by[row.line] = match.rule
     probed = probe_sources({p for p in found.values() if isinstance(p, Path)})
-    sources: dict[int, SourceInfo | str] = {}
+    sources: dict[int, SourceInfo | str | SourceLookupError] = {}
     for line, path in found.items():
-        if isinstance(path, str):
+        if isinstance(path, SourceLookupError):
             sources[line] = path
             continue
         info = probed[path]
         sources[line] = f"cannot use this source: {info}" if isinstance(info, SourceError) else info
     plan = build_plan(table, sources, settings)
-    return replace(plan, problems=ordered_problems(plan.problems + tuple(overlay_font_warnings(plan))))
+    more = heading_warnings(table, index) + overlay_font_warnings(plan)
+    return replace(plan, problems=ordered_problems(plan.problems + tuple(more)), found_by=found_by)
+
+
+def heading_warnings(table: SceneTable, index: MovieIndex) -> list[Problem]:
+    """A row without times is a heading; one whose text names a file is more likely a film meant whole."""
+    warnings = []
+    for heading in table.headings:
+        try:
+            path = index.find(heading.text)
+        except SourceLookupError:
+            continue
+        warnings.append(Problem(
+            f'"{heading.text}" has no start or end time, so it is read as a heading, not a scene, though it names '
+            f"{path.relative_to(index.root).as_posix()}; to include the whole film, give it start 0 and end "
+            f"`{END}`", str(table.path), heading.line, "warning"))
+    return warnings
 
 
 def overlay_font_warnings(plan: RenderPlan) -> list[Problem]:

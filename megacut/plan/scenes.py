@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Iterable
 
 from megacut.errors import InputError
-from megacut.plan.timecodes import Timecode, TimecodeError, parse_timecode
+from megacut.plan.timecodes import END, Timecode, TimecodeError, parse_timecode
 
 # canonical column -> accepted header names (case-insensitive)
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -44,40 +44,57 @@ class Problem:
     file: str | None = None
     line: int | None = None
     severity: str = "error"
+    advice: str = ""  # what to do, when it is long and the same for many problems: said once in a list
+    rows: int = 1  # the rows it is said for (at ``line`` and the lines the message lists)
 
     def __str__(self) -> str:
         where = ""
         if self.file is not None:
             where = f"{self.file}:{self.line}: " if self.line is not None else f"{self.file}: "
-        return f"{where}{self.severity}: {self.message}"
+        return f"{where}{self.severity}: {self.message}" + (f" {self.advice}" if self.advice else "")
+
+
+MAX_RUNS_SHOWN = 12  # line runs listed in one problem said for many rows; then "..." and the count
 
 
 def ordered_problems(problems: Iterable[Problem]) -> tuple[Problem, ...]:
-    """Errors, then warnings, each in file:line order; a warning said the same for several rows
-    (the same source, the same fallback) is said once, at its first line, listing the lines."""
-    lines_of: dict[tuple[str | None, str], list[int]] = {}
+    """Errors, then warnings, each in file:line order. A problem said the same for several rows (a name not
+    found, the same fallback) is said once, at its first line, listing the lines; advice said once, with
+    the first problem that needs it."""
+    alike: dict[tuple[str | None, str, str, str], list[Problem]] = {}
     kept = []
     for problem in problems:
-        if problem.severity == "warning" and problem.line is not None:
-            lines_of.setdefault((problem.file, problem.message), []).append(problem.line)
+        if problem.line is not None:
+            alike.setdefault((problem.file, problem.severity, problem.message, problem.advice), []).append(problem)
         else:
             kept.append(problem)
-    for (file, message), lines in lines_of.items():
-        if len(lines) > 1:
+    for (file, severity, message, advice), same in alike.items():
+        lines = [p.line for p in same]
+        if len(same) > 1:
             message = f"lines {line_ranges(lines)}: {message}"
-        kept.append(Problem(message, file, min(lines), "warning"))
-    return tuple(sorted(kept, key=lambda p: (p.severity != "error", p.file or "", p.line or 0)))
+        kept.append(Problem(message, file, min(lines), severity, advice, sum(p.rows for p in same)))
+    ordered = sorted(kept, key=lambda p: (p.severity != "error", p.file or "", p.line or 0))
+    said: set[str] = set()
+    for at, problem in enumerate(ordered):
+        if problem.advice in said:
+            ordered[at] = replace(problem, advice="")
+        said.add(problem.advice)
+    return tuple(ordered)
 
 
 def line_ranges(lines: Iterable[int]) -> str:
-    """``2, 4-6, 9`` for lines 2, 4, 5, 6 and 9."""
+    """``2, 4-6, 9 (5 rows)`` for lines 2, 4, 5, 6 and 9 (``7`` for 7); a long list is cut short:
+    ``2, 4-6, ... (40 rows)``."""
     runs: list[list[int]] = []
-    for line in sorted(set(lines)):
+    lines = sorted(set(lines))
+    for line in lines:
         if runs and line == runs[-1][1] + 1:
             runs[-1][1] = line
         else:
             runs.append([line, line])
-    return ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs)
+    shown = ", ".join(str(a) if a == b else f"{a}-{b}" for a, b in runs[:MAX_RUNS_SHOWN])
+    more = " ..." if len(runs) > MAX_RUNS_SHOWN else ""
+    return f"{shown}{more} ({len(lines)} rows)" if len(lines) > 1 else shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,12 +283,17 @@ def _read_row(table: SceneTable, columns: dict[str, int], header: list[str], lin
     times = {}
     for name, text in (("start", start_text), ("end", end_text)):
         if not text:
-            problem(f"the {name} time is empty; give both start and end (a row with neither is a heading)")
+            problem(f"the {name} time is empty; give both start and end (a row with neither is a heading; "
+                    f"`{END}` as the end time plays to the end of the source)")
             continue
         try:
             times[name] = parse_timecode(text)
         except TimecodeError as exc:
             problem(f"bad {name} time: {exc}")
+    if "start" in times and times["start"].source_end:
+        problem(f"the start is `{start_text}`: `{END}` is for the end time (to the end of the source); give the "
+                "start as a time")
+        del times["start"]
     part = None
     if cell("part"):
         part_text = cell("part")
@@ -283,7 +305,7 @@ def _read_row(table: SceneTable, columns: dict[str, int], header: list[str], lin
         table.invalid_lines.add(line)
         return
     start, end = times["start"], times["end"]
-    if not start.needs_fps and not end.needs_fps and end.to_seconds() <= start.to_seconds():
+    if not start.needs_source and not end.needs_source and end.to_seconds() <= start.to_seconds():
         problem(f"the end ({end.text}) is not after the start ({start.text})")
         return
     extra = tuple(

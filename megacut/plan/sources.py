@@ -180,14 +180,86 @@ def movie_title(name: str) -> str:
     return title_and_year(name)[0]
 
 
-def _title_keys(name: str) -> frozenset[tuple[str, str | None]]:
-    """(loose title, year) readings of a name; "Thor 2011" is also read as "Thor" of 2011."""
+def _title_readings(name: str) -> set[tuple[str, str | None]]:
+    """(title, year) readings of a name; "Thor 2011" is also read as "Thor" of 2011."""
     title, year = title_and_year(name)
     readings = {(title, year)}
     trailing = _TRAILING_YEAR_RE.match(title) if year is None else None
     if trailing:
         readings.add((trailing["title"], trailing["year"]))
+    return readings
+
+
+def _title_keys(name: str, readings: Iterable[tuple[str, str | None]] | None = None
+                ) -> frozenset[tuple[str, str | None]]:
+    """(loose title, year) readings of a name (``readings``: its :func:`_title_readings`, when known)."""
+    readings = _title_readings(name) if readings is None else readings
     return frozenset((key, y) for t, y in readings if (key := loose_key(_without_brackets(t))))
+
+
+# ------------------------------------------------- forgiving title rules
+# Where scene lists and libraries write the same title differently. Each rule rewrites a title's loose
+# words the same way on both sides, so a rule can make two files alike (then the name is ambiguous and
+# says so) but never makes a title equal to another one that differs in a word or a number.
+
+_ROMAN_VALUES = {"i": 1, "v": 5, "x": 10}
+
+
+def _roman(word: str) -> int | None:
+    """1 to 39 for a roman numeral word ("ii", "xiv"), else None."""
+    if not word or not re.fullmatch(r"x{0,3}(ix|iv|v?i{0,3})", word):
+        return None
+    values = [_ROMAN_VALUES[ch] for ch in word]
+    return sum(-v if i + 1 < len(values) and v < values[i + 1] else v for i, v in enumerate(values))
+
+
+_NUMBERED = ("part", "chapter", "episode", "vol", "book")
+
+
+def _arabic_sequels(words: list[str]) -> list[str]:
+    """Roman sequel numbers as arabic ones where a roman numeral plainly is one: a numeral of two letters or
+    more after the first word ("Rocky II", "Star Trek II The Wrath of Khan"), "V" or "X" ending a title
+    ("Rocky V"), "I" after Part, Chapter, Episode, Vol or Book. A first word ("X Men", "I Robot") stays."""
+    out = []
+    for at, word in enumerate(words):
+        value = _roman(word) if at else None
+        if value and len(word) == 1:
+            last = at == len(words) - 1
+            value = value if (word != "i" and last) or words[at - 1] in _NUMBERED else None
+        out.append(str(value) if value else word)
+    return out
+
+
+FORGIVING_RULES: dict[str, str] = {
+    "and": '"&" as "and"',
+    "volume": '"Volume" and "Vol." alike',
+    "the": 'a leading "The" left out',
+    "numbers": "roman sequel numbers as arabic (II as 2)",
+    "spacing": "words joined or hyphenated alike (Spiderman, Spider-Man)",
+}
+
+
+def forgiving_key(title: str, rules=tuple(FORGIVING_RULES)) -> str:
+    """``title``'s loose key rewritten by ``rules`` (names of :data:`FORGIVING_RULES`)."""
+    text = _without_brackets(title)
+    if "and" in rules:
+        text = text.replace("&", " and ")
+    words = loose_key(text).split()
+    if "volume" in rules:
+        words = ["vol" if w == "volume" else w for w in words]
+    if "the" in rules and len(words) > 1 and words[0] == "the":
+        words = words[1:]
+    if "numbers" in rules:
+        words = _arabic_sequels(words)
+    return ("" if "spacing" in rules else " ").join(words)
+
+
+def forgiving_rules_used(name: str, title: str) -> list[str]:
+    """Which forgiving rules make ``name`` and ``title`` alike: those without which they differ."""
+    everything = tuple(FORGIVING_RULES)
+    return [rule for rule in everything
+            if forgiving_key(name, tuple(r for r in everything if r != rule))
+            != forgiving_key(title, tuple(r for r in everything if r != rule))]
 
 
 def parse_season_episode(value: str) -> tuple[int, int]:
@@ -218,18 +290,25 @@ class _Entry:
     stem_cf: str
     loose: str  # loose key of the name without its extension
     title_keys: frozenset[tuple[str, str | None]]  # (loose title, year) readings
+    titles: frozenset[tuple[str, str | None]]  # (title, year) readings, as written
     path_key: str  # loose key of the relative path without extension (folders included)
 
     @classmethod
     def make(cls, rel: str) -> _Entry:
         name = rel.rsplit("/", 1)[-1]
         stem = name.rsplit(".", 1)[0]
-        return cls(rel=rel, name=name, stem_cf=stem.casefold(), loose=loose_key(stem), title_keys=_title_keys(name),
-                   path_key=loose_key(rel.rsplit(".", 1)[0]))
+        titles = frozenset(_title_readings(name))
+        return cls(rel=rel, name=name, stem_cf=stem.casefold(), loose=loose_key(stem),
+                   title_keys=_title_keys(name, titles), titles=titles, path_key=loose_key(rel.rsplit(".", 1)[0]))
 
 
-class _Miss(str):
-    """A memoised lookup failure (its message)."""
+@dataclass(frozen=True, slots=True)
+class Match:
+    """The file a row names, and how it was found: ``rule`` is "" for the exact name or a path, else a few
+    words for `megacut plan --rows`."""
+
+    path: Path
+    rule: str = ""
 
 
 class MovieIndex:
@@ -246,61 +325,82 @@ class MovieIndex:
         self._by_name = _group(self._entries, lambda e: [e.name])
         self._by_loose = _group(self._entries, lambda e: [e.loose])
         self._by_title = _group(self._entries, lambda e: [title for title, _ in e.title_keys])
-        self._memo: dict[tuple[str, str | None, str | None], Path | _Miss] = {}
+        self._by_forgiving = _group(self._entries, lambda e: [forgiving_key(title) for title, _ in e.titles])
+        self._memo: dict[tuple[str, str | None, str | None], Match | SourceLookupError] = {}
 
     def __len__(self) -> int:
         return len(self._entries)
 
     def find(self, movie: str, *, season_episode: str | None = None, file: str | None = None) -> Path:
         """The one file meant by a CSV row; raises SourceLookupError saying what was looked for."""
+        return self.match(movie, season_episode=season_episode, file=file).path
+
+    def match(self, movie: str, *, season_episode: str | None = None, file: str | None = None) -> Match:
+        """The one file meant by a CSV row and the rule that found it; raises SourceLookupError."""
         key = (movie, season_episode, file)
         hit = self._memo.get(key)
         if hit is None:
             try:
                 hit = self._find(movie or "", (season_episode or "").strip() or None, (file or "").strip() or None)
             except SourceLookupError as exc:
-                hit = _Miss(str(exc))
+                hit = exc
             self._memo[key] = hit
-        if isinstance(hit, _Miss):
-            raise SourceLookupError(str(hit))
+        if isinstance(hit, SourceLookupError):
+            raise SourceLookupError(hit.what, hit.advice)
         return hit
 
     # -- the rules, in order
 
-    def _find(self, movie: str, season_episode: str | None, file: str | None) -> Path:
+    def _find(self, movie: str, season_episode: str | None, file: str | None) -> Match:
         movie = movie.strip()
         if file:
-            return self._relative_path(file, "file")
+            return Match(self._relative_path(file, "file"))
         if not movie:
             raise SourceLookupError("no movie name given; fill in the movie column (or the file column)")
         if _looks_like_path(movie):
-            return self._relative_path(movie, "movie")
-        found = self._exact_name(movie)
+            return Match(self._relative_path(movie, "movie"))
+        found, rule = self._exact_name(movie), ""
         if found is None and season_episode:
             try:
                 season, episode = parse_season_episode(season_episode)
             except ValueError as exc:
                 raise SourceLookupError(str(exc)) from None
-            found = self._episode(movie, season, episode)
+            found, rule = self._episode(movie, season, episode), f"episode S{season:02d}E{episode:02d}"
         elif found is None:
-            found = self._loose(movie)
-        return self._resolve(found)
+            found, rule = self._loose(movie)
+        return Match(self._resolve(found), rule)
 
     def _exact_name(self, movie: str) -> _Entry | None:
         """The file named exactly ``movie``, byte for byte: the only match that wins over looser ones."""
         return self._one(self._by_name.get(movie, []), f'movie "{movie}"')
 
-    def _loose(self, movie: str) -> _Entry:
-        """Every file ``movie`` matches in a looser way (case, punctuation, separators, extension, title)."""
-        candidates = {e.rel: e for e in self._by_loose.get(loose_key(_without_extension(movie)), [])}
+    def _loose(self, movie: str) -> tuple[_Entry, str]:
+        """The one file ``movie`` matches in a looser way (case, punctuation, separators, extension, title);
+        only when none does, the one its title matches by the forgiving rules. With the rule that matched."""
+        by_name = self._by_loose.get(loose_key(_without_extension(movie)), [])
+        candidates = {e.rel: e for e in by_name}
         for title, year in _title_keys(movie):
             for entry in self._by_title.get(title, []):
-                if any(t == title and (year is None or y is None or y == year) for t, y in entry.title_keys):
+                if any(t == title and _same_year(year, y) for t, y in entry.title_keys):
                     candidates[entry.rel] = entry
         found = self._one(list(candidates.values()), f'movie "{movie}"')
+        if found is not None:
+            return found, ("case, punctuation or extension" if found in by_name else "title (year and [tags] aside)")
+        return self._forgiving(movie)
+
+    def _forgiving(self, movie: str) -> tuple[_Entry, str]:
+        matched: dict[str, tuple[_Entry, str]] = {}
+        for title, year in _title_readings(movie):
+            key = forgiving_key(title)
+            for entry in self._by_forgiving.get(key, []):
+                for file_title, file_year in entry.titles:
+                    if forgiving_key(file_title) == key and _same_year(year, file_year):
+                        matched.setdefault(entry.rel, (entry, "; ".join(
+                            FORGIVING_RULES[r] for r in forgiving_rules_used(title, file_title))))
+        found = self._one([entry for entry, _ in matched.values()], f'movie "{movie}"')
         if found is None:
-            raise SourceLookupError(self._not_found_message(movie))
-        return found
+            raise self._not_found_error(movie)
+        return found, matched[found.rel][1]
 
     def _episode(self, show: str, season: int, episode: int) -> _Entry:
         code = f"S{season:02d}E{episode:02d}"
@@ -344,16 +444,19 @@ class MovieIndex:
                                     f"relative to {self.root}")
         return Path(full)
 
-    def _not_found_message(self, movie: str) -> str:
+    def _not_found_error(self, movie: str) -> SourceLookupError:
         names = {key: e.rel for e in self._entries for key, _ in e.title_keys}
         wanted = loose_key(_without_brackets(movie_title(movie)))
         close = difflib.get_close_matches(wanted, list(names), n=3, cutoff=0.6)
         quoted = ", ".join(f'"{names[key]}"' for key in close)
         suggestion = f"; did you mean {quoted}?" if close else "."
-        return (f'movie "{movie}" not found in {self.root} (searched {len(self._entries)} video files, '
-                f"subfolders included, by exact name and by a loose match ignoring case, punctuation, the "
-                f"extension, [tags] and a year with the release tags after it){suggestion} Check the name in the "
-                f"CSV, or give the file's path relative to the movies folder in the `file` column.")
+        return SourceLookupError(
+            f'movie "{movie}" not found in {self.root}{suggestion}',
+            f"(Searched {len(self._entries)} video files, subfolders included, by exact name and by a loose match "
+            f"ignoring case, punctuation, the extension, [tags], a year with the release tags after it, spacing "
+            f'and hyphens inside words, "&"/"and", "Vol."/"Volume", a leading "The" and roman sequel numbers.) '
+            f"Check the name in the CSV, or give the file's path relative to the movies folder in the `file` "
+            f"column.")
 
     def _episode_not_found_message(self, show: str, season: int, episode: int, with_code: list[_Entry]) -> str:
         code = f"S{season:02d}E{episode:02d}"
@@ -371,6 +474,11 @@ class MovieIndex:
                 f"contains the show name and whose name contains {code}, {season}x{episode:02d} or "
                 f"{season}.{episode}; {detail}. Check the CSV, or give the path relative to the movies folder "
                 f"in the `file` column.")
+
+
+def _same_year(wanted: str | None, found: str | None) -> bool:
+    """A year given on one side only does not tell two titles apart; two different years do."""
+    return wanted is None or found is None or wanted == found
 
 
 def _walk_videos(root: Path) -> list[str]:

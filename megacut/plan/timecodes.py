@@ -2,9 +2,10 @@
 
 Scene times accept ``SS``, ``SS.fff``, ``MM:SS(.fff)``, ``HH:MM:SS(.fff)``,
 ``HH:MM:SS,fff`` (SRT style) and ``HH:MM:SS:FF`` (SMPTE frames at the source's
-frame rate; ``HH:MM:SS;FF`` is drop-frame at 29.97/59.94). Frame timecodes can
-only become seconds once the source's frame rate is known, so parsing returns a
-:class:`Timecode` that is resolved later with :meth:`Timecode.to_seconds`.
+frame rate; ``HH:MM:SS;FF`` is drop-frame at 29.97/59.94), and ``end``: the
+source's end. Frame timecodes and ``end`` can only become seconds once the
+source is probed, so parsing returns a :class:`Timecode` that is resolved later
+with :meth:`Timecode.to_seconds`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from fractions import Fraction
 # absorbs timestamp rounding (Matroska stores milliseconds), far below a frame (8 ms at 120 fps).
 START_SLACK_S = 0.003
 TIMECODE_FORMS = "SS, SS.fff, MM:SS, HH:MM:SS(.fff), HH:MM:SS,fff or HH:MM:SS:FF"
+END = "end"  # as an end time: the end of the source, whatever its length
 
 _CLOCK = re.compile(
     r"""^(?:(?:(?P<h>\d+):)?(?P<m>\d+):)?(?P<s>\d+)
@@ -33,22 +35,28 @@ class TimecodeError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Timecode:
-    """A parsed scene time: plain seconds, or an SMPTE frame timecode."""
+    """A parsed scene time: plain seconds, an SMPTE frame timecode, or the source's end."""
 
     text: str
     seconds: float | None = None
     hms: tuple[int, int, int] | None = None  # for frame timecodes
     frame: int | None = None
     drop_frame: bool = False
+    source_end: bool = False  # ``end``
 
     @property
-    def needs_fps(self) -> bool:
-        return self.frame is not None
+    def needs_source(self) -> bool:
+        """Whether it becomes seconds only with the source's frame rate or length."""
+        return self.frame is not None or self.source_end
 
-    def to_seconds(self, fps: Fraction | None = None) -> float:
-        """Seconds from the start of the source; frame timecodes need ``fps``."""
+    def to_seconds(self, fps: Fraction | None = None, source_s: float | None = None) -> float:
+        """Seconds from the start of the source; frame timecodes need ``fps``, ``end`` the source's length."""
         if self.seconds is not None:
             return self.seconds
+        if self.source_end:
+            if source_s is None:
+                raise TimecodeError(f"'{self.text}' is the end of the source, whose length is unknown")
+            return source_s
         if fps is None or fps <= 0:
             raise TimecodeError(f"'{self.text}' counts frames, but the source's frame rate is unknown")
         nominal = round(fps)
@@ -75,6 +83,8 @@ def parse_timecode(text: str) -> Timecode:
     raw = text.strip()
     if not raw:
         raise TimecodeError("is empty")
+    if raw.lower() == END:
+        return Timecode(raw, source_end=True)
     if raw.startswith("-"):
         raise TimecodeError(f"'{raw}' is negative; times count from the start of the source")
     lowered = raw.lower()

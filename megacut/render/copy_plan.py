@@ -1,7 +1,8 @@
 """Smart copy's decision for one scene: which of its frames are stream-copied from the source, or why none.
 
 A scene qualifies when its source already is what the output is: H.264 into H.264, the output's size with
-square pixels, yuv420p in limited range tagged BT.709 (megacut's own colour), the output's frame rate
+square pixels, yuv420p in limited range read as BT.709 as the renderer reads it (tagged so, its matrix tagged so,
+or untagged HD: render/colour.py), the output's frame rate
 with every frame one frame long, progressive, no rotation, no frame effect. Then only the frames megacut
 changes are encoded: from the scene's start through the overlay, its fade and a fade-in, up to the
 first IDR picture after them (the head), and from the end of the copied run to the scene's end (the
@@ -25,9 +26,11 @@ from dataclasses import dataclass
 
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.copy_index import SourceIndex, source_index
+from megacut.plan.probe import SourceInfo
 from megacut.plan.scenes import Problem
 from megacut.plan.settings import Settings
 from megacut.plan.timecodes import START_SLACK_S
+from megacut.render.colour import OUTPUT_MATRIX, source_matrix
 from megacut.render.overlay import scene_overlay
 
 COPY_MODES = ("off", "auto", "strict")
@@ -86,18 +89,36 @@ def _mismatch(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
         return f"it is {source.width}x{source.height}, the output {fmt.width}x{fmt.height}"
     if source.pix_fmt != fmt.pix_fmt:
         return f"its pixels are {source.pix_fmt}, the output's {fmt.pix_fmt}"
-    return ""
+    same_colours, reading = colour_reading(source)
+    return "" if same_colours else reading
+
+
+def colour_reading(source: SourceInfo) -> tuple[bool, str]:
+    """(whether the renderer keeps the source's pictures' colours as they are, how it reads them): it
+    converts from the source's matrix (render/colour.py), so a source read as BT.709 and not HDR is what
+    the output is, whatever its primaries and transfer tags say; a copy keeps its pictures the same way."""
+    matrix = source_matrix(source)
+    if not source.color_matrix:
+        size = f"untagged, {source.width}x{source.height}"
+        if matrix != OUTPUT_MATRIX:
+            return False, f"its colours are {size}: read as BT.601 (SD), converted to BT.709"
+        return True, f"colours {size}: read as BT.709 (HD), as the renderer reads them"
+    if matrix != OUTPUT_MATRIX:
+        return False, f"its colours are tagged {source.color_matrix}, not BT.709: converted to BT.709"
+    if source.hdr:
+        return False, f"it is HDR ({source.color_transfer})"
+    if source.color_transfer == OUTPUT_MATRIX:
+        return True, "colours tagged BT.709"
+    return True, (f"colours tagged with a BT.709 matrix, transfer {source.color_transfer or 'untagged'}: read as "
+                  "BT.709, as the renderer reads them")
 
 
 def _stream_mismatch(description: str) -> str:
-    """What in the stream's description (ffmpeg's line) differs from the output: range, colour, pixel shape."""
+    """What in the stream's description (ffmpeg's line) differs from the output: range, pixel shape."""
     colour = re.search(r"yuv420p\(([^)]*)\)", description)
     tokens = [t.strip() for t in colour.group(1).split(",")] if colour else []
     if "tv" not in tokens:
         return "its colour range is not tagged limited (tv)"
-    if "bt709" not in tokens:
-        shown = next((t for t in tokens if t not in ("tv", "progressive")), "untagged")
-        return f"its colours are {shown}, not tagged BT.709 as the output's are"
     sar = re.search(r"\[SAR (\d+):(\d+)", description)
     if sar and sar.group(1) != sar.group(2):  # with the probe's display size, the coded size is the output's
         return f"its pixels are not square (SAR {sar.group(1)}:{sar.group(2)})"
@@ -161,15 +182,18 @@ def _span(scene: Scene, fmt: OutputFormat, settings: Settings, index: SourceInde
 def copy_summary(plan: RenderPlan) -> tuple[list[str], list[Problem]]:
     """With smart copy on: a line per scene of the selected parts (which frames are copied, or why it is
     rendered), as `megacut plan` prints them, and under ``strict`` an error per scene that cannot be."""
-    lines, problems, copied, total = [], [], 0, 0
+    lines, problems, copied, total, read = [], [], 0, 0, set()
     for part in plan.selected_parts:
         for scene in part.scenes:
             span = copy_span(scene, plan.format, plan.settings)
             total += scene.frames
             if isinstance(span, CopySpan):
                 copied += span.frames
+                reading = "" if scene.source.path in read else f"; {colour_reading(scene.source)[1]}"
+                read.add(scene.source.path)
                 lines.append(f"  {scene.name}: frames {span.first_frame}-{span.first_frame + span.frames - 1} "
-                             f"of {scene.frames} copied ({100 * span.frames / scene.frames:.0f}%), the rest rendered")
+                             f"of {scene.frames} copied ({100 * span.frames / scene.frames:.0f}%), the rest "
+                             f"rendered{reading}")
                 continue
             lines.append(f"  {scene.name}: rendered: {span}")
             if plan.settings.copy == "strict":

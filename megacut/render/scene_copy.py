@@ -31,14 +31,20 @@ from megacut.render.scene_ffmpeg import (
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
 
 
+# A copied source is read as BT.709 (copy_plan.colour_reading), its matrix tagged so or untagged: its stream is
+# tagged as the renderer tags its segments (colour.OUTPUT_TAGS), the pictures untouched.
+BT709_TAGS = "h264_metadata=colour_primaries=1:transfer_characteristics=1:matrix_coefficients=1:video_full_range_flag=0"
+
+
 def copy_filters(job: CopyJob) -> str:
-    """The bitstream filters that keep the run's packets and time them as a segment's."""
+    """The bitstream filters that keep the run's packets, time them as a segment's and tag their colours
+    BT.709."""
     span, fps = job.span, job.format.fps
     scale, tick = video_timescale(fps), frame_ticks(fps)
     outside = f"lt(dts\\,{span.first_dts})" + (f"+gte(dts\\,{span.end_dts})" if span.end_dts is not None else "")
     return (f"noise=drop={outside},"
             f"setts=time_base=1/{scale}:prescale=1:pts=round((PTS-STARTPTS)/{tick})*{tick}"
-            f":dts=(N-{MAX_REORDER})*{tick}:duration={tick}")
+            f":dts=(N-{MAX_REORDER})*{tick}:duration={tick},{BT709_TAGS}")
 
 
 def build_copy_args(job: CopyJob, output: Path) -> list[str]:
