@@ -27,7 +27,7 @@ from megacut import prepare_plan  # noqa: E402
 from megacut.render.jobs import JobResult  # noqa: E402
 from megacut.run.groups import scene_groups  # noqa: E402
 from megacut.run.scheduler import JobStatus, Outcome, StopControl  # noqa: E402
-from megacut.run.status import RunStatus  # noqa: E402
+from megacut.status.live import RunStatus  # noqa: E402
 
 
 class FakeScheduler:

@@ -19,8 +19,8 @@ from test_cli import run_cli
 
 from megacut.run import controls
 from megacut.run.scheduler import StopControl
-from megacut.run.status_parts import RateMeter
-from megacut.run.status_server import StatusServer
+from megacut.status.parts import RateMeter
+from megacut.status.server import StatusServer
 
 RED = "--effect effects_for_tests:slow_unless_red failed at t=0.000 s: ValueError: red frames: this effect refuses them"
 

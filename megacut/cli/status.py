@@ -23,7 +23,7 @@ SHOWN_IDS = 6
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    from megacut.run.status_file import status_path
+    from megacut.status.file import status_path
 
     where = args.output or optional_path(args, "output")
     if where is None:
@@ -41,7 +41,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def show(path: Path, args: argparse.Namespace) -> int:
-    from megacut.run.status_file import VERDICT_EXIT, read_status, with_verdict
+    from megacut.status.file import VERDICT_EXIT, read_status, with_verdict
 
     state = with_verdict(read_status(path))
     if args.json:
@@ -52,7 +52,7 @@ def show(path: Path, args: argparse.Namespace) -> int:
 
 
 def watch(path: Path, args: argparse.Namespace) -> int:
-    from megacut.run.status_file import VERDICT_EXIT, read_status, with_verdict
+    from megacut.status.file import VERDICT_EXIT, read_status, with_verdict
 
     live = ExitCode.RUNNING
     code = live
@@ -73,7 +73,7 @@ def watch(path: Path, args: argparse.Namespace) -> int:
 
 def send_control(path: Path, action: str, workers: int | None) -> int:
     from megacut.run import controls
-    from megacut.run.status_file import VERDICT_EXIT, read_status, verdict
+    from megacut.status.file import VERDICT_EXIT, read_status, verdict
 
     control = controls.check_control(action, workers)
     word, reason = verdict(read_status(path))
@@ -94,7 +94,7 @@ def send_control(path: Path, action: str, workers: int | None) -> int:
 
 
 def serve(output: Path, host: str, port: int) -> int:
-    from megacut.run.status_server import StatusServer
+    from megacut.status.server import StatusServer
 
     # Ctrl+C (or SIGTERM) stops serving, also when this process was started with SIGINT ignored, as a shell
     # starts a background job (`cmd &` in a script, CI): Python then leaves SIGINT ignored, and nothing stopped it.
@@ -131,13 +131,13 @@ def warn_if_exposed(host: str) -> None:
 def live_status(args: argparse.Namespace, output: Path, stop, progress, executor: str, command: str, title: str):
     """The run's status file (and with --status-port its page) for as long as the block renders; yields the
     RunWatch to hand the engine. The block calls ``ended(result)``; an error leaving it ends the state."""
-    from megacut.run.status import RunStatus
+    from megacut.status.live import RunStatus
 
     status = RunStatus(output, command=command, executor=executor, stop=stop, title=title,
                        log_line=lambda message: progress.log(message, always=True))
     server = None
     if getattr(args, "status_port", None) is not None:
-        from megacut.run.status_server import StatusServer
+        from megacut.status.server import StatusServer
 
         server = StatusServer(output, args.status_host, args.status_port, run_id=status.run_id).start()
         status.page = server.url

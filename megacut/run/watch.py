@@ -2,7 +2,7 @@
 
 The engine calls these in its own process (the main thread, or the thread that
 joins parts); a watcher must return at once and never raise. The default does
-nothing. ``megacut.run.status`` builds the run's live state from them.
+nothing. ``megacut.status`` builds the run's live state from them.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """The run's status file as its readers see it: where it is, how to read it, and whether its run is alive.
 
-The process that renders writes ``OUTPUT/megacut-status.json`` (run/status.py,
+The process that renders writes ``OUTPUT/megacut-status.json`` (status/live.py,
 schema in docs/status.md); ``megacut status`` and the status page read it, in
 that process or any other, during the run or after it. A run that ended says
 so in the file; one whose writer is gone without saying so is *stale*: its

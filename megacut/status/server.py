@@ -31,7 +31,7 @@ from pathlib import Path
 
 from megacut.errors import UsageError
 from megacut.run import controls
-from megacut.run.status_file import SCHEMA, STATUS_NAME, read_status, with_verdict
+from megacut.status.file import SCHEMA, STATUS_NAME, read_status, with_verdict
 
 log = logging.getLogger(__name__)
 

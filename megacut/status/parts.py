@@ -1,4 +1,4 @@
-"""Pieces of the run's live state (run/status.py): the smoothed rate and its ETA range, an item's row, and
+"""Pieces of the run's live state (status/live.py): the smoothed rate and its ETA range, an item's row, and
 small readings of the machine, each safe to call from the status thread."""
 
 from __future__ import annotations

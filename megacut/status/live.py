@@ -29,7 +29,7 @@ import psutil
 from megacut.errors import ExitCode
 from megacut.files import host_name, writing
 from megacut.run import controls
-from megacut.run.status_parts import (
+from megacut.status.parts import (
     ITEM_COLUMNS,
     KINDS,
     Guarded,
@@ -43,7 +43,7 @@ from megacut.run.status_parts import (
     item_label,
     rounded,
 )
-from megacut.run.status_file import HEARTBEAT_S, SCHEMA, STATUS_NAME, machine_id
+from megacut.status.file import HEARTBEAT_S, SCHEMA, STATUS_NAME, machine_id
 from megacut.run.watch import RunWatch
 from megacut.run.worker import running_here
 
