@@ -5,9 +5,10 @@ AAC would drift at every join). Encoding two hours of audio takes minutes
 (measured: 192 s for a 2-hour part on this machine's cores), so waiting for
 the last segment to start it would add those minutes to the end of every run.
 Instead, as soon as every item before a segment has ended, the segment's PCM
-(read straight from its MOV chunks) is streamed, in part order, through a
-named pipe into one encoder per part; the join then copies the finished AAC
-track next to the copied video.
+(read straight from its MOV chunks) is streamed, in part order, into the
+part's encoder, which cuts it into chunks of minutes encoded on every core
+(join/aac_chunks.py); the join then copies the finished AAC track next to the
+copied video.
 
 In a part's last rounds of jobs the engine also hands over segments that are not
 rendered yet, with the ffmpeg command that renders their sound alone (the same
@@ -20,7 +21,6 @@ rendered again.
 from __future__ import annotations
 
 import itertools
-import os
 import queue
 import shutil
 import threading
@@ -29,19 +29,14 @@ from pathlib import Path
 from typing import Callable
 
 from megacut.errors import Cancelled
-from megacut.ffmpeg import EitherEvent, input_file, output_file, run_ffmpeg, stream_to_ffmpeg
+from megacut.ffmpeg import EitherEvent, run_ffmpeg
+from megacut.join.aac_chunks import AUDIO_BITRATE, ChunkedAacEncoder, aac_args, available_cpus  # noqa: F401
 from megacut.mov import sound_chunks
 from megacut.plan.build import OutputFormat
 
-AUDIO_BITRATE = "192k"
 READ_BYTES = 1 << 20
 ALONE_THREADS = 2  # sounds rendered alone at once (each mostly ffmpeg's start-up and demuxing)
 ALONE_AHEAD = 3  # sounds rendered alone and not encoded yet, at most (raw PCM in the part's scratch folder)
-
-
-def aac_args(bitrate: str = AUDIO_BITRATE) -> list[str]:
-    """The part's audio encoder: AAC, once per part (here, or in the join when there is no early encode)."""
-    return ["-c:a", "aac", "-b:a", bitrate]
 
 
 class PartAudio:
@@ -53,7 +48,6 @@ class PartAudio:
         self.folder = folder
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        self.path = self.folder / "audio.m4a"
         self.segments: queue.Queue = queue.Queue()  # (segment, its sound rendered alone or None), None: the end
         self.abort = threading.Event()
         self.stop = EitherEvent(cancel, self.abort)
@@ -63,19 +57,19 @@ class PartAudio:
         self._tickets = itertools.count()  # the order in which sounds to render alone were added
         self._consumed = 0  # of those, how many the encoder has had (read, or the segment read instead)
         self._turn = threading.Condition()
-        fifo = self.folder / "pcm.fifo"
-        os.mkfifo(fifo)
-        args = ["-loglevel", "error",
-                *input_file(fifo, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ac", str(fmt.channels)),
-                *aac_args(), *output_file(self.path, "-f", "mp4")]
-        self.thread = threading.Thread(target=self._run, args=(args, fifo), name=f"megacut-audio-{folder.name}",
-                                       daemon=True)
+        # the sound cut into chunks encoded on every core (join/aac_chunks.py) as it arrives
+        self.encoder = ChunkedAacEncoder(self.folder / "aac", fmt.sample_rate, fmt.channels,
+                                         parallel=available_cpus(), cancel=self.stop)
+        self.path = self.encoder.path
+        self.thread = threading.Thread(target=self._run, name=f"megacut-audio-{folder.name}", daemon=True)
         self.thread.start()
 
-    def _run(self, args: list[str], fifo: Path) -> None:
+    def _run(self) -> None:
         try:
-            # the encoder waits for segments while they render: it is idle, not stalled
-            stream_to_ffmpeg(args, fifo, self._pcm(), self.stop, stall_timeout_s=None)
+            for pcm in self._pcm():
+                self.encoder.write(pcm)
+            if not self.abort.is_set():
+                self.encoder.finish()
         except BaseException as exc:  # handed to finish()
             self.error = exc
 
@@ -145,6 +139,7 @@ class PartAudio:
         self.abort.set()
         self.segments.put(None)
         self.thread.join()
+        self.encoder.close()
         self._stop_alone()
         shutil.rmtree(self.folder, ignore_errors=True)
 
