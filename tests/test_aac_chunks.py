@@ -8,14 +8,15 @@ import numpy as np
 import psutil
 import pytest
 from framecode import decode_audio
-from test_engine import FAST, assert_beeps_in_sync, beep_rows, movies, write_csv  # noqa: F401
+from test_engine import FAST, NTSC, assert_beeps_in_sync, beep_rows, movies, write_csv  # noqa: F401
 
 from megacut import prepare_plan
 from megacut.errors import Cancelled, FFmpegError
-from megacut.ffmpeg import input_file, run_ffmpeg
+from megacut.ffmpeg import input_file, output_file, run_ffmpeg
 from megacut.join import aac_chunks
 from megacut.join.aac_chunks import FRAME, ChunkedAacEncoder, aac_args, adts_packets
-from megacut.join.audio import segment_pcm
+from megacut.join.audio import PartAudio, segment_pcm
+from megacut.plan.build import OutputFormat
 from megacut.plan.settings import Settings
 from megacut.run.engine import RunOptions, render_plan
 
@@ -217,3 +218,22 @@ def test_a_rendered_parts_sound_in_chunks_is_exactly_as_long_as_its_video(tmp_pa
                    for data in segment_pcm(cache / f"{segment.key}.mov"))
     assert len(decode_audio(path, tmp_path)) * 4 == len(pcm)  # every sample of the segments, exactly
     assert chunks[0] >= 5  # the part's audio was encoded in chunks and copied into the part
+
+
+def test_a_parts_track_is_written_as_soon_as_all_its_sound_is_in(tmp_path):
+    def tone(output):  # a segment's sound rendered alone: 1 s
+        return ["-loglevel", "error", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=1",
+                "-ac", "2", "-c:a", "pcm_s16le", *output_file(output, "-f", "s16le")]
+
+    audio = PartAudio(tmp_path / "audio", OutputFormat(160, 120, NTSC))
+    try:
+        for k in range(3):
+            audio.add(tmp_path / f"segment-{k}.mov", tone)
+        audio.end()  # the part's last segment is added: its jobs may still be running
+        audio.thread.join(timeout=60)
+        assert audio.path.exists()  # encoded and written before the join asks for it
+        assert audio.finish() == audio.path
+        assert len(decode_audio(audio.path, tmp_path)) == 3 * RATE
+    finally:
+        audio.close()
+    assert not (tmp_path / "audio").exists()

@@ -22,12 +22,32 @@ def test_a_part_waits_for_its_audio_unless_its_last_jobs_sound_is_rendered_alone
     monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)  # a slow encoder: 0.5 s per second of audio
     monkeypatch.setattr(scaling_model, "ALONE_S", 0.2)
     jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(2)]
-    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=0)
+    one_encoder = dict(cores=2, workers=2, audio_lanes=0)
+    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, ahead_rounds=0, **one_encoder)
     assert jobs_end == pytest.approx(1.0)
     assert wall == pytest.approx(3.0)  # both end at 1 s; then 2 s of audio each, at 0.5 s a second
     # two jobs left, one round of two workers: their sound is rendered alone and encoded from the start
-    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=1)
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, ahead_rounds=1, **one_encoder)
     assert wall == pytest.approx(2 * (1.0 + 0.2 / scaling_model.ALONE_THREADS))
+
+
+def test_a_parts_audio_in_chunks_is_encoded_on_every_core(monkeypatch):
+    monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)
+    monkeypatch.setattr(scaling_model, "CHUNK_START_S", 0.0)
+    monkeypatch.setattr(scaling_model, "ROLL_S", 0.0)
+    monkeypatch.setattr(scaling_model, "MUX_S_PER_S", 0.0)
+    monkeypatch.setattr(scaling_model, "ALONE_S", 0.0)
+    # 8 s of sound handed over at once, chunks of 2 s (1 s each to encode): 4 chunks on 2 cores, 2 rounds
+    assert scaling_model.part_audio_s(8.0, cores=2, chunk_s=2.0) == pytest.approx(2.0)
+    assert scaling_model.part_audio_s(8.0, cores=0) == pytest.approx(4.0)  # one encoder
+    # four jobs of 2 s of sound end at 1 s: a 120 s chunk is one encode, after the last job; with the
+    # default lanes (the cores) and 2 s chunks, four encodes two at a time
+    jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(4)]
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=4, workers=4, ahead_rounds=0)
+    assert wall == pytest.approx(1.0 + 8 * 0.5)
+    monkeypatch.setattr(scaling_model, "CHUNK_S", 2.0)
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=0)
+    assert wall == pytest.approx(2.0 + 2 * 1.0)  # the jobs in two rounds, then two rounds of two chunks
 
 
 def test_the_longest_jobs_of_the_window_start_first_and_short_ones_fill_the_end():

@@ -34,7 +34,6 @@ from pathlib import Path
 
 from megacut.errors import Cancelled, FFmpegError
 from megacut.ffmpeg import EitherEvent, input_file, output_file, run_ffmpeg, stream_to_ffmpeg
-from megacut.files import writing
 
 AUDIO_BITRATE = "192k"
 FRAME = 1024  # samples per AAC-LC packet; ffmpeg's native encoder primes the stream with one packet
@@ -200,10 +199,12 @@ class ChunkedAacEncoder:
         os.mkfifo(fifo)
         setts = (f"setts=time_base=1/{self.sample_rate}:prescale=1:ts=TS-{FRAME}:"
                  f"duration=if(eq(N\\,{packets - 1})\\,{left}\\,DURATION)")
-        with writing(self.path) as temporary:
-            stream_to_ffmpeg(["-loglevel", "error", *input_file(fifo, "-f", "aac"), "-c:a", "copy",
-                              "-bsf:a", setts, *output_file(temporary, "-f", "mp4")],
-                             fifo, self._spliced(packets), self.stop)
+        # muxed under a name of this scratch folder (private to this encoder), renamed when whole
+        temporary = self.folder / f"muxing-{self.path.name}"
+        stream_to_ffmpeg(["-loglevel", "error", *input_file(fifo, "-f", "aac"), "-c:a", "copy",
+                          "-bsf:a", setts, *output_file(temporary, "-f", "mp4")],
+                         fifo, self._spliced(packets), self.stop)
+        os.replace(temporary, self.path)
         fifo.unlink()
         return self.path
 

@@ -49,6 +49,7 @@ class PartAudio:
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
         self.segments: queue.Queue = queue.Queue()  # (segment, its sound rendered alone or None), None: the end
+        self.ended = False  # the end is in the queue
         self.abort = threading.Event()
         self.stop = EitherEvent(cancel, self.abort)
         self.error: BaseException | None = None
@@ -121,9 +122,16 @@ class PartAudio:
             alone = self._alone.submit(self._render_alone, sound_args, next(self._tickets))
         self.segments.put((segment, alone))
 
+    def end(self) -> None:
+        """Every segment has been added: the encoder encodes the last chunk and writes the track now, while
+        the part's last jobs may still run (:meth:`finish` then waits for it)."""
+        if not self.ended:
+            self.ended = True
+            self.segments.put(None)
+
     def finish(self) -> Path:
         """Wait for the encoder to finish the track; its path (raises what went wrong)."""
-        self.segments.put(None)
+        self.end()
         self.thread.join()
         if self.error is not None:
             self.abort.set()  # sounds still being rendered alone stop
