@@ -3,6 +3,7 @@
     python benchmarks/scaling_model.py                       # the three workloads, both designs
     python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
     python benchmarks/scaling_model.py --workloads saga        # a 2-hour part and a 25-part saga
+    python benchmarks/scaling_model.py --workloads audio --cores 2,16,64   # a 2-hour part's audio
 
 For each workload and design, megacut renders the workload once on this machine (``--force``, one
 worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
@@ -69,7 +70,7 @@ AUDIO_S_PER_S = 192 / 7200
 # The chunked encoder (join/aac_chunks.py): chunks of CHUNK_S, each one ffmpeg (CHUNK_START_S to start,
 # and its pre- and post-roll encoded too), as many at once as the machine has cores; the chunks spliced
 # and muxed at MUX_S_PER_S (benchmarks/audio_benchmark.py measures them: docs/performance.md, "A part's audio").
-CHUNK_START_S = 0.05
+CHUNK_START_S = 0.03
 ROLL_S = (PREROLL_FRAMES + POSTROLL_FRAMES) * FRAME / 48000
 MUX_S_PER_S = 0.0004
 # Rendering a 2 s segment's sound alone (without its picture) for the part's audio encoder: 41 ms here
@@ -497,6 +498,40 @@ def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS) -> 
     return results
 
 
+# What a 1080p job costs at x264 medium, measured here by ``--workloads saga`` (docs/performance.md, Segments),
+# and the CPU of smart copy's jobs against a full re-encode (the uniform saga: 0.148x)
+MEASURED_COSTS = JobCosts(per_frame=0.1168, per_job=0.67, cores=1.0)
+COPY_CPU = 0.148
+
+
+def audio_model(cores_list=SAGA_CORES, costs: JobCosts = MEASURED_COSTS) -> dict:
+    """A 2-hour part's audio, one encoder against chunks: handed over at once, and in the part (its 30 s
+    jobs re-encoded, or at smart copy's CPU) as its jobs end."""
+    rows = []
+    copy = JobCosts(costs.per_frame * COPY_CPU, costs.per_job * COPY_CPU, costs.cores)
+    for cores in cores_list:
+        row = {"cores": cores, "audio_one_s": round(part_audio_s(SAGA_PART_S, 0), 1),
+               "audio_chunks_s": round(part_audio_s(SAGA_PART_S, cores), 1)}
+        for name, job_costs in (("encode", costs), ("copy", copy)):
+            jobs, joins = saga_jobs(job_costs, 30.0, 1)
+            for audio, lanes in (("one", 0), ("chunks", None)):
+                wall, _, last_job_s = simulate(jobs, joins, cores, cores, audio_lanes=lanes)
+                row[f"{name}_{audio}_s"], row[f"{name}_{audio}_tail_s"] = round(wall, 1), round(wall - last_job_s, 1)
+        rows.append(row)
+    return {"rows": rows}
+
+
+def print_audio(results: dict) -> None:
+    print("\naudio: a 2-hour part's AAC track, one encoder -> chunks (CHUNK_S, one encode per core)")
+    print("  cores   handed over at once     part re-encoded (tail after its last job)     part with smart copy")
+    for r in results["rows"]:
+        print(f"  {r['cores']:>5}   {r['audio_one_s']:>6.1f} -> {r['audio_chunks_s']:>5.1f} s"
+              f"      {r['encode_one_s'] / 60:>6.2f} -> {r['encode_chunks_s'] / 60:>6.2f} min "
+              f"({r['encode_one_tail_s']:.0f} -> {r['encode_chunks_tail_s']:.0f} s)"
+              f"      {r['copy_one_s'] / 60:>6.2f} -> {r['copy_chunks_s'] / 60:>6.2f} min "
+              f"({r['copy_one_tail_s']:.0f} -> {r['copy_chunks_tail_s']:.0f} s)")
+
+
 def print_saga(costs: JobCosts, results: dict) -> None:
     print(f"\nsaga: a 2-hour 1080p part of {SAGA_SCENES} scenes of 1-10 min, and {SAGA_PARTS} such parts; a job "
           f"costs {costs.per_job:.2f} CPU-s + {costs.per_frame * 1000:.1f} CPU-ms per frame and keeps "
@@ -518,7 +553,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default=",".join([*WORKLOADS, "saga"]),
                         help="readme, list32, long4, saga (the 1080p jobs of long4 rendered whole and split here, "
-                             "replayed as a 2-hour part and a 25-part saga)")
+                             "replayed as a 2-hour part and a 25-part saga), audio (a 2-hour part's audio: one "
+                             "encoder against chunks, modelled from figures measured before; renders nothing)")
     parser.add_argument("--cores", default=",".join(map(str, CORES)), help="simulated core counts")
     parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
     parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
@@ -533,6 +569,10 @@ def main(argv=None) -> int:
     cores_list = [int(c) for c in args.cores.split(",")]
     results = {}
     for name in args.workloads.split(","):
+        if name == "audio":
+            results["audio"] = audio_model(cores_list)
+            print_audio(results["audio"])
+            continue
         if name == "saga":
             workload = long4_workload(work, args)
             whole, split = (measure(workload, Design(f"saga-{n}", ["--segment-duration", f"{t:g}"], 1, t),

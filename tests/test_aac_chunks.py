@@ -237,3 +237,26 @@ def test_a_parts_track_is_written_as_soon_as_all_its_sound_is_in(tmp_path):
     finally:
         audio.close()
     assert not (tmp_path / "audio").exists()
+
+
+def seam_figures(folder) -> None:
+    """The seam check's figures for several pre-rolls (docs/performance.md): python tests/test_aac_chunks.py"""
+    print("layout  bitrate  pre-roll  post-roll  each seam's largest error / the largest elsewhere")
+    for channels, bitrate in ((2, "192k"), (6, "192k"), (6, "512k")):
+        source = mixed_signal(4 * CHUNK_S - 1, channels)
+        for preroll, postroll in ((0, 0), (2, 2), (16, 4), (64, 4), (128, 4)):
+            encoder = encode(folder / "aac", source, bitrate=bitrate, preroll_frames=preroll, postroll_frames=postroll)
+            try:
+                decoded = decode_bytes(encoder.path, channels, folder)
+                excess = ", ".join(f"{x:.2f}" for x in seam_excess(decoded, source, seams(encoder)))
+                print(f"{channels:>6}  {bitrate:>7}  {preroll:>8}  {postroll:>9}  {excess}")
+            finally:
+                encoder.close()
+
+
+if __name__ == "__main__":
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory() as scratch:
+        seam_figures(Path(scratch))

@@ -114,3 +114,14 @@ def test_the_long_workload_adds_up_to_twenty_minutes_of_scenes_from_5_s_to_4_min
     assert len(lengths) == 30 and sum(lengths) == pytest.approx(1200.0, abs=0.01)
     assert min(lengths) >= 5.0 and max(lengths) == 240.0
     assert sorted(lengths) != lengths  # in a seeded order, not sorted
+
+
+def test_on_many_cores_a_parts_audio_in_chunks_no_longer_finishes_last():
+    rows = scaling_model.audio_model([2, 16])["rows"]
+    two, sixteen = rows
+    assert two["audio_chunks_s"] < 0.6 * two["audio_one_s"]  # two cores: about half the time
+    assert sixteen["audio_chunks_s"] < two["audio_chunks_s"] / 4  # and it goes on with the cores
+    for row in rows:
+        assert row["encode_chunks_s"] <= row["encode_one_s"] and row["copy_chunks_s"] <= row["copy_one_s"]
+    # smart copy's jobs are cheap: one encoder is still busy long after the last job; chunks are not
+    assert sixteen["copy_one_tail_s"] > 2 * sixteen["copy_chunks_tail_s"]

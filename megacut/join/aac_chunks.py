@@ -189,6 +189,7 @@ class ChunkedAacEncoder:
             chunk.handle.close()
             chunk.pcm.unlink()
             self.chunks.remove(chunk)
+            self.room.release()
         last.last = True
         self._submit(last)
         for chunk in self.chunks:
