@@ -36,7 +36,8 @@ import performance_demo as demo  # noqa: E402  (generated sources)
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg  # noqa: E402
 from megacut.join import chunks  # noqa: E402
 from megacut.join.assemble import PartInput, assemble_part  # noqa: E402
-from megacut.join.audio import aac_args, encoder_graph, segment_pcm  # noqa: E402
+from megacut.join.aac_chunks import aac_args  # noqa: E402
+from megacut.join.audio import segment_pcm  # noqa: E402
 
 FPS = Fraction(25)
 SOURCE = demo.SourceSpec("Join Source", "1280x720", "25", 8,
@@ -67,7 +68,7 @@ def part_audio(segment: Path, count: int, work: Path) -> Path:
         for _ in range(count):
             out.write(data)
     audio = work / "part.m4a"
-    run_ffmpeg(["-loglevel", "error", "-f", "s16le", "-ar", "48000", "-ac", "2", "-i", str(pcm), "-filter_complex", encoder_graph(), *aac_args(),
+    run_ffmpeg(["-loglevel", "error", "-f", "s16le", "-ar", "48000", "-ac", "2", "-i", str(pcm), *aac_args(),
                 "-y", str(audio)])
     pcm.unlink()
     return audio

@@ -4,6 +4,7 @@
     python benchmarks/scaling_model.py --workloads readme --cores 2,4,8,16,32
     python benchmarks/scaling_model.py --workloads saga        # a 2-hour part and a 25-part saga
     python benchmarks/scaling_model.py --workloads saga --hdr-share 0.5   # half its scenes tone-mapped HDR10
+    python benchmarks/scaling_model.py --workloads audio --cores 2,16,64   # a 2-hour part's audio
 
 For each workload and design, megacut renders the workload once on this machine (``--force``, one
 worker: each job runs alone, so its CPU / wall says how many cores it can use by itself, its decoder
@@ -55,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import performance_demo as demo  # noqa: E402  (the 9-scene workload and its sources)
 
 import megacut  # noqa: E402
+from megacut.join.aac_chunks import CHUNK_S, FRAME, POSTROLL_FRAMES, PREROLL_FRAMES  # noqa: E402
 from megacut.join.audio import ALONE_THREADS  # noqa: E402
 from megacut.plan.build import OutputFormat  # noqa: E402
 from megacut.render.jobs import segment_bounds  # noqa: E402
@@ -66,6 +68,12 @@ CORES = (2, 4, 8, 16, 32)
 # Encoding a part's AAC track, seconds per second of audio: 192 s for a 2-hour part here (docs/rendering.md:
 # Sound); it runs beside the jobs, fed as they end in the part's order.
 AUDIO_S_PER_S = 192 / 7200
+# The chunked encoder (join/aac_chunks.py): chunks of CHUNK_S, each one ffmpeg (CHUNK_START_S to start,
+# and its pre- and post-roll encoded too), as many at once as the machine has cores; the chunks spliced
+# and muxed at MUX_S_PER_S (benchmarks/audio_benchmark.py measures them: docs/performance.md, "A part's audio").
+CHUNK_START_S = 0.03
+ROLL_S = (PREROLL_FRAMES + POSTROLL_FRAMES) * FRAME / 48000
+MUX_S_PER_S = 0.0004
 # Rendering a 2 s segment's sound alone (without its picture) for the part's audio encoder: 41 ms here
 # (ffmpeg's start-up, demuxing and decoding the source's sound).
 ALONE_S = 0.041
@@ -290,7 +298,8 @@ def settings_for(workload: Workload, design: Design) -> megacut.Settings:
 
 def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
              queued: int = 1, window_per_worker: int = WINDOW_PER_WORKER,
-             ahead_rounds: int = AHEAD_ROUNDS, known_costs: bool = False) -> tuple[float, float, float]:
+             ahead_rounds: int = AHEAD_ROUNDS, known_costs: bool = False,
+             audio_lanes: int | None = None) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, when the last job ended) of replaying ``jobs`` (in part order) on
     ``cores`` cores with ``workers`` workers and megacut's own choice of the next job
     (:class:`megacut.run.scheduler.Pending`: in order, the longest of the next ``window_per_worker`` per
@@ -300,7 +309,9 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
     of those not ended is rendered alone (``ALONE_S`` each, ``ALONE_THREADS`` at a time) and encoded
     without waiting for them. The part is joined (``joins``: its video copy, one core) once its jobs are
     done and its audio is, one join at a time. ``known_costs``: every job's CPU time known from the start
-    (a bound for any estimate), not learned from the jobs that ended."""
+    (a bound for any estimate), not learned from the jobs that ended. The audio is encoded in chunks
+    (:class:`PartAudioModel`) on ``audio_lanes`` cores (None: ``cores``; 0: one encoder, as before chunks),
+    beside the jobs: it is not in the cores' shares."""
     order = KnownCosts if known_costs else Pending
     pending = order(jobs, lambda job: job.frames, lambda job: job.part,
                     window=job_window(workers, window_per_worker))
@@ -310,7 +321,7 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
         in_order.setdefault(job.part, []).append(job)
     left = {part: len(part_jobs) for part, part_jobs in in_order.items()}  # jobs of the part not ended
     fed = {part: 0 for part in in_order}  # jobs of the part whose audio went to its encoder
-    audio_done_s = {part: 0.0 for part in in_order}
+    audio = {part: PartAudioModel(cores if audio_lanes is None else audio_lanes) for part in in_order}
     ended: set[int] = set()
     running: list[list] = []  # [remaining CPU seconds, job]
     joining: list[list] = []  # [remaining seconds, part], one at a time
@@ -324,10 +335,9 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
         while fed[part] < len(part_jobs):
             job = part_jobs[fed[part]]
             if id(job) in ended:
-                audio_done_s[part] = max(audio_done_s[part], now) + AUDIO_S_PER_S * job.seconds
+                audio[part].feed(now, job.seconds)
             elif ahead:
-                audio_done_s[part] = (max(audio_done_s[part], now) + AUDIO_S_PER_S * job.seconds
-                                      + ALONE_S / ALONE_THREADS)
+                audio[part].feed(now, job.seconds, ALONE_S / ALONE_THREADS)
             else:
                 return
             fed[part] += 1
@@ -365,9 +375,52 @@ def simulate(jobs: list[Job], joins: dict[int, float], cores: int, workers: int,
             left[job.part] -= 1
             feed(job.part)
             if left[job.part] == 0:
-                waiting_joins.append((audio_done_s[job.part], job.part))  # the joiner takes them in turn
+                waiting_joins.append((audio[job.part].done_s(), job.part))  # the joiner takes them in turn
         joining = [e for e in joining if e[0] > 1e-9]
     return now, cpu, last_job_s
+
+
+class PartAudioModel:
+    """A part's audio encoder in the model, fed as its jobs end in order. ``lanes`` 0: one encoder taking the
+    sound as it comes (megacut before chunks); else the chunked encoder: a chunk is encoded once the sound
+    has reached its end, on the first of ``lanes`` cores free, and the last one once all the sound is in."""
+
+    def __init__(self, lanes: int, chunk_s: float | None = None):
+        self.lanes = [0.0] * max(1, lanes)
+        self.chunked, self.chunk_s = lanes > 0, chunk_s or CHUNK_S
+        self.fed_s = self.encoded_s = 0.0  # seconds of sound fed; of those, given to a chunk's encode
+        self.at = 0.0  # when the sound fed so far was in
+
+    def feed(self, now: float, seconds: float, alone_s: float = 0.0) -> None:
+        """``seconds`` of sound fed at ``now`` (rendered alone first, for ``alone_s``)."""
+        self.fed_s += seconds
+        if not self.chunked:  # the sound rendered alone, then encoded, one after the other
+            self.lanes[0] = max(self.lanes[0], now) + AUDIO_S_PER_S * seconds + alone_s
+            return
+        self.at = max(self.at, now) + alone_s
+        while self.fed_s - self.encoded_s > self.chunk_s:
+            self._encode(self.chunk_s)
+
+    def _encode(self, seconds: float) -> None:
+        lane = min(range(len(self.lanes)), key=self.lanes.__getitem__)
+        roll_s = ROLL_S if self.encoded_s else 0.0  # the first chunk has no pre-roll
+        self.lanes[lane] = max(self.lanes[lane], self.at) + CHUNK_START_S + AUDIO_S_PER_S * (seconds + roll_s)
+        self.encoded_s += seconds
+
+    def done_s(self) -> float:
+        """When the track is written, all its sound fed."""
+        if not self.chunked:
+            return self.lanes[0]
+        if self.fed_s > self.encoded_s:
+            self._encode(self.fed_s - self.encoded_s)
+        return max(self.lanes) + MUX_S_PER_S * self.fed_s
+
+
+def part_audio_s(seconds: float, cores: int, chunk_s: float | None = None) -> float:
+    """Wall seconds to encode ``seconds`` of a part's sound handed over at once (0 cores: one encoder)."""
+    audio = PartAudioModel(cores, chunk_s)
+    audio.feed(0.0, seconds)
+    return audio.done_s()
 
 
 class KnownCosts(Pending):
@@ -460,6 +513,40 @@ def saga_model(costs: JobCosts, cores_list=SAGA_CORES, targets=SAGA_TARGETS, hdr
     return results
 
 
+# What a 1080p job costs at x264 medium, measured here by ``--workloads saga`` (docs/performance.md, Segments),
+# and the CPU of smart copy's jobs against a full re-encode (the uniform saga: 0.148x)
+MEASURED_COSTS = JobCosts(per_frame=0.1168, per_job=0.67, cores=1.0)
+COPY_CPU = 0.148
+
+
+def audio_model(cores_list=SAGA_CORES, costs: JobCosts = MEASURED_COSTS) -> dict:
+    """A 2-hour part's audio, one encoder against chunks: handed over at once, and in the part (its 30 s
+    jobs re-encoded, or at smart copy's CPU) as its jobs end."""
+    rows = []
+    copy = JobCosts(costs.per_frame * COPY_CPU, costs.per_job * COPY_CPU, costs.cores)
+    for cores in cores_list:
+        row = {"cores": cores, "audio_one_s": round(part_audio_s(SAGA_PART_S, 0), 1),
+               "audio_chunks_s": round(part_audio_s(SAGA_PART_S, cores), 1)}
+        for name, job_costs in (("encode", costs), ("copy", copy)):
+            jobs, joins = saga_jobs(job_costs, 30.0, 1)
+            for audio, lanes in (("one", 0), ("chunks", None)):
+                wall, _, last_job_s = simulate(jobs, joins, cores, cores, audio_lanes=lanes)
+                row[f"{name}_{audio}_s"], row[f"{name}_{audio}_tail_s"] = round(wall, 1), round(wall - last_job_s, 1)
+        rows.append(row)
+    return {"rows": rows}
+
+
+def print_audio(results: dict) -> None:
+    print("\naudio: a 2-hour part's AAC track, one encoder -> chunks (CHUNK_S, one encode per core)")
+    print("  cores   handed over at once     part re-encoded (tail after its last job)     part with smart copy")
+    for r in results["rows"]:
+        print(f"  {r['cores']:>5}   {r['audio_one_s']:>6.1f} -> {r['audio_chunks_s']:>5.1f} s"
+              f"      {r['encode_one_s'] / 60:>6.2f} -> {r['encode_chunks_s'] / 60:>6.2f} min "
+              f"({r['encode_one_tail_s']:.0f} -> {r['encode_chunks_tail_s']:.0f} s)"
+              f"      {r['copy_one_s'] / 60:>6.2f} -> {r['copy_chunks_s'] / 60:>6.2f} min "
+              f"({r['copy_one_tail_s']:.0f} -> {r['copy_chunks_tail_s']:.0f} s)")
+
+
 def print_saga(costs: JobCosts, results: dict, hdr_share: float = 0.0) -> None:
     hdr = (f"; {hdr_share:.0%} of the scenes from HDR10 sources, tone-mapped (+{TONE_MAP_CPU_S['pq'] * 1000:.1f} "
            "CPU-ms per frame)") if hdr_share else ""
@@ -483,7 +570,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--workloads", default=",".join([*WORKLOADS, "saga"]),
                         help="readme, list32, long4, saga (the 1080p jobs of long4 rendered whole and split here, "
-                             "replayed as a 2-hour part and a 25-part saga)")
+                             "replayed as a 2-hour part and a 25-part saga), audio (a 2-hour part's audio: one "
+                             "encoder against chunks, modelled from figures measured before; renders nothing)")
     parser.add_argument("--cores", default=",".join(map(str, CORES)), help="simulated core counts")
     parser.add_argument("--preset", default="medium", help="x264 preset (default: medium)")
     parser.add_argument("--long-sample-s", type=float, default=20.0, help="scene length rendered for long4")
@@ -500,6 +588,10 @@ def main(argv=None) -> int:
     cores_list = [int(c) for c in args.cores.split(",")]
     results = {}
     for name in args.workloads.split(","):
+        if name == "audio":
+            results["audio"] = audio_model(cores_list)
+            print_audio(results["audio"])
+            continue
         if name == "saga":
             workload = long4_workload(work, args)
             whole, split = (measure(workload, Design(f"saga-{n}", ["--segment-duration", f"{t:g}"], 1, t),

@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 from megacut.ffmpeg import run_ffmpeg  # noqa: E402
-from megacut.join.audio import aac_args, encoder_graph  # noqa: E402
+from megacut.join.aac_chunks import ChunkedAacEncoder  # noqa: E402
+from megacut.join.audio import BITRATES, tracks  # noqa: E402
 from megacut.plan.probe import probe_source  # noqa: E402
 from megacut.render.loudness import measure_track  # noqa: E402
 
@@ -94,17 +95,25 @@ def loudness_costs(work: Path, seconds: float) -> dict:
     return costs
 
 
-def encode(pcm: Path, stereo_track: bool, output: Path) -> None:
-    run_ffmpeg(["-y", "-v", "error", "-f", "s16le", "-ar", "48000", "-ch_layout", "5.1", "-i", str(pcm),
-                "-filter_complex", encoder_graph(6, stereo_track), *aac_args(6, stereo_track), str(output)])
+def encode(pcm: Path, stereo_track: bool, folder: Path) -> None:
+    """The 5.1 part's tracks encoded as megacut encodes them (join/audio.py), one chunk at a time (the CPU)."""
+    encoders = [ChunkedAacEncoder(folder / f"track-{n}", 48000, 6, bitrate=BITRATES[out], parallel=1,
+                                  audio_filter=graph) for n, (out, graph) in enumerate(tracks(6, stereo_track))]
+    with open(pcm, "rb") as source:
+        while data := source.read(1 << 20):
+            for encoder in encoders:
+                encoder.write(data)
+    for encoder in encoders:
+        encoder.finish()
+        encoder.close()
 
 
 def track_costs(work: Path, seconds: float) -> dict:
     pcm = work / "part.s16"
     run_ffmpeg(["-y", "-v", "error", "-i", str(work / "eac3.mkv"), "-map", "0:a", "-ac", "6", "-f", "s16le",
                 str(pcm)])
-    _, alone, _ = timed(encode, pcm, False, work / "alone.m4a")
-    _, both, _ = timed(encode, pcm, True, work / "both.m4a")
+    _, alone, _ = timed(encode, pcm, False, work / "alone")
+    _, both, _ = timed(encode, pcm, True, work / "both")
     result = {"5.1_cpu_s_per_hour": round(alone * 3600 / seconds, 1),
               "5.1_and_stereo_cpu_s_per_hour": round(both * 3600 / seconds, 1),
               "stereo_track_share": round(both / alone - 1, 3)}

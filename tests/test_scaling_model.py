@@ -22,12 +22,32 @@ def test_a_part_waits_for_its_audio_unless_its_last_jobs_sound_is_rendered_alone
     monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)  # a slow encoder: 0.5 s per second of audio
     monkeypatch.setattr(scaling_model, "ALONE_S", 0.2)
     jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(2)]
-    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=0)
+    one_encoder = dict(cores=2, workers=2, audio_lanes=0)
+    wall, _, jobs_end = scaling_model.simulate(jobs, {1: 0.0}, ahead_rounds=0, **one_encoder)
     assert jobs_end == pytest.approx(1.0)
     assert wall == pytest.approx(3.0)  # both end at 1 s; then 2 s of audio each, at 0.5 s a second
     # two jobs left, one round of two workers: their sound is rendered alone and encoded from the start
-    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=1)
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, ahead_rounds=1, **one_encoder)
     assert wall == pytest.approx(2 * (1.0 + 0.2 / scaling_model.ALONE_THREADS))
+
+
+def test_a_parts_audio_in_chunks_is_encoded_on_every_core(monkeypatch):
+    monkeypatch.setattr(scaling_model, "AUDIO_S_PER_S", 0.5)
+    monkeypatch.setattr(scaling_model, "CHUNK_START_S", 0.0)
+    monkeypatch.setattr(scaling_model, "ROLL_S", 0.0)
+    monkeypatch.setattr(scaling_model, "MUX_S_PER_S", 0.0)
+    monkeypatch.setattr(scaling_model, "ALONE_S", 0.0)
+    # 8 s of sound handed over at once, chunks of 2 s (1 s each to encode): 4 chunks on 2 cores, 2 rounds
+    assert scaling_model.part_audio_s(8.0, cores=2, chunk_s=2.0) == pytest.approx(2.0)
+    assert scaling_model.part_audio_s(8.0, cores=0) == pytest.approx(4.0)  # one encoder
+    # four jobs of 2 s of sound end at 1 s: a 120 s chunk is one encode, after the last job; with the
+    # default lanes (the cores) and 2 s chunks, four encodes two at a time
+    jobs = [Job(1, 50, cpu_s=1.0, wall_s=1.0, source="a.mp4", seconds=2.0) for _ in range(4)]
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=4, workers=4, ahead_rounds=0)
+    assert wall == pytest.approx(1.0 + 8 * 0.5)
+    monkeypatch.setattr(scaling_model, "CHUNK_S", 2.0)
+    wall, _, _ = scaling_model.simulate(jobs, {1: 0.0}, cores=2, workers=2, ahead_rounds=0)
+    assert wall == pytest.approx(2.0 + 2 * 1.0)  # the jobs in two rounds, then two rounds of two chunks
 
 
 def test_the_longest_jobs_of_the_window_start_first_and_short_ones_fill_the_end():
@@ -104,3 +124,14 @@ def test_the_saga_model_knows_what_tone_mapping_costs():
     assert 0 < hdr_frames < sum(j.frames for j in half)
     extra = sum(j.cpu_s for j in half) - sum(j.cpu_s for j in sdr)
     assert extra == pytest.approx(hdr_frames * scaling_model.TONE_MAP_CPU_S["pq"])
+
+
+def test_on_many_cores_a_parts_audio_in_chunks_no_longer_finishes_last():
+    rows = scaling_model.audio_model([2, 16])["rows"]
+    two, sixteen = rows
+    assert two["audio_chunks_s"] < 0.6 * two["audio_one_s"]  # two cores: about half the time
+    assert sixteen["audio_chunks_s"] < two["audio_chunks_s"] / 4  # and it goes on with the cores
+    for row in rows:
+        assert row["encode_chunks_s"] <= row["encode_one_s"] and row["copy_chunks_s"] <= row["copy_one_s"]
+    # smart copy's jobs are cheap: one encoder is still busy long after the last job; chunks are not
+    assert sixteen["copy_one_tail_s"] > 2 * sixteen["copy_chunks_tail_s"]

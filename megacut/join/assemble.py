@@ -25,7 +25,7 @@ from megacut.ffmpeg import (
     timestamp_problem,
 )
 from megacut.files import writing
-from megacut.join.audio import encode_audio
+from megacut.join.audio import encode_audio, track_names
 from megacut.mov import read_tracks
 from megacut.render.copy_plan import MAX_REORDER
 from megacut.render.scene_ffmpeg import frame_ticks, video_timescale
@@ -152,9 +152,10 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         sources = [*_concat_input(scratch, files, fps), *input_file(meta_path, "-f", "ffmetadata")]
         if audio is None:  # encoded now, from the segments' PCM as they are
             audio = encode_audio([i.path for i in inputs], Path(scratch, "audio"), cancel)
-        sources += input_file(audio)  # its tracks copied, with their names and dispositions
+        sources += input_file(audio)  # its tracks copied, named
         args = [*sources, "-map", "0:v", "-map", "2:a", "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), "-c:a", "copy"]
+                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), "-c:a", "copy",
+                *track_names(audio)]
         frames = sum(i.frames for i in inputs)
         reserve = moov_reserve(frames, float(frames / fps), sample_rate, sum(1 for i in inputs if i.title))
         try:  # the index at the front, written in one pass

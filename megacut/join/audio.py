@@ -5,9 +5,10 @@ AAC would drift at every join). Encoding two hours of audio takes minutes
 (measured: 192 s for a 2-hour part on this machine's cores), so waiting for
 the last segment to start it would add those minutes to the end of every run.
 Instead, as soon as every item before a segment has ended, the segment's PCM
-(decoded from its lossless track) is streamed, in part order, through a
-named pipe into one encoder per part; the join then copies the finished AAC
-track next to the copied video.
+(decoded from its lossless track) is streamed, in part order, into the
+part's encoders (its layout's track, and a 5.1 part's stereo downmix), which
+cut it into chunks of minutes encoded on every core (join/aac_chunks.py); the
+join then copies the finished AAC tracks next to the copied video.
 
 In a part's last rounds of jobs the engine also hands over segments that are not
 rendered yet, with the ffmpeg command that renders their sound alone (the same
@@ -24,49 +25,61 @@ import os
 import queue
 import shutil
 import threading
-from fractions import Fraction
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as WaitedTooLong
+from fractions import Fraction
 from pathlib import Path
 from typing import Callable
 
 from megacut.errors import Cancelled
-from megacut.ffmpeg import EitherEvent, input_file, output_file, read_from_ffmpeg, run_ffmpeg, stream_to_ffmpeg
+from megacut.ffmpeg import EitherEvent, input_file, output_file, read_from_ffmpeg, run_ffmpeg
+from megacut.join.aac_chunks import (
+    CHUNK_S,
+    POSTROLL_FRAMES,
+    PREROLL_FRAMES,
+    ChunkedAacEncoder,
+    aac_args,
+    available_cpus,
+)
 from megacut.mov import read_tracks
 from megacut.plan.build import OutputFormat
-from megacut.plan.channels import LAYOUT_NAMES, STEREO, SURROUND, stereo_downmix_filter
+from megacut.plan.channels import STEREO, SURROUND, stereo_downmix_filter
 from megacut.render.loudness import Gain
 
-BITRATES = {2: "192k", 6: "384k"}  # AAC by channels: 96 kb/s for each front pair, 64 kb/s for each other channel
+# AAC by channels: 192 kb/s for a stereo track, 64 kb/s for each channel of 5.1 (at 32 kb/s a channel the
+# coding noise of 5.1 hides a click: tests/test_aac_chunks.py)
+BITRATES = {2: "192k", 6: "384k"}
 TRACK_NAMES = {2: "Stereo", 6: "5.1"}
 READ_BYTES = 1 << 20
 ALONE_THREADS = 2  # sounds rendered alone at once (each mostly ffmpeg's start-up and demuxing)
 ALONE_AHEAD = 3  # sounds rendered alone and not encoded yet, at most (raw PCM in the part's scratch folder)
 
 
-def aac_args(channels: int = 2, stereo_track: bool = False) -> list[str]:
-    """The part's audio encoders, once per part: AAC of the part's layout and, for a 5.1 part with
-    ``stereo_track``, a second track, its stereo downmix (plan/channels.py), named and not the default.
-    Their input is the filter graph's ``[main]`` and ``[stereo]`` (:func:`encoder_graph`)."""
-    args = ["-map", "[main]", "-c:a:0", "aac", "-b:a:0", BITRATES[channels], *track_name(0, channels),
-            "-disposition:a:0", "default"]
+def tracks(channels: int, stereo_track: bool) -> list[tuple[int, str | None]]:
+    """The part's AAC tracks, in order: (channels, the filter that makes it from the part's PCM, or None).
+    A 5.1 part with ``stereo_track`` has a second track, its stereo downmix (plan/channels.py)."""
+    made = [(channels, None)]
     if channels == SURROUND and stereo_track:
-        args += ["-map", "[stereo]", "-c:a:1", "aac", "-b:a:1", BITRATES[2], *track_name(1, STEREO),
-                 "-disposition:a:1", "0"]
+        made.append((STEREO, stereo_downmix_filter()))
+    return made
+
+
+def sound_signature(channels: int, stereo_track: bool) -> list:
+    """What decides the bytes of a part's AAC tracks besides its samples: part of its audio key."""
+    return [[aac_args(BITRATES[out]), graph] for out, graph in tracks(channels, stereo_track)] + [
+        CHUNK_S, PREROLL_FRAMES, POSTROLL_FRAMES]
+
+
+def track_names(audio: Path) -> list[str]:
+    """Output options naming each AAC track of ``audio`` ("5.1", "Stereo": as its handler name, where MP4
+    players look, and as its title) and making the first the default and the others not."""
+    args = []
+    sound = [t for t in read_tracks(audio) if t.handler == "soun"]
+    for number, track in enumerate(sound):
+        name = TRACK_NAMES.get(track.channels, f"{track.channels} channels")
+        args += [f"-metadata:s:a:{number}", f"title={name}", f"-metadata:s:a:{number}", f"handler_name={name}",
+                 f"-disposition:a:{number}", "default" if number == 0 else "0"]
     return args
-
-
-def track_name(number: int, channels: int) -> list[str]:
-    """A track's name, "5.1" or "Stereo", where MP4 players look for it (the handler name) and as its title."""
-    name = TRACK_NAMES[channels]
-    return [f"-metadata:s:a:{number}", f"title={name}", f"-metadata:s:a:{number}", f"handler_name={name}"]
-
-
-def encoder_graph(channels: int = 2, stereo_track: bool = False) -> str:
-    """The filter graph from the part's PCM (input 0) to its encoders' inputs (:func:`aac_args`)."""
-    if channels == SURROUND and stereo_track:
-        return f"[0:a]asplit=2[main][surround];[surround]{stereo_downmix_filter()}[stereo]"
-    return "[0:a]anull[main]"
 
 
 class PartAudio:
@@ -78,9 +91,9 @@ class PartAudio:
         self.folder = folder
         shutil.rmtree(folder, ignore_errors=True)
         folder.mkdir(parents=True)
-        self.path = self.folder / "audio.m4a"
         # (segment, its sound rendered alone or None, its gain in dB or a Future of it), None: the end
         self.segments: queue.Queue = queue.Queue()
+        self.ended = False  # the end is in the queue
         self.abort = threading.Event()
         self.stop = EitherEvent(cancel, self.abort)
         self.error: BaseException | None = None
@@ -89,20 +102,28 @@ class PartAudio:
         self._tickets = itertools.count()  # the order in which sounds to render alone were added
         self._consumed = 0  # of those, how many the encoder has had (read, or the segment read instead)
         self._turn = threading.Condition()
-        fifo = self.folder / "pcm.fifo"
-        os.mkfifo(fifo)
-        args = ["-loglevel", "error",
-                *input_file(fifo, "-f", "s16le", "-ar", str(fmt.sample_rate), "-ch_layout", LAYOUT_NAMES[fmt.channels]),
-                "-filter_complex", encoder_graph(fmt.channels, stereo_track), *aac_args(fmt.channels, stereo_track),
-                *output_file(self.path, "-f", "mp4")]
-        self.thread = threading.Thread(target=self._run, args=(args, fifo), name=f"megacut-audio-{folder.name}",
-                                       daemon=True)
+        # the sound cut into chunks encoded on every core (join/aac_chunks.py) as it arrives, one encoder a track
+        self.encoders = [ChunkedAacEncoder(self.folder / f"aac-{number}", fmt.sample_rate, fmt.channels,
+                                           bitrate=BITRATES[out], parallel=available_cpus(), cancel=self.stop,
+                                           audio_filter=graph)
+                         for number, (out, graph) in enumerate(tracks(fmt.channels, stereo_track))]
+        self.path = self.encoders[0].path if len(self.encoders) == 1 else self.folder / "audio.m4a"
+        self.thread = threading.Thread(target=self._run, name=f"megacut-audio-{folder.name}", daemon=True)
         self.thread.start()
 
-    def _run(self, args: list[str], fifo: Path) -> None:
+    def _run(self) -> None:
         try:
-            # the encoder waits for segments while they render: it is idle, not stalled
-            stream_to_ffmpeg(args, fifo, self._pcm(), self.stop, stall_timeout_s=None)
+            for pcm in self._pcm():
+                for encoder in self.encoders:
+                    encoder.write(pcm)
+            if not self.abort.is_set():
+                made = [encoder.finish() for encoder in self.encoders]
+                if len(made) > 1:  # the tracks in one file, as the join and the cache take them
+                    muxing = self.folder / f"muxing-{self.path.name}"
+                    run_ffmpeg(["-loglevel", "error", *[a for path in made for a in input_file(path)],
+                                *[a for n in range(len(made)) for a in ("-map", f"{n}:a")], "-c", "copy",
+                                *output_file(muxing, "-f", "mp4")], cancel=self.stop)
+                    os.replace(muxing, self.path)
         except BaseException as exc:  # handed to finish()
             self.error = exc
 
@@ -167,9 +188,16 @@ class PartAudio:
             alone = self._alone.submit(self._render_alone, sound_args, next(self._tickets))
         self.segments.put((segment, alone, gain_db))
 
+    def end(self) -> None:
+        """Every segment has been added: the encoder encodes the last chunk and writes the track now, while
+        the part's last jobs may still run (:meth:`finish` then waits for it)."""
+        if not self.ended:
+            self.ended = True
+            self.segments.put(None)
+
     def finish(self) -> Path:
         """Wait for the encoder to finish the track; its path (raises what went wrong)."""
-        self.segments.put(None)
+        self.end()
         self.thread.join()
         if self.error is not None:
             self.abort.set()  # sounds still being rendered alone stop
@@ -185,6 +213,8 @@ class PartAudio:
         self.abort.set()
         self.segments.put(None)
         self.thread.join()
+        for encoder in self.encoders:
+            encoder.close()
         self._stop_alone()
         shutil.rmtree(self.folder, ignore_errors=True)
 

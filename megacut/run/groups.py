@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from megacut.join.audio import aac_args, encoder_graph
+from megacut.join.audio import sound_signature
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.sections import TITLE_CARD_S, SectionSpec, spec_format
 from megacut.plan.settings import Settings
@@ -65,8 +65,8 @@ class Group:
         keys = [job.audio_key for item in self.items for job in item.jobs]
         if not all(keys):
             return None
-        sound = [aac_args(self.format.channels, self.stereo_track), encoder_graph(self.format.channels,
-                 self.stereo_track), self.loudness, [item.level for item in self.items]]
+        sound = [sound_signature(self.format.channels, self.stereo_track), self.loudness,
+                 [item.level for item in self.items]]
         return hashlib.sha256(json.dumps([sound, keys]).encode("utf-8")).hexdigest()[:32]
 
 

@@ -122,6 +122,8 @@ class PartState:
             if status is None:
                 self.heard_ahead.add(item.id)
             self.fed += 1
+        if self.fed == len(self.group.items) and self.audio is not None:
+            self.audio.end()  # all its sound is in: the last chunk is encoded now, not at the join
 
     def stop_early_audio(self) -> None:
         self.early_audio = False
