@@ -12,6 +12,7 @@ import contextlib
 import errno
 import hashlib
 import logging
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -35,6 +36,68 @@ STDERR_TAIL_LINES = 12
 
 _active: set[subprocess.Popen] = set()  # ffmpeg processes this process started and has not reaped
 _active_lock = threading.Lock()
+
+# A run's own process can be killed outright (SIGKILL, the OOM killer): nothing of it runs then, and the ffmpeg
+# it started (each in a session of its own, so that Ctrl+C reaches megacut alone) would go on: a part's audio
+# encodes, a source's loudness measured for minutes. So megacut's main process starts a small reaper beside
+# it, tells it each ffmpeg it starts and reaps, and the reaper kills those left when megacut is gone. Worker
+# processes have their own watch (run/worker.py), which kills their ffmpeg when megacut goes.
+_REAPER = r"""
+import os, signal, sys, threading, time
+parent, running = os.getppid(), set()
+
+def end():
+    for pid in list(running):
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+    os._exit(0)
+
+def watch():
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    end()
+
+threading.Thread(target=watch, daemon=True).start()
+for line in sys.stdin:
+    (running.add if line[0] == "+" else running.discard)(int(line[1:]))
+end()
+"""
+_reaper: subprocess.Popen | None = None
+_reaper_pid = 0  # the process that started it (a forked child does not use its parent's)
+
+
+def _tell_reaper(sign: str, pid: int) -> None:
+    """Tell the reaper that ffmpeg ``pid`` started (+) or was reaped (-); called under ``_active_lock``."""
+    global _reaper, _reaper_pid
+    if multiprocessing.parent_process() is not None:  # a worker process: its own watch stops its ffmpeg
+        return
+    if _reaper is None or _reaper_pid != os.getpid():
+        if sign == "-":
+            return
+        _reaper = subprocess.Popen([sys.executable, "-c", _REAPER], stdin=subprocess.PIPE,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        _reaper_pid = os.getpid()
+    if _reaper.stdin is None or _reaper.poll() is not None:
+        return
+    try:
+        _reaper.stdin.write(f"{sign}{pid}\n".encode())
+        _reaper.stdin.flush()
+    except OSError:  # it is gone: megacut is ending anyway
+        pass
+
+
+def _started(proc: subprocess.Popen) -> None:
+    with _active_lock:
+        _active.add(proc)
+        _tell_reaper("+", proc.pid)
+
+
+def _ended(proc: subprocess.Popen) -> None:
+    with _active_lock:
+        _active.discard(proc)
+        _tell_reaper("-", proc.pid)
 
 
 def kill_all_active() -> None:
@@ -170,8 +233,7 @@ def run_ffmpeg(
         errors="replace",
         start_new_session=True,
     )
-    with _active_lock:
-        _active.add(proc)
+    _started(proc)
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     stall = _StallWatch(proc.pid, stall_timeout_s)
     try:
@@ -192,8 +254,7 @@ def run_ffmpeg(
         kill_process_group(proc)
         raise
     finally:
-        with _active_lock:
-            _active.discard(proc)
+        _ended(proc)
     if check and proc.returncode != 0:
         raise FFmpegError(
             f"ffmpeg failed with exit code {proc.returncode}",
@@ -378,8 +439,7 @@ def read_from_ffmpeg(args: list[str], cancel=None, chunk_bytes: int = 1 << 20) -
     with tempfile.TemporaryFile() as stderr:
         proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
                                 start_new_session=True)
-        with _active_lock:
-            _active.add(proc)
+        _started(proc)
         try:
             while data := proc.stdout.read(chunk_bytes):
                 if cancel is not None and cancel.is_set():
@@ -392,5 +452,4 @@ def read_from_ffmpeg(args: list[str], cancel=None, chunk_bytes: int = 1 << 20) -
         finally:
             proc.stdout.close()
             kill_process_group(proc)
-            with _active_lock:
-                _active.discard(proc)
+            _ended(proc)

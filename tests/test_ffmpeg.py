@@ -1,9 +1,12 @@
 """The ffmpeg boundary: errors carry ffmpeg's words, and no ffmpeg outlives a call."""
 
 import os
+import subprocess
+import sys
 import threading
 import time
 
+import psutil
 import pytest
 from scene_jobs import ffmpeg_children
 
@@ -70,6 +73,37 @@ def test_reading_a_failing_ffmpeg_raises_with_its_stderr(tmp_path):
         list(read_from_ffmpeg(["-i", str(tmp_path / "missing.mkv"), "-f", "s16le", "-"]))
     assert "missing.mkv" in caught.value.stderr_tail
     assert not ffmpeg_children()
+
+
+def test_no_ffmpeg_outlives_a_megacut_killed_outright(tmp_path):
+    marker = tmp_path / "marker.pcm"  # in the command line of the ffmpeg to find
+    script = ("import sys; from megacut.ffmpeg import run_ffmpeg; "
+              f"run_ffmpeg(['-re', '-f', 'lavfi', '-i', 'sine=frequency=440', '-f', 's16le', '-y', {str(marker)!r}])")
+    megacut = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while not marker.exists() and time.monotonic() < deadline:  # ffmpeg is writing
+            time.sleep(0.1)
+        assert marker.exists() and running_with(str(marker))
+        megacut.kill()  # SIGKILL: nothing of it runs any more
+        megacut.wait()
+        deadline = time.monotonic() + 5
+        while running_with(str(marker)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not running_with(str(marker))
+    finally:
+        megacut.kill()
+        for proc in running_with(str(marker)):
+            proc.kill()
+
+
+def running_with(marker: str) -> list[psutil.Process]:
+    """The processes whose command line has ``marker``, not yet exited."""
+    found = []
+    for proc in psutil.process_iter(["cmdline", "status"]):
+        if any(marker in arg for arg in proc.info["cmdline"] or []) and proc.info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(proc)
+    return found
 
 
 def test_stderr_tail_keeps_the_last_non_empty_lines():
