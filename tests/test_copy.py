@@ -20,6 +20,7 @@ from framecode import decode_audio, decode_frames, make_framecode_video, read_in
 
 from megacut import prepare_plan
 from megacut.ffmpeg import input_file, run_ffmpeg
+from megacut.plan.dynamic_range import dynamic_range
 from megacut.plan.settings import Settings
 from megacut.render.copy_plan import colour_reading, copy_span, copy_summary
 from megacut.render.jobs import CopyJob
@@ -87,8 +88,9 @@ def test_a_source_tagged_with_the_matrix_only_is_read_as_bt709_as_the_renderer_r
     said = copy_summary(plan)[0]  # `plan --copy auto`: once, at the source's first copied scene
     assert said[1].endswith(f"the rest rendered; {reading}") and not any(reading in line for line in said[2:])
     # the renderer's reading of other tags, and of none (render/colour.py): only what it would convert is rendered
-    readings = {(matrix, transfer, size): colour_reading(replace(info, color_matrix=matrix, color_transfer=transfer,
-                                                                 width=size[0], height=size[1]))
+    readings = {(matrix, transfer, size): colour_reading(replace(  # the dynamic range as the probe reads the tags
+                    info, color_matrix=matrix, color_transfer=transfer, width=size[0], height=size[1],
+                    dynamic_range=dynamic_range(transfer, "avc1", [])))
                 for matrix, transfer, size in [("", "", (1280, 720)), ("", "", (720, 576)), ("smpte170m", "", (160, 120)),
                                                ("bt470bg", "bt709", (1920, 1080)), ("bt709", "bt709", (160, 120)),
                                                ("bt2020nc", "smpte2084", (3840, 2160)), ("bt709", "smpte2084", (1920, 1080))]}

@@ -71,13 +71,14 @@ def sound_signature(channels: int, stereo_track: bool) -> list:
 
 
 def track_names(audio: Path) -> list[str]:
-    """Output options naming each AAC track of ``audio`` ("5.1", "Stereo": as its handler name, where MP4
-    players look, and as its title) and making the first the default and the others not."""
+    """Output options naming each AAC track of ``audio`` ("5.1", "Stereo", as its handler name: where MP4
+    players look for a track's name; a title would be written in a box ffmpeg warns about when it reads the
+    part) and making the first the default and the others not."""
     args = []
     sound = [t for t in read_tracks(audio) if t.handler == "soun"]
     for number, track in enumerate(sound):
         name = TRACK_NAMES.get(track.channels, f"{track.channels} channels")
-        args += [f"-metadata:s:a:{number}", f"title={name}", f"-metadata:s:a:{number}", f"handler_name={name}",
+        args += [f"-metadata:s:a:{number}", f"handler_name={name}",
                  f"-disposition:a:{number}", "default" if number == 0 else "0"]
     return args
 
@@ -229,8 +230,7 @@ def encode_audio(segments: list[Path], folder: Path, cancel=None, gains: list[fl
     encoded at its join, when it was not encoded while its segments rendered."""
     if not segments:
         raise ValueError("no segment to encode the sound of")
-    tracks = read_tracks(segments[0])
-    sound = next((t for t in tracks if t.handler == "soun"), None)
+    sound = next((t for t in read_tracks(segments[0]) if t.handler == "soun"), None)
     if sound is None:
         raise OSError(f"{segments[0].name} has no sound track")
     fmt = OutputFormat(0, 0, Fraction(1), sample_rate=sound.sample_rate, channels=sound.channels)
