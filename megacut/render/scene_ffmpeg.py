@@ -275,8 +275,8 @@ def raw_rgb_input(path: Path, fmt: OutputFormat) -> list[str]:
                       "-framerate", _rate(fmt.fps))
 
 
-# A segment's sound: lossless (the part's AAC is encoded once from it), compressed to about 40% of its
-# PCM for 21 CPU-seconds an hour (benchmarks/sound_benchmark.py); ALAC, as FLAC does not go in MOV.
+# A segment's sound: lossless (the part's AAC is encoded once from it), 43-45% of its PCM on film sound for
+# 26 CPU-seconds an hour of stereo (benchmarks/sound_benchmark.py); ALAC, as FLAC does not go in MOV.
 SEGMENT_SOUND = ["-c:a", "alac"]
 
 

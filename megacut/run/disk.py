@@ -16,7 +16,7 @@ from megacut.join.chunks import CHUNK_SEGMENTS
 from megacut.plan.build import OutputFormat
 
 VIDEO_BITS_PER_PIXEL = 0.15  # per frame; about 7.8 Mbit/s at 1080p25
-# A segment's sound is ALAC: 39-48% of its s16 PCM measured on film sound (benchmarks/sound_benchmark.py)
+# A segment's sound is ALAC: 43-45% of its s16 PCM measured on film sound (benchmarks/sound_benchmark.py)
 SOUND_BYTES_PER_CHANNEL = 2 * 0.6
 AAC_BITS_PER_S = {2: 192_000, 6: 384_000 + 192_000}  # a 5.1 part carries a stereo track too
 HEADROOM_BYTES = 200 * 1024 * 1024
