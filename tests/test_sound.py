@@ -176,12 +176,14 @@ def test_a_stereo_part_downmixes_with_the_dialogue_at_minus_3_db_and_levels_ever
 
 def test_loudness_is_measured_once_and_a_new_target_re_encodes_only_the_sound(collection, tmp_path):
     output = tmp_path / "out"
-    render(collection, output)
+    first = render(collection, output)
+    assert all(scene["loudness"]["measured_in_this_run"] for scene in first["scenes"])
     measured = sorted((output / ".megacut-cache" / "loudness").glob("*.json"))
     assert len(measured) == len(SOURCES)
     stamps = [path.stat().st_mtime_ns for path in measured]
     report = render(collection, output, "--loudness", "-20", "--stereo-track", "off")
     assert [path.stat().st_mtime_ns for path in measured] == stamps  # nothing measured again
+    assert not any(scene["loudness"]["measured_in_this_run"] for scene in report["scenes"])
     assert {scene["status"] for scene in report["scenes"]} == {"cached"}  # no segment rendered again
     part = output / "mega_cut_part_1.mp4"
     streams = run_ffmpeg(["-i", str(part)], check=False).stderr

@@ -274,7 +274,7 @@ def _level_data(level, target: float | None) -> dict | None:
     loudness = level.loudness
     return {"integrated_lufs": loudness.integrated_lufs if loudness else None,
             "true_peak_dbtp": loudness.true_peak_dbtp if loudness else None, "target_lufs": target,
-            "gain_db": level.gain_db, "error": level.error}
+            "gain_db": level.gain_db, "measured_in_this_run": level.measured_now, "error": level.error}
 
 
 def _scene_data(scene_result, offsets: dict[str, float], levels: dict, output: str) -> dict:

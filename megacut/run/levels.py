@@ -88,10 +88,6 @@ class SourceLevels:
             return None
         return level.result()
 
-    @property
-    def measured_now(self) -> int:
-        return sum(1 for key in self.levels if (level := self.level(key)) and level.measured_now)
-
     def close(self) -> None:
         """Stop the measurements not started; wait for the others (a stop ends them at once)."""
         if self._pool is not None:
