@@ -11,9 +11,10 @@ The rules (``docs/rendering.md``, "Sound"):
   surrounds fold into the surround pair at -3 dB each; a stereo track plays from the front left and right,
   a mono track from the centre. No surround, centre or LFE is invented.
 - Into stereo (the downmix): left = front left + centre at -3 dB + left surround at -3 dB, and the same on
-  the right; the LFE is dropped. Nothing is renormalised (ffmpeg's default matrix lowers everything, the
-  dialogue in the centre 4.5 dB below the front channels): where the sum passes full scale, a limiter with
-  look-ahead holds the peaks below it instead of clipping them.
+  the right; the LFE is dropped; a mono track plays on both sides at its own level. Nothing is
+  renormalised (ffmpeg's default matrix lowers everything, the dialogue in the centre 4.5 dB below the
+  front channels): where the sum passes full scale, a limiter with look-ahead holds the peaks below it
+  instead of clipping them.
 - A track already in the output's layout passes untouched, sample for sample.
 """
 
