@@ -94,6 +94,16 @@ def _started(proc: subprocess.Popen) -> None:
         _tell_reaper("+", proc.pid)
 
 
+def _start(args: list[str], **popen) -> tuple[list[str], subprocess.Popen]:
+    """Start ``ffmpeg -nostdin -hide_banner ARGS`` in a session of its own (a terminal's Ctrl+C reaches megacut
+    alone, which decides), known to the reaper; (its command, its process)."""
+    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
+    log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
+    proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, start_new_session=True, **popen)
+    _started(proc)
+    return command, proc
+
+
 def _ended(proc: subprocess.Popen) -> None:
     with _active_lock:
         _active.discard(proc)
@@ -221,19 +231,8 @@ def run_ffmpeg(
     ffmpeg is terminated, then killed, and :class:`Cancelled` is raised; the
     caller removes its partial output.
     """
-    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
-    log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
-    proc = subprocess.Popen(
-        command,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-        errors="replace",
-        start_new_session=True,
-    )
-    _started(proc)
+    command, proc = _start(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
+                           errors="replace")
     deadline = None if timeout_s is None else time.monotonic() + timeout_s
     stall = _StallWatch(proc.pid, stall_timeout_s)
     try:
@@ -434,12 +433,8 @@ def read_from_ffmpeg(args: list[str], cancel=None, chunk_bytes: int = 1 << 20) -
     segment's sound decoded, for instance. ffmpeg is stopped when the caller stops reading (the generator
     closed), when ``cancel`` is set (Cancelled), and never outlives the call; a failure raises FFmpegError
     with the last lines of its stderr."""
-    command = [ffmpeg_exe(), "-nostdin", "-hide_banner", *args]
-    log.debug("ffmpeg: %s", subprocess.list2cmdline(command))
     with tempfile.TemporaryFile() as stderr:
-        proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=stderr,
-                                start_new_session=True)
-        _started(proc)
+        command, proc = _start(args, stdout=subprocess.PIPE, stderr=stderr)
         try:
             while data := proc.stdout.read(chunk_bytes):
                 if cancel is not None and cancel.is_set():

@@ -34,13 +34,14 @@ from pathlib import Path
 
 from megacut.errors import Cancelled, FFmpegError
 from megacut.ffmpeg import EitherEvent, input_file, output_file, run_ffmpeg, stream_to_ffmpeg
+from megacut.plan.channels import BY_COUNT
 
 AUDIO_BITRATE = "192k"
 FRAME = 1024  # samples per AAC-LC packet; ffmpeg's native encoder primes the stream with one packet
 CHUNK_S = 120.0  # sound per chunk: the run's tail is about one chunk's encode (~3 s here), the overhead ~2 %
 PREROLL_FRAMES = 64  # 1.4 s: ffmpeg's twoloop coder has settled (the research note measured 16 and 64)
 POSTROLL_FRAMES = 4  # 85 ms: the last kept packet's window and look-ahead (0 clicks; 1 and 2 measured clean)
-LAYOUTS = {1: "mono", 2: "stereo", 6: "5.1"}  # the channel layout ffmpeg is told, by channel count
+LAYOUTS = {n: BY_COUNT[n] for n in (1, 2, 6)}  # the channel layout ffmpeg is told, by channel count
 
 
 def aac_args(bitrate: str = AUDIO_BITRATE) -> list[str]:

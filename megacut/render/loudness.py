@@ -33,7 +33,7 @@ import numpy as np
 from megacut.ffmpeg import ffmpeg_version, input_file, run_ffmpeg
 from megacut.files import write_json_atomic
 from megacut.plan.build import AUDIO_SAMPLE_RATE
-from megacut.plan.channels import mapping_filter, track_layout
+from megacut.plan.channels import BY_COUNT, mapping_filter, track_layout
 from megacut.plan.probe import AudioTrack, SourceInfo
 
 TRUE_PEAK_CEILING_DBTP = -1.0
@@ -111,8 +111,8 @@ def measure_track(source: SourceInfo, track: AudioTrack, channels: int, cancel=N
 
 def measure_file(path: Path, channels: int, cancel=None) -> Loudness:
     """Measure the first audio stream of ``path`` (a narration) as ffmpeg places it in ``channels``."""
-    completed = run_ffmpeg(["-nostats", *input_file(path, "-vn", "-sn", "-dn"), "-map", "0:a:0", "-ac", str(channels),
-                            "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"], cancel=cancel)
+    completed = run_ffmpeg(measure_args(path, "0:a:0", f"aformat=channel_layouts={BY_COUNT[channels]}"),
+                           cancel=cancel)
     return parse_summary(completed.stderr)
 
 
