@@ -10,7 +10,7 @@ import megacut
 
 PACKAGE = Path(megacut.__file__).parent
 # Stages in flow order; modules directly in megacut/ other than the API are shared below every stage.
-STAGES = {"errors": 0, "ffmpeg": 0, "mov": 0, "files": 0, "version": 0, "plan": 1, "render": 2, "join": 3, "run": 4, "status": 5, "cli": 6}
+STAGES = {"errors": 0, "ffmpeg": 0, "mov": 0, "files": 0, "version": 0, "subtitles": 0, "plan": 1, "render": 2, "join": 3, "run": 4, "status": 5, "cli": 6}
 API = {"megacut", "megacut.__main__"}
 
 
