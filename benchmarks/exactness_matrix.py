@@ -290,13 +290,13 @@ def write_csv(path: Path, sources) -> Path:
 
 
 def render(csv: Path, movies: Path, output: Path, fps: str, *, split: bool, backend: str = "ffmpeg",
-           executor: str = "process", scheduler: str | None = None, layout: str = "stereo"):
+           executor: str = "process", scheduler: str | None = None, layout: str = "stereo", container: str = "mp4"):
     """Render ``csv`` into a part of ``layout`` sound (its sources' levels kept: the gains of --loudness are
-    constant per source, and the beeps are found by level)."""
+    constant per source, and the beeps are found by level), in a ``container`` part."""
     from megacut import RunOptions, Settings, prepare_plan, render_plan
 
     settings = Settings(resolution=SIZE, fps=Fraction(fps), preset="ultrafast", segment_s=SPLIT_S if split else 0,
-                        chunk_duration_s=86400, backend=backend, channels=layout, loudness=None)
+                        chunk_duration_s=86400, backend=backend, channels=layout, loudness=None, container=container)
     plan = prepare_plan(csv, movies, settings)
     if plan.errors:
         raise RuntimeError(f"{csv}: {[str(p) for p in plan.errors]}")
@@ -462,9 +462,9 @@ def sounds_alone_match(plan, scene, run, workdir: Path) -> bool:
 
 
 def run_matrix(folder: Path, sources=SOURCES, executors=("process", "inline", "dask"), moviepy=MOVIEPY_SOURCES,
-               log=print, layouts=LAYOUTS) -> list[Row]:
-    """Make, render and check every source in ``sources`` under ``folder``, into parts of each of ``layouts``;
-    one Row each, in order (every source for the first layout, then for the next)."""
+               log=print, layouts=LAYOUTS, container: str = "mp4") -> list[Row]:
+    """Make, render and check every source in ``sources`` under ``folder``, into ``container`` parts of each of
+    ``layouts``; one Row each, in order (every source for the first layout, then for the next)."""
     folder = Path(folder)
     started = time.monotonic()
     paths = make_sources(sources, folder / "movies")
@@ -481,12 +481,14 @@ def run_matrix(folder: Path, sources=SOURCES, executors=("process", "inline", "d
                     if not link.exists():
                         os.link(paths[source.name], link)
                 csv = write_csv(folder / f"scenes-{tag}.csv", group)
-                runs = {"whole": render(csv, movies, folder / f"out-{tag}-whole", fps, split=False, layout=layout),
-                        "split": render(csv, movies, folder / f"out-{tag}-split", fps, split=True, layout=layout)}
+                runs = {"whole": render(csv, movies, folder / f"out-{tag}-whole", fps, split=False, layout=layout,
+                                        container=container),
+                        "split": render(csv, movies, folder / f"out-{tag}-split", fps, split=True, layout=layout,
+                                        container=container)}
                 for executor in executors[1:]:
                     runs[executor] = render(csv, movies, folder / f"out-{tag}-{executor}", fps, split=True,
                                             executor=executor, scheduler=scheduler if executor == "dask" else None,
-                                            layout=layout)
+                                            layout=layout, container=container)
                 found = {row.source: row for row in check_group(group, paths, runs, folder)}
                 reference = runs["split"][1].parts[0].path.read_bytes()
                 for executor in executors[1:]:
@@ -568,11 +570,13 @@ def main() -> int:
                         help="the first renders whole and split; the others the split render again")
     parser.add_argument("--layouts", default=",".join(LAYOUTS), help="the parts' sound, each in turn "
                         f"(default: {','.join(LAYOUTS)})")
+    parser.add_argument("--container", choices=("mp4", "mkv"), default="mp4", help="the parts' (default: mp4)")
     args = parser.parse_args()
     sources = [s for s in SOURCES if not args.only or s.name in args.only]
     if args.out.exists():
         shutil.rmtree(args.out)
-    rows = run_matrix(args.out, sources, tuple(args.executors.split(",")), layouts=tuple(args.layouts.split(",")))
+    rows = run_matrix(args.out, sources, tuple(args.executors.split(",")), layouts=tuple(args.layouts.split(",")),
+                      container=args.container)
     print(table(rows))
     (args.out / "matrix.json").write_text(json.dumps([asdict(r) for r in rows], indent=1))
     return 1 if any(r.problems for r in rows) else 0

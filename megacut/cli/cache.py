@@ -69,7 +69,7 @@ def plan_keys(args: argparse.Namespace, output: Path) -> set[str] | None:
     from megacut.run.groups import scene_groups
 
     paths = resolve_paths(args, ("csv", "movies"))
-    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args))
+    plan = prepare_plan(paths["csv"], paths["movies"], settings_from_args(args), cache_folder(args, output))
     if plan.errors:
         if args.prune:
             raise UsageError(f"the plan has {len(plan.errors)} error(s) (see `megacut plan`): the segments of "

@@ -13,9 +13,11 @@ from pathlib import Path
 from megacut.errors import UsageError
 from megacut.plan.settings import (
     BACKENDS,
+    CONTAINERS,
     FIT_MODES,
     HDR_VIDEO_CODEC,
     OUTPUT_PIX_FMTS,
+    OVERLAY_MODES,
     OVERLAY_SECOND_LINES,
     Settings,
     parse_channels,
@@ -30,6 +32,7 @@ from megacut.plan.settings import (
     parse_resolution,
     parse_segment_duration,
     parse_size,
+    parse_subtitles,
     parse_switch,
     parse_transition,
     parse_video_codec,
@@ -199,6 +202,13 @@ def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
                      help="the overlay's line under the date. title: the movie's title without "
                           "extension, year or release tags, then episode code and title (default); movie: "
                           "the CSV's movie cell as written, then episode code and title; none: no such line")
+    fmt.add_argument("--overlay", choices=OVERLAY_MODES, default=DEFAULTS.overlay,
+                     help="the date overlay: burn (drawn into the picture, default), soft (a subtitle track named "
+                          "Dates that players show on request; the picture untouched) or both")
+    fmt.add_argument("--subtitles", type=option_type(parse_subtitles), default=DEFAULTS.subtitles,
+                     metavar="LANGUAGE|TITLE|off", help="also carry every scene's full subtitle track in this "
+                     "language (eng, French) or with this title; the subtitles column decides per row. Forced "
+                     "subtitles (foreign dialogue) are always carried (default: off)")
     fmt.add_argument("--transition", type=option_type(parse_transition), default=parse_transition("none"),
                      help="none or fade[:SECONDS], a fade through black at scene joins (default: none)")
     fmt.add_argument("--effect", metavar="MODULE:FUNCTION",
@@ -209,6 +219,9 @@ def _add_scene_options(parser: argparse.ArgumentParser, fmt) -> None:
     parts.add_argument("--chunk-duration", type=option_type(parse_chunk_duration), default=7200.0,
                        help="longest part: 2h, 90m, 45s, 5400 or 1:30:00 (default: 2h)")
     parts.add_argument("--chunks", type=option_type(parse_chunks), help="render only these parts, e.g. 1,3-5,7")
+    parts.add_argument("--container", choices=CONTAINERS, default=DEFAULTS.container,
+                       help="the parts' container: mp4 (default; text subtitles as mov_text) or mkv (Matroska: "
+                            "SRT and ASS subtitles with their styles, full PGS tracks)")
     parts.add_argument("--rows", action="store_true", help="also show one line per CSV row: the file it matched, "
                        "its start and end in it, frames, audio track and part")
 

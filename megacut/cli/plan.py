@@ -19,8 +19,9 @@ def cmd_plan(args: argparse.Namespace) -> int:
     from megacut.plan.prepare import prepare_plan
 
     paths = resolve_paths(args, ("csv", "movies"))
-    plan = with_copy_problems(prepare_plan(paths["csv"], paths["movies"], settings_from_args(args)))
     output = optional_path(args, "output")
+    cache_root = cache_folder(args, output) if output else Path(args.cache_dir) if args.cache_dir else None
+    plan = with_copy_problems(prepare_plan(paths["csv"], paths["movies"], settings_from_args(args), cache_root))
     return show_plan(plan, rows_in=paths["movies"] if args.rows else None, disk=disk_line(plan, output, args),
                      cache=cache_folder(args, output) if output else None)
 

@@ -12,6 +12,7 @@ from megacut.errors import ExitCode, SourceError, UsageError
 
 def cmd_probe(args: argparse.Namespace) -> int:
     from megacut.cli.report import source_description
+    from megacut.plan.prepare import read_subtitles
     from megacut.plan.probe import probe_sources
     from megacut.plan.sources import VIDEO_EXTENSIONS
 
@@ -27,17 +28,20 @@ def cmd_probe(args: argparse.Namespace) -> int:
     if not files:
         raise UsageError(f"no video files ({', '.join(VIDEO_EXTENSIONS)}) in {', '.join(args.paths)}")
     results = probe_sources(files)
+    cues, unread = read_subtitles([r for r in results.values() if not isinstance(r, SourceError)], None)
     failed = [r for r in results.values() if isinstance(r, SourceError)]
     levels = {path: _loudness(result) for path, result in results.items()
               if args.measure_loudness and not isinstance(result, SourceError)}
     if args.json:
-        print(json.dumps([_probe_json(path, results[path], levels.get(path)) for path in files], indent=2,
-                         default=str))
+        print(json.dumps([_probe_json(path, results[path], levels.get(path), cues.get(path)) for path in files],
+                         indent=2, default=str))
     else:
         for path in files:
             result = results[path]
             print(f"{path}\n  error: {result.message}" if isinstance(result, SourceError)
-                  else source_description(result))
+                  else source_description(result, cues.get(path)))
+            if path in unread:
+                print(f"  subtitles not read: {unread[path]}")
             for track, loudness in levels.get(path, {}).items():
                 print(f"  loudness of audio {track.label()}: {_described(loudness)}")
     return ExitCode.INVALID if failed else ExitCode.OK
@@ -65,7 +69,7 @@ def _described(loudness) -> str:
     return f"{loudness.describe(DEFAULT_LOUDNESS_LUFS)} at {DEFAULT_LOUDNESS_LUFS:g} LUFS"
 
 
-def _probe_json(path: Path, result, levels: dict | None = None) -> dict:
+def _probe_json(path: Path, result, levels: dict | None = None, cues: dict | None = None) -> dict:
     if isinstance(result, SourceError):
         return {"path": str(path), "error": result.message}
     data = asdict(result)
@@ -73,4 +77,10 @@ def _probe_json(path: Path, result, levels: dict | None = None) -> dict:
     for track, entry in zip(result.audio_tracks, data["audio_tracks"]):
         if levels and track in levels:
             entry["loudness"] = levels[track] if isinstance(levels[track], str) else asdict(levels[track])
+    for track, entry in zip(result.subtitle_tracks, data["subtitle_tracks"]):
+        read = (cues or {}).get(track.index)
+        entry["format"] = track.format_name
+        entry["cues"] = read.count if read is not None else None
+        if read is not None and read.style == "pgs":
+            entry["forced_cues"] = read.forced_count
     return data

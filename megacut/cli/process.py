@@ -28,7 +28,7 @@ def plan_and_render(csv_path: Path, movies: Path, output: Path, args: argparse.N
     """Plan; with --dry-run or invalid rows, show the plan; else render it."""
     from megacut.plan.prepare import prepare_plan
 
-    plan = with_copy_problems(prepare_plan(csv_path, movies, settings))
+    plan = with_copy_problems(prepare_plan(csv_path, movies, settings, cache_folder(args, output)))
     rows_in = movies if args.rows else None
     if args.dry_run:
         return show_plan(plan, rows_in=rows_in, disk=disk_line(plan, output, args), cache=cache_folder(args, output),

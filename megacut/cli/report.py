@@ -41,6 +41,7 @@ def plan_table(plan: RenderPlan, rows_in: Path | None = None, cache: Path | None
     if rows_in is not None:
         lines += ["", *rows_table(plan, rows_in, cache)]
     lines += pictures_table(plan)
+    lines += subtitles_table(plan)
     if plan.headings:
         lines += ["", "Headings:"]
         lines += [f"  line {h.line}: {h.text}" for h in plan.headings]
@@ -57,15 +58,15 @@ def rows_table(plan: RenderPlan, movies: Path, cache: Path | None = None) -> lis
     the exact name; a rejected row points to the problems."""
     cells = [(str(s.line), f"{s.row.movie} → {_relative(s.source.path, movies)}", format_timestamp(s.start_s),
               format_timestamp(s.end_s), str(s.frames), s.audio.label() if s.audio else "silence",
-              _loudness_cell(plan, s, cache), str(s.part), plan.found_by.get(s.line, ""))
+              _loudness_cell(plan, s, cache), str(s.part), plan.found_by.get(s.line, ""), _subtitles_cell(s))
              for s in plan.scenes]
-    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", *[""] * 7)
+    cells += [(str(r.line), f"{r.movie} → not planned (see the problems)", *[""] * 8)
               for r in plan.rejected]
     cells.sort(key=lambda row: int(row[0]))
-    header = ("line", "movie → file", "start", "end", "frames", "audio", "loudness", "part", "found by")
+    header = ("line", "movie → file", "start", "end", "frames", "audio", "loudness", "part", "found by", "subtitles")
     rows = [header] + [(line, _shorten(match, MAX_MATCH_WIDTH), *rest) for line, match, *rest in cells]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    left = (False, True, False, False, False, True, True, False, True)
+    left = (False, True, False, False, False, True, True, False, True, True)
     return ["  ".join(cell.ljust(w) if pad_right else cell.rjust(w)
                       for cell, w, pad_right in zip(row, widths, left)).rstrip() for row in rows]
 
@@ -84,6 +85,42 @@ def _loudness_cell(plan: RenderPlan, scene, cache: Path | None) -> str:
     if measured.silent:
         return "silent"
     return f"{measured.integrated_lufs:.1f} LUFS, {measured.gain_db(plan.settings.loudness):+.1f} dB"
+
+
+def _subtitles_cell(scene) -> str:
+    """``forced #2 eng SRT (forced flag): 1 cue; full #1 eng SRT: 14 cues`` for a row; "" without subtitles."""
+    subtitles, parts = scene.subtitles, []
+    choice = subtitles.choice
+    if choice.forced is not None:
+        shown = len(subtitles.forced) if choice.forced.text else len(subtitles.burned)
+        parts.append(f"forced {choice.forced.label()}: {_cues(shown)}" + ("" if choice.forced.text else " burned"))
+    if choice.full is not None:
+        shown = len(subtitles.full) if choice.full.text else len(subtitles.full_pictures)
+        parts.append(f"full {choice.full.label()}: {_cues(shown)}")
+    return "; ".join(parts)
+
+
+def _cues(count: int) -> str:
+    return f"{count} cue{'' if count == 1 else 's'}"
+
+
+def subtitles_table(plan: RenderPlan) -> list[str]:
+    """What each source with subtitle tracks gives the scenes from it, and why; nothing when no source has any."""
+    lines, seen = [], set()
+    for scene in plan.scenes:
+        source, choice = scene.source, scene.subtitles.choice
+        if not source.subtitle_tracks or (source.path, choice) in seen:
+            continue
+        seen.add((source.path, choice))
+        what = choice.describe() or "no forced subtitles in the audio's language" + (
+            f" ({scene.audio.language})" if scene.audio is not None and scene.audio.language else "")
+        lines.append(f"  {source.path.name}: {what}")
+    if not lines:
+        return []
+    container = plan.settings.container
+    soft = "mov_text" if container == "mp4" else "SRT or ASS"
+    return ["", f"Subtitles ({container.upper()} parts: text tracks soft as {soft}, forced ones flagged forced; "
+                "forced pictures burned in):", *lines]
 
 
 def pictures_table(plan: RenderPlan) -> list[str]:
@@ -144,8 +181,9 @@ def colour_description(info: SourceInfo) -> str:
     return text
 
 
-def source_description(info: SourceInfo) -> str:
-    """A few lines describing one probed source, for `megacut probe`."""
+def source_description(info: SourceInfo, cues: dict | None = None) -> str:
+    """A few lines describing one probed source, for `megacut probe` (``cues``: its subtitle tracks' cues
+    by stream index, for their counts)."""
     measured = " (measured: the container has no duration)" if info.duration_measured else ""
     head = (f"{info.path}\n  {format_timestamp(info.duration_s)}{measured}, {info.width}x{info.height}, "
             f"{float(info.fps):.3f} fps, {info.video_codec} {info.pix_fmt}")
@@ -164,6 +202,15 @@ def source_description(info: SourceInfo) -> str:
         default = ", default" if track.default else ""
         lines.append(f"  audio #{track.order + 1} (stream {track.index}): {track.language or 'und'}{title}, "
                      f"{track.codec}, {track.channels} ch, {track.sample_rate} Hz{default}")
+    for track in info.subtitle_tracks:
+        title = f' "{track.title}"' if track.title else ""
+        flags = "".join(f", {flag}" for flag, on in (("forced", track.forced), ("default", track.default),
+                                                     ("hearing impaired", track.hearing_impaired)) if on)
+        read = (cues or {}).get(track.index)
+        count = "" if read is None else f", {_cues(read.count)}" + (
+            f" ({read.forced_count} forced)" if read.style == "pgs" else "")
+        lines.append(f"  subtitles #{track.order + 1} (stream {track.index}): {track.language or 'und'}{title}, "
+                     f"{track.format_name}{count}{flags}")
     return "\n".join(lines)
 
 
@@ -267,6 +314,19 @@ def _audio_format(plan: RenderPlan) -> str:
     return f"aac {fmt.sample_rate} Hz {LAYOUT_NAMES[fmt.channels]}{stereo}"
 
 
+def _subtitles_data(scene) -> dict:
+    """A scene's subtitle tracks, why, and how many cues of each it shows."""
+    subtitles, choice = scene.subtitles, scene.subtitles.choice
+
+    def track(t) -> dict | None:
+        return None if t is None else {"index": t.index, "language": t.language, "title": t.title,
+                                       "format": t.format_name}
+
+    return {"forced": track(choice.forced), "forced_how": choice.forced_how or None,
+            "forced_cues": len(subtitles.forced), "burned_cues": len(subtitles.burned),
+            "full": track(choice.full), "full_cues": len(subtitles.full) + len(subtitles.full_pictures)}
+
+
 def _level_data(level, target: float | None) -> dict | None:
     """A scene's source loudness and gain (run/levels.py's Level) for the report."""
     if level is None:
@@ -297,6 +357,7 @@ def _scene_data(scene_result, offsets: dict[str, float], levels: dict, output: s
                       "ended_at_s": round(s.ended_at_s, 3), "host": s.host or None, "copied": s.job_id in copied}
                      for s in scene_result.segments],
         "overlay": list(scene.overlay_lines),
+        "subtitles": _subtitles_data(scene),
         "loudness": _level_data(levels.get(item.level), scene_result.item.jobs[0].settings.loudness),
     }
 

@@ -1,4 +1,5 @@
-"""Join a part's segments, in plan order, into one MP4 with a chapter per scene.
+"""Join a part's segments, in plan order, into one MP4 or Matroska file with a chapter per scene and its
+subtitle tracks (join/subtitles.py).
 
 Video is stream-copied (no second encode); the segments' PCM audio is encoded
 to AAC once for the whole part, so joins add no drift (an AAC stream per
@@ -26,6 +27,7 @@ from megacut.ffmpeg import (
 )
 from megacut.files import writing
 from megacut.join.audio import encode_audio, track_names
+from megacut.join.subtitles import PartTrack, subtitle_inputs
 from megacut.mov import read_tracks
 from megacut.render.copy_plan import MAX_REORDER
 from megacut.render.scene_ffmpeg import frame_ticks, video_timescale
@@ -132,8 +134,10 @@ def join_segments(files: list[tuple[Path, int]], output: Path, fps: Fraction, *,
 
 
 def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title: str, cancel=None,
-                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = (), copied: bool = False) -> Path:
-    """Join ``inputs`` into ``output`` (an .mp4); raise AssemblyError and leave nothing on failure.
+                  audio: Path | None = None, joined: list[tuple[int, int, Path]] = (), copied: bool = False,
+                  subtitles: tuple[PartTrack, ...] = ()) -> Path:
+    """Join ``inputs`` into ``output`` (an .mp4, or an .mkv: Matroska); raise AssemblyError and leave nothing
+    on failure. ``subtitles``: its subtitle tracks, in their order.
 
     ``audio`` is the part's AAC tracks, encoded while the segments rendered (join/audio.py): they are
     copied; without them the segments' PCM is encoded here as it is. ``joined``: runs of ``inputs`` joined
@@ -144,7 +148,9 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         raise AssemblyError(f"{output.name}: no segment to join")
     files = files_to_join(inputs, joined)
     signature = check_compatible(files, copied)
-    video_tag = ["-tag:v", "hvc1"] if any(track[1] in ("hvc1", "hev1") for track in signature) else []
+    matroska = output.suffix.lower() == ".mkv"
+    hevc = any(track[1] in ("hvc1", "hev1") for track in signature)
+    video_tag = ["-tag:v", "hvc1"] if hevc and not matroska else []
     sample_rate = max(track[6] for track in signature)  # the segments' PCM (0 in a video track)
     with tempfile.TemporaryDirectory(prefix="megacut-join-") as scratch, writing(output) as temporary:
         meta_path = Path(scratch, "chapters.txt")
@@ -153,9 +159,14 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         if audio is None:  # encoded now, from the segments' PCM as they are
             audio = encode_audio([i.path for i in inputs], Path(scratch, "audio"), cancel)
         sources += input_file(audio)  # its tracks copied, named
-        args = [*sources, "-map", "0:v", "-map", "2:a", "-map_metadata", "1", "-map_chapters", "1",
-                "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []), "-c:a", "copy",
-                *track_names(audio)]
+        subtitle_args, subtitle_outputs = subtitle_inputs(subtitles, Path(scratch), 3, "mkv" if matroska else "mp4")
+        args = [*sources, *subtitle_args, "-map", "0:v", "-map", "2:a", *subtitle_outputs, "-map_metadata", "1",
+                "-map_chapters", "1", "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []),
+                "-c:a", "copy", *track_names(audio, matroska)]
+        if matroska:  # Matroska's index (cues) is written at the front by default: one pass
+            completed = run_ffmpeg([*args, *output_file(temporary, "-f", "matroska")], cancel=cancel)
+            _refuse_broken(completed.stderr, output)
+            return output
         frames = sum(i.frames for i in inputs)
         reserve = moov_reserve(frames, float(frames / fps), sample_rate, sum(1 for i in inputs if i.title))
         try:  # the index at the front, written in one pass
@@ -167,11 +178,15 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
             # more index than foreseen: written at the end, then moved to the front (a second pass)
             completed = run_ffmpeg([*args, *output_file(temporary, "-movflags", "+faststart", "-f", "mp4")],
                                    cancel=cancel)
-        broken = timestamp_problem(completed.stderr)
-        if broken:
-            raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
-                                "the part was not written")
+        _refuse_broken(completed.stderr, output)
     return output
+
+
+def _refuse_broken(stderr: str, output: Path) -> None:
+    broken = timestamp_problem(stderr)
+    if broken:
+        raise AssemblyError(f"{output.name}: joining produced broken timestamps ({broken}); "
+                            "the part was not written")
 
 
 def moov_reserve(frames: int, seconds: float, sample_rate: int, chapters: int) -> int:

@@ -70,15 +70,15 @@ def sound_signature(channels: int, stereo_track: bool) -> list:
         CHUNK_S, PREROLL_FRAMES, POSTROLL_FRAMES]
 
 
-def track_names(audio: Path) -> list[str]:
+def track_names(audio: Path, matroska: bool = False) -> list[str]:
     """Output options naming each AAC track of ``audio`` ("5.1", "Stereo", as its handler name: where MP4
     players look for a track's name; a title would be written in a box ffmpeg warns about when it reads the
-    part) and making the first the default and the others not."""
+    part; a title in Matroska) and making the first the default and the others not."""
     args = []
     sound = [t for t in read_tracks(audio) if t.handler == "soun"]
     for number, track in enumerate(sound):
         name = TRACK_NAMES.get(track.channels, f"{track.channels} channels")
-        args += [f"-metadata:s:a:{number}", f"handler_name={name}",
+        args += [f"-metadata:s:a:{number}", f"{'title' if matroska else 'handler_name'}={name}",
                  f"-disposition:a:{number}", "default" if number == 0 else "0"]
     return args
 

@@ -21,11 +21,13 @@ from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
 from megacut.plan.settings import Settings
 from megacut.plan.sources import choose_audio_track, movie_title
+from megacut.plan.subtitles import SceneSubtitles, SubtitleChoice, choose_subtitles, scene_subtitles
 from megacut.plan.timecodes import TimecodeError, format_seconds, format_timestamp
+from megacut.subtitles.cues import TrackCues
 
 AUDIO_SAMPLE_RATE = 48000
 AUDIO_CHANNELS = 2
-PART_NAME = "mega_cut_part_{n}.mp4"
+PART_NAME = "mega_cut_part_{n}.{container}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +73,7 @@ class Scene:
     fade_in_s: float
     fade_out_s: float
     warnings: tuple[str, ...]
+    subtitles: SceneSubtitles = SceneSubtitles(SubtitleChoice())  # its forced and full subtitles, scene time
 
     @property
     def name(self) -> str:
@@ -82,6 +85,7 @@ class Part:
     number: int
     scenes: tuple[Scene, ...]
     selected: bool
+    container: str = "mp4"
 
     @property
     def frames(self) -> int:
@@ -93,7 +97,7 @@ class Part:
 
     @property
     def filename(self) -> str:
-        return PART_NAME.format(n=self.number)
+        return PART_NAME.format(n=self.number, container=self.container)
 
     @property
     def sources(self) -> list[str]:
@@ -163,8 +167,10 @@ def _source_warnings(source: SourceInfo, settings: Settings) -> list[str]:
 
 
 def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str | SourceLookupError],
-               settings: Settings) -> RenderPlan:
-    """Plan ``table`` given each row's source (keyed by line; a string or a lookup error is why it has none)."""
+               settings: Settings, subtitle_cues: Mapping[Path, Mapping[int, TrackCues]] | None = None) -> RenderPlan:
+    """Plan ``table`` given each row's source (keyed by line; a string or a lookup error is why it has none)
+    and the cues of the sources' subtitle tracks (by source path, then stream index; plan/prepare.py)."""
+    subtitle_cues = subtitle_cues or {}
     problems = list(table.problems)
     reasons: dict[int, list[str]] = {}
 
@@ -190,8 +196,19 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str | Sourc
     audio_choices = {item.row.line: choose_audio_track(item.source, title=item.row.audio_title or None,
                                                        language=item.row.language or None) for item in timed}
     fmt, format_note = choose_format(timed, settings, {line: track for line, (track, _) in audio_choices.items()})
+    subtitle_choices = {}
+    for item in timed:
+        choice = choose_subtitles(item.source, audio_choices[item.row.line][0],
+                                  subtitle_cues.get(item.source.path, {}), item.row.subtitles or settings.subtitles)
+        subtitle_choices[item.row.line] = choice
+        if choice.full is not None and not choice.full.text and settings.container != "mkv":
+            reject(item.row, f"the full subtitle track asked for, {choice.full.label()} of {item.source.path.name}, "
+                             "holds pictures, which MP4 parts cannot carry",
+                   "render Matroska parts (--container mkv), or ask for a text track (the subtitles column)")
     valid: list[tuple[_Timed, int]] = []
     for item in timed:
+        if item.row.line in reasons:
+            continue
         frames = fmt.frames_for(item.end_s - item.start_s)
         if frames < 1:
             reject(item.row, f"the scene lasts {item.end_s - item.start_s:.3f} s, shorter than one frame at "
@@ -214,11 +231,12 @@ def build_plan(table: SceneTable, sources: Mapping[int, SourceInfo | str | Sourc
             for message in _source_warnings(item.source, settings):
                 problems.append(Problem(message, str(table.path), item.row.line, "warning"))
         audio, audio_warnings = audio_choices[item.row.line]
-        for warning in audio_warnings:
+        choice = subtitle_choices[item.row.line]
+        for warning in (*audio_warnings, *choice.warnings):
             problems.append(Problem(warning, str(table.path), item.row.line, "warning"))
-        scenes.append((item, frames, part, audio, tuple(audio_warnings)))
+        scenes.append((item, frames, part, audio, tuple(audio_warnings), choice))
 
-    parts = _make_parts(scenes, fmt, settings)
+    parts = _make_parts(scenes, fmt, settings, subtitle_cues)
     problems.extend(_check_chunk_selection(parts, settings))
     rejected = tuple(
         RejectedRow(index=r.index, line=r.line, movie=r.movie, reasons=tuple(reasons[r.line]))
@@ -330,7 +348,8 @@ def assign_parts(rows: list[tuple[SceneRow, int]], fmt: OutputFormat, settings: 
     return numbers, problems
 
 
-def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ...]:
+def _make_parts(scenes, fmt: OutputFormat, settings: Settings,
+                subtitle_cues: Mapping[Path, Mapping[int, TrackCues]]) -> tuple[Part, ...]:
     grouped: dict[int, list] = {}
     for entry in scenes:
         grouped.setdefault(entry[2], []).append(entry)
@@ -340,7 +359,7 @@ def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ..
         entries = grouped[number]
         offset_frames = 0
         made = []
-        for position, (item, frames, part, audio, warnings) in enumerate(entries):
+        for position, (item, frames, part, audio, warnings, choice) in enumerate(entries):
             fade = settings.transition.duration_s if settings.transition.kind == "fade" else 0.0
             scene = Scene(
                 index=item.row.index,
@@ -358,10 +377,13 @@ def _make_parts(scenes, fmt: OutputFormat, settings: Settings) -> tuple[Part, ..
                 fade_in_s=min(fade, fmt.seconds_for(frames) / 2) if position > 0 else 0.0,
                 fade_out_s=min(fade, fmt.seconds_for(frames) / 2) if position < len(entries) - 1 else 0.0,
                 warnings=warnings,
+                subtitles=scene_subtitles(choice, subtitle_cues.get(item.source.path, {}), item.start_s,
+                                          fmt.seconds_for(frames)),
             )
             made.append(scene)
             offset_frames += frames
-        parts.append(Part(number=number, scenes=tuple(made), selected=selected is None or number in selected))
+        parts.append(Part(number=number, scenes=tuple(made), selected=selected is None or number in selected,
+                          container=settings.container))
     return tuple(parts)
 
 

@@ -6,6 +6,7 @@ stays pure. Each distinct source is probed once, in parallel.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -16,10 +17,15 @@ from megacut.plan.scenes import Problem, SceneTable, load_scenes, ordered_proble
 from megacut.plan.settings import Settings
 from megacut.plan.sources import MovieIndex
 from megacut.plan.timecodes import END
+from megacut.subtitles.cues import TrackCues, read_tracks
+
+SUBTITLE_READERS = 4  # sources whose subtitles are read at once (reading is bound by the disk, not the CPU)
 
 
-def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Settings | None = None) -> RenderPlan:
-    """Read ``csv_path``, resolve and probe its sources in ``movies_dir`` and plan the render.
+def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Settings | None = None,
+                 cache_dir: Path | None = None) -> RenderPlan:
+    """Read ``csv_path``, resolve and probe its sources in ``movies_dir``, read their subtitle tracks (kept
+    in ``cache_dir``'s ``subtitles`` folder when given, so a source is read once) and plan the render.
 
     Raises InputError for a CSV that cannot be read at all and UsageError for a
     missing movies folder; row problems are collected in the plan.
@@ -56,9 +62,31 @@ def prepare_plan(csv_path: str | Path, movies_dir: str | Path, settings: Setting
             continue
         info = probed[path]
         sources[line] = f"cannot use this source: {info}" if isinstance(info, SourceError) else info
-    plan = build_plan(table, sources, settings)
+    cues, unread = read_subtitles([s for s in sources.values() if isinstance(s, SourceInfo)], cache_dir)
+    plan = build_plan(table, sources, settings, cues)
     more = heading_warnings(table, index) + overlay_font_warnings(plan)
+    more += [Problem(f"{unread[s.source.path]}; its forced subtitles are left out", str(table.path), s.line, "warning")
+             for s in plan.scenes if s.source.path in unread]
     return replace(plan, problems=ordered_problems(plan.problems + tuple(more)), found_by=found_by)
+
+
+def read_subtitles(sources: list[SourceInfo], cache_dir: Path | None
+                   ) -> tuple[dict[Path, dict[int, TrackCues]], dict[Path, str]]:
+    """The cues of every readable subtitle track of ``sources`` (by path, then stream index), each source read
+    in one pass, at most ``SUBTITLE_READERS`` at once; and why a source's could not be read."""
+    unique = {s.path: s for s in sources if any(t.readable for t in s.subtitle_tracks)}
+    cache = cache_dir / "subtitles" if cache_dir is not None else None
+
+    def read(source: SourceInfo) -> dict[int, TrackCues] | str:
+        try:
+            return read_tracks(source.path, source.size_bytes, source.mtime_ns, source.subtitle_tracks, cache)
+        except SourceError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=SUBTITLE_READERS) as pool:
+        results = dict(zip(unique, pool.map(read, unique.values())))
+    return ({p: r for p, r in results.items() if not isinstance(r, str)},
+            {p: r for p, r in results.items() if isinstance(r, str)})
 
 
 def heading_warnings(table: SceneTable, index: MovieIndex) -> list[Problem]:

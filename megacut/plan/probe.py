@@ -38,6 +38,7 @@ from megacut.plan.ffmpeg_dump import (
 )
 from megacut.plan.dynamic_range import SDR, DynamicRange, dynamic_range, needs_frame_metadata
 from megacut.plan.timecodes import snap_fps
+from megacut.subtitles.tracks import SubtitleTrack
 
 PROBE_TIMEOUT_S = 120.0
 MEASURE_TIMEOUT_S = 3600.0
@@ -100,6 +101,7 @@ class SourceInfo:
     color_transfer: str = ""  # its transfer tag ("bt709", "smpte2084" for HDR10 ...), "" when untagged
     interlaced: bool = False  # ffmpeg reports a field order ("top first" ...): DVD, broadcast, DV
     dynamic_range: DynamicRange = SDR  # SDR, or which HDR and its light levels
+    subtitle_tracks: tuple[SubtitleTrack, ...] = ()
 
     @property
     def hdr(self) -> bool:
@@ -251,6 +253,13 @@ def _audio_track(stream: Stream, order: int) -> AudioTrack:
     return AudioTrack(index=stream.index, order=order, codec=_codec(fields), language=stream.language,
                       title=title, channels=layout_channels(layout), sample_rate=sample_rate,
                       default="default" in stream.dispositions, layout=layout.strip())
+
+
+def _subtitle_track(stream: Stream, order: int) -> SubtitleTrack:
+    return SubtitleTrack(index=stream.index, order=order, codec=_codec(stream.fields), language=stream.language,
+                         title=stream.metadata.get("title", "").strip() or None,
+                         forced="forced" in stream.dispositions, default="default" in stream.dispositions,
+                         hearing_impaired="hearing impaired" in stream.dispositions)
 
 
 def _video_stream(dump: Dump) -> Stream | None:
@@ -411,6 +420,8 @@ def _build_info(path: Path, stat: os.stat_result, dump: Dump) -> SourceInfo:
         audio_tracks=tuple(_audio_track(s, order) for order, s in enumerate(audio)),
         color_matrix=color_matrix, color_transfer=color_transfer, interlaced=_interlaced(video.fields),
         dynamic_range=_dynamic_range(path, video),
+        subtitle_tracks=tuple(_subtitle_track(s, order)
+                              for order, s in enumerate(s for s in dump.streams if s.kind == "subtitle")),
     )
 
 

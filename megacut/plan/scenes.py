@@ -28,6 +28,7 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "episode_title": ("episode_title",),
     "language": ("language", "audio_language"),
     "audio_title": ("audio_title",),
+    "subtitles": ("subtitles", "subtitle"),
     "part": ("part", "chunk"),
     "file": ("file",),
     "comment": ("comment",),
@@ -111,6 +112,7 @@ class SceneRow:
     episode_title: str = ""
     language: str = ""
     audio_title: str = ""
+    subtitles: str = ""  # the full subtitle track wanted: a language or a title; "off"; "": the --subtitles option's
     part: int | None = None
     file: str = ""
     comment: str = ""
@@ -325,6 +327,7 @@ def _read_row(table: SceneTable, columns: dict[str, int], header: list[str], lin
             episode_title=cell("episode_title"),
             language=cell("language"),
             audio_title=cell("audio_title"),
+            subtitles=cell("subtitles"),
             part=part,
             file=cell("file"),
             comment=cell("comment"),

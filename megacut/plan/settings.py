@@ -19,6 +19,8 @@ from megacut.plan.timecodes import TimecodeError, parse_duration, snap_fps
 FIT_MODES = ("pad", "crop")
 BACKENDS = ("ffmpeg", "moviepy")
 OVERLAY_SECOND_LINES = ("title", "movie", "none")  # the first is the default
+OVERLAY_MODES = ("burn", "soft", "both")  # the date overlay drawn into the picture, a subtitle track, or both
+CONTAINERS = ("mp4", "mkv")  # the parts' container; MP4 is the default
 # The loudness every source is brought to (render/loudness.py says why this one).
 DEFAULT_LOUDNESS_LUFS = -27.0
 # --dynamic-range: the output's pixel format. SDR is 8-bit H.264 (or the --video-codec); HDR is 10-bit HEVC,
@@ -66,6 +68,9 @@ class Settings:
     loudness: float | None = DEFAULT_LOUDNESS_LUFS  # every source's gain brings it here (LUFS); None: levels kept
     stereo_track: bool = True  # a 5.1 part also carries its stereo downmix, a second track
     dynamic_range: str = "sdr"  # the output's: sdr, or hdr (10-bit HEVC, PQ; needs video_codec libx265)
+    container: str = "mp4"  # the parts': mp4, or mkv (Matroska: SRT/ASS and PGS subtitle tracks too)
+    subtitles: str = "off"  # the full subtitle track of every scene (a language or title; the column overrides)
+    overlay: str = "burn"  # the date overlay: burn (into the picture), soft (a subtitle track), both
 
     def __post_init__(self) -> None:
         check_dynamic_range(self.dynamic_range, self.video_codec, self.backend)
@@ -153,6 +158,22 @@ def parse_overlay_second_line(text: str) -> str:
         raise UsageError(f"--overlay-second-line: '{text}' is not {', '.join(OVERLAY_SECOND_LINES[:-1])} or "
                          f"{OVERLAY_SECOND_LINES[-1]}")
     return value
+
+
+def parse_choice(option: str, text: str, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (case-insensitive); UsageError naming the option otherwise."""
+    value = text.strip().lower()
+    if value not in choices:
+        raise UsageError(f"{option}: '{text}' is not {', '.join(choices[:-1])} or {choices[-1]}")
+    return value
+
+
+def parse_subtitles(text: str) -> str:
+    """``--subtitles``: the full track every scene carries, by language ("eng", "English") or title; off."""
+    value = text.strip()
+    if not value:
+        raise UsageError("--subtitles: give a language (eng, French), a track title, or off")
+    return "off" if value.lower() in ("off", "none", "no") else value
 
 
 def parse_chunks(text: str) -> tuple[int, ...]:

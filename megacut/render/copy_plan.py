@@ -73,6 +73,8 @@ def _mismatch(scene: Scene, fmt: OutputFormat, settings: Settings) -> str:
     source = scene.source
     if settings.effect:
         return "a frame effect changes every frame"
+    if scene.subtitles.burned:
+        return "forced subtitle pictures are burned into it"
     if settings.video_codec != "libx264":
         return f"the output codec is {settings.video_codec}; megacut copies H.264 into H.264"
     if source.video_codec != "h264":

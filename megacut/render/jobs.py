@@ -31,6 +31,7 @@ from megacut.render.colour import picture_key
 from megacut.render.copy_plan import CopySpan, copy_span
 from megacut.render.loudness import MEASURER_VERSION, TRUE_PEAK_CEILING_DBTP
 from megacut.render.overlay import OverlayTiming, scene_overlay
+from megacut.render.subtitles import burned_in, burned_key
 
 SEGMENT_SUFFIX = ".mov"
 
@@ -286,6 +287,9 @@ def _scene_effects(scene: Scene, fmt: OutputFormat, settings: Settings, start_s:
         effects["overlay_style"] = [settings.font, settings.font_size, settings.overlay_duration_s,
                                     scene.duration_s if timing.duration_s >= scene.duration_s else None,
                                     font_identities(scene.overlay_lines, settings)]
+    first, frames = fmt.frames_for(start_s), fmt.frames_for(end_s - start_s)
+    if burned := burned_in(scene, fmt, first, frames):
+        effects["burned_subtitles"] = burned_key(burned)
     if scene.fade_in_s > 0 and start_s < scene.fade_in_s:
         effects["fade_in"] = scene.fade_in_s
     if scene.fade_out_s > 0 and end_s > scene.duration_s - scene.fade_out_s - float(1 / fmt.fps):

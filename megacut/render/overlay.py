@@ -55,9 +55,12 @@ def overlay_timing(scene_duration_s: float, settings: Settings) -> OverlayTiming
     return OverlayTiming(duration_s=duration_s, fade_in_s=fade_s, fade_out_s=fade_s)
 
 
-def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings) -> OverlayTiming | None:
-    """When the scene's overlay shows (from the scene start), or None when it has none."""
-    return overlay_timing(scene.frames / float(fmt.fps), settings) if scene.overlay_lines else None
+def scene_overlay(scene: Scene, fmt: OutputFormat, settings: Settings, soft: bool = False) -> OverlayTiming | None:
+    """When the scene's overlay shows (from the scene start): drawn into the picture, or with ``soft`` as the
+    dates subtitle track; None when it has none, or is not drawn (``--overlay soft``) and ``soft`` is not asked."""
+    if not scene.overlay_lines or (not soft and settings.overlay == "soft"):
+        return None
+    return overlay_timing(scene.frames / float(fmt.fps), settings)
 
 
 # ----------------------------------------------------------------- drawing

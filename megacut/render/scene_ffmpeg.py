@@ -49,6 +49,7 @@ from megacut.render.colour import MASTER_DISPLAY, hdr_output, output_tags, overl
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
+from megacut.render.subtitles import BurnedCue, burned_in, write_cue_images
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
@@ -133,9 +134,10 @@ def graph_value(text: str) -> str:
     return re.sub(r"([\\'\[\],;])", r"\\\1", option)
 
 
-def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path | None = None) -> str:
-    """Filter graph from the source's video (and the overlay image ``overlay_png``, shown for ``timing``) to
-    ``[v]``.
+def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path | None = None,
+                subtitles: list[tuple[Path, BurnedCue]] = ()) -> str:
+    """Filter graph from the source's video (and the overlay image ``overlay_png``, shown for ``timing``, and
+    the forced subtitle pictures ``subtitles``, each drawn on the frames it shows on) to ``[v]``.
 
     A segment's frames are cut like the whole scene's, then moved to their time in the scene
     (``setpts=PTS+first_frame``: the fps filter's time base is one frame) so that the fades and the
@@ -156,21 +158,33 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
     to_zero = ["setpts=PTS-STARTPTS"] if first else []
     source = f"[0:{scene.source.video_index}]"
     tags = output_tags(fmt.pix_fmt)
-    if timing is None:
+    if timing is None and not subtitles:
         return source + ",".join(steps + [f"format={fmt.pix_fmt}", tags, *to_zero]) + "[v]"
-    # The image is read inside the graph (the movie source), as one frame repeated there: as an input of
+    # Each image is read inside the graph (the movie source), as one frame repeated there: as an input of
     # its own, beside the picture's and the sound's, it made ffmpeg 9 hang in about one run in 40.
-    shown_frames = max(1, round(timing.duration_s * fmt.fps))
-    image = (f"movie=filename={graph_value(f'file:{overlay_png}')},format=rgba,"
-             f"loop=loop={shown_frames - 1}:size=1:start=0,"
-             f"setpts=N/({_rate(fmt.fps)})/TB,"
-             f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
-             f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1"
-             + overlay_to_output("ov", fmt.pix_fmt))
     blend = ":format=yuv420p10" if hdr_output(fmt.pix_fmt) else ""
-    composite = ",".join([f"[base][ov]overlay=x=0:y=0:eof_action=pass{blend}", f"format={fmt.pix_fmt}", tags,
-                          *to_zero]) + "[v]"
-    return f"{source}{','.join(steps)}[base];{image};{composite}"
+    chains, layers = [f"{source}{','.join(steps)}[base]"], []
+    for number, (png, burned) in enumerate(subtitles):  # on the frames it shows on, counted from the job's first
+        chains.append(f"movie=filename={graph_value(f'file:{png}')},format=rgba,"
+                      f"loop=loop={job.frames}:size=1:start=0,setpts=(N+{first})/({_rate(fmt.fps)})/TB"
+                      + overlay_to_output(f"sub{number}", fmt.pix_fmt))
+        layers.append((f"sub{number}", f":enable='between(n,{burned.first - first},{burned.end - 1 - first})'"))
+    if timing is not None:
+        shown_frames = max(1, round(timing.duration_s * fmt.fps))
+        chains.append(f"movie=filename={graph_value(f'file:{overlay_png}')},format=rgba,"
+                      f"loop=loop={shown_frames - 1}:size=1:start=0,"
+                      f"setpts=N/({_rate(fmt.fps)})/TB,"
+                      f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
+                      f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1"
+                      + overlay_to_output("ov", fmt.pix_fmt))
+        layers.append(("ov", ""))
+    below = "base"
+    for number, (label, enable) in enumerate(layers):
+        above = f"laid{number}"
+        chains.append(f"[{below}][{label}]overlay=x=0:y=0:eof_action=pass{blend}{enable}[{above}]")
+        below = above
+    chains.append(f"[{below}]" + ",".join([f"format={fmt.pix_fmt}", tags, *to_zero]) + "[v]")
+    return ";".join(chains)
 
 
 def pcm_format(fmt: OutputFormat) -> str:
@@ -286,13 +300,15 @@ def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
             *output_file(output, "-map_metadata", "-1", "-map_chapters", "-1", "-f", "mov")]
 
 
-def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path) -> list[str]:
-    """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``."""
+def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path,
+                     subtitles: list[tuple[Path, BurnedCue]] = ()) -> list[str]:
+    """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``
+    (``subtitles``: the forced pictures it burns in, drawn to PNGs)."""
     fmt = job.format
     args = ["-loglevel", "error", *TIMESTAMPS, *picture_input(job)]
     timing = job.overlay if overlay_png else None
     args += sound_input(job) if job.scene.audio is not None else []
-    graph = f"{video_graph(job, timing, overlay_png)};{audio_graph(job, 1)}"
+    graph = f"{video_graph(job, timing, overlay_png, subtitles)};{audio_graph(job, 1)}"
     # Lengths are exact inside the graph (trim, atrim); -frames:v would end the file when the video
     # is complete, cutting the audio short.
     args += ["-filter_complex", graph, "-map", "[v]", "-map", "[a]"]
@@ -316,5 +332,7 @@ def render_scene_ffmpeg(job: SceneJob, cancel=None, clips=None) -> JobResult:
         if job.overlay is not None:
             overlay = render_overlay_png(job.scene.overlay_lines, job.format.width, job.format.height,
                                          job.settings, job.work_dir / "overlay.png")
-        run_ffmpeg(build_scene_args(job, overlay, temp), cancel=cancel)
+        burned = burned_in(job.scene, job.format, job.first_frame, job.frames)
+        subtitles = write_cue_images(burned, job.scene, job.format, job.settings.fit, job.work_dir)
+        run_ffmpeg(build_scene_args(job, overlay, temp, subtitles), cancel=cancel)
     return job_result(job, started_s, cpu_before_s)

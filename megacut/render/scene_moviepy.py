@@ -48,7 +48,8 @@ from megacut.ffmpeg import even
 from megacut.plan.build import OutputFormat
 from megacut.render.colour import reader_matrix
 from megacut.render.jobs import JobResult, SceneJob
-from megacut.render.overlay import overlay_timing, render_overlay_image
+from megacut.render.overlay import render_overlay_image, scene_overlay
+from megacut.render.subtitles import burned_in, cue_image
 from megacut.render.pipe import write_segment
 from megacut.render.scene_ffmpeg import START_SLACK_S, _num, scene_audio
 from megacut.render.segment import (
@@ -196,8 +197,8 @@ def overlay_layer(job: SceneJob):
     from moviepy import ImageClip
 
     fmt = job.format
-    timing = overlay_timing(job.scene.frames / float(fmt.fps), job.settings)
-    if not job.scene.overlay_lines or timing is None:
+    timing = scene_overlay(job.scene, fmt, job.settings)
+    if timing is None:
         return None
     image = render_overlay_image(job.scene.overlay_lines, fmt.width, fmt.height, job.settings)
     box = image.getbbox()
@@ -211,6 +212,24 @@ def overlay_layer(job: SceneJob):
         return min(fade_in, 1.0 - ffmpeg_ramp(frame_index, timing.fade_out_start_s, timing.fade_out_s, fmt.fps))
 
     return layer, box[0], box[1], shown_frames, alpha
+
+
+def subtitle_layers(job: SceneJob) -> list:
+    """The forced subtitle pictures of the whole scene, as :func:`with_overlay` takes them: each shown fully
+    on the frames it shows on, nowhere else (render/subtitles.py)."""
+    from moviepy import ImageClip
+
+    scene, fmt = job.scene, job.format
+    layers = []
+    for burned in burned_in(scene, fmt, 0, scene.frames):
+        image = cue_image(burned.cue, (scene.source.width, scene.source.height), fmt, job.settings.fit)
+        box = image.getbbox()
+        if box is None:
+            continue
+        layer = ImageClip(np.asarray(image.crop(box)), transparent=True, duration=float(job.scene.duration_s))
+        shown = range(burned.first, burned.end)
+        layers.append((layer, box[0], box[1], burned.end, lambda k, shown=shown: 1.0 if k in shown else 0.0))
+    return layers
 
 
 def with_overlay(clip: "VideoClip", fps: Fraction, layer: "VideoClip", x: int, y: int, shown_frames: int,
@@ -247,6 +266,8 @@ def scene_clip(job: SceneJob, source: "VideoClip") -> "VideoClip":
     clip = clip.image_transform(lambda frame: fit_frame(frame, fmt.width, fmt.height))
     if scene.fade_in_s > 0 or scene.fade_out_s > 0:
         clip = clip.transform(lambda get_frame, t: _darken(get_frame(t), fade_factor(round(t * fmt.fps), job)))
+    for subtitle in subtitle_layers(job):
+        clip = with_overlay(clip, fmt.fps, *subtitle)
     layer = overlay_layer(job)
     if layer is not None:
         clip = with_overlay(clip, fmt.fps, *layer)

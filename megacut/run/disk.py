@@ -44,7 +44,7 @@ def render_need(groups, cache=None) -> tuple[int, int]:
     :class:`~megacut.run.cache.SegmentCache`, only the parts not current and the segments not valid in it."""
     if cache is None:
         return need_bytes(groups, lambda group: False, lambda group, job: True)
-    return need_bytes(groups, lambda group: cache.part_is_current(group.output, group.keys, group.audio_key),
+    return need_bytes(groups, lambda group: cache.part_is_current(group.output, group.keys, group.join_key),
                       lambda group, job: not cache.is_valid(job.key, job.frames, group.format))
 
 

@@ -82,7 +82,7 @@ class _Run:
                 self.done[group.number] = PartResult(group, PartStatus.SKIPPED)
                 self.items.update({i.id: ItemResult(i, ItemStatus.SKIPPED) for i in group.items})
             elif not self.options.force and self.cache.part_is_current(
-                    group.output, group.keys, group.audio_key):
+                    group.output, group.keys, group.join_key):
                 self.done[group.number] = PartResult(group, PartStatus.CURRENT, group.output,
                                                      [i.id for i in group.items], group.duration_s)
                 self.items.update({i.id: ItemResult(i, ItemStatus.CACHED, cached_segments(i)) for i in group.items})
@@ -292,9 +292,9 @@ def process(csv_path: str | Path, movies_dir: str | Path, output_dir: str | Path
     ``output_dir``); paths may be ``str`` or ``Path``. Returns the engine's RunResult;
     its ``exit_code`` says how it went.
     """
-    plan = prepare_plan(csv_path, movies_dir, settings)
+    options = replace(options, output_dir=output_dir) if options else RunOptions(output_dir=output_dir)
+    plan = prepare_plan(csv_path, movies_dir, settings, options.cache_dir or options.output_dir / ".megacut-cache")
     if plan.errors:
         raise InputError(f"{len(plan.errors)} invalid row(s), nothing rendered:\n" +
                          "\n".join(str(p) for p in plan.errors))
-    options = replace(options, output_dir=output_dir) if options else RunOptions(output_dir=output_dir)
     return render_plan(plan, options, on_item=on_item)

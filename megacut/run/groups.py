@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from megacut.join.audio import sound_signature
+from megacut.join.subtitles import PartTrack, part_tracks
 from megacut.plan.build import OutputFormat, RenderPlan, Scene
 from megacut.plan.sections import TITLE_CARD_S, SectionSpec, spec_format
 from megacut.plan.settings import Settings
@@ -53,6 +54,8 @@ class Group:
     selected: bool = True
     loudness: float | None = None  # the target its sources' gains bring them to (LUFS); None: no gains
     stereo_track: bool = False  # a 5.1 part also carries its stereo downmix
+    subtitles: tuple[PartTrack, ...] = ()  # its subtitle tracks when every item is in it (join/subtitles.py)
+    settings: Settings | None = None  # a scenes plan's (its subtitle tracks are made again from the items joined)
 
     frames = property(lambda self: sum(i.frames for i in self.items))
     duration_s = property(lambda self: sum(i.duration_s for i in self.items))
@@ -68,6 +71,32 @@ class Group:
         sound = [sound_signature(self.format.channels, self.stereo_track), self.loudness,
                  [item.level for item in self.items]]
         return hashlib.sha256(json.dumps([sound, keys]).encode("utf-8")).hexdigest()[:32]
+
+    @property
+    def join_key(self) -> str | None:
+        """What its join adds to its segments: its sound (the audio key) and its subtitle tracks. A part
+        recorded with another is joined again, its segments reused."""
+        audio = self.audio_key
+        if audio is None or not self.subtitles:
+            return audio
+        tracks = [track.digest for track in self.subtitles]
+        return hashlib.sha256(json.dumps([audio, tracks]).encode("utf-8")).hexdigest()[:32]
+
+    def subtitle_tracks(self, included: list[Item]) -> tuple[PartTrack, ...]:
+        """Its subtitle tracks when only the ``included`` items are joined (the others failed)."""
+        if self.settings is None or len(included) == len(self.items):
+            return self.subtitles
+        return part_tracks(placed_scenes(included), self.format, self.settings)
+
+
+def placed_scenes(items) -> list[tuple[Scene, float]]:
+    """(scene, where it starts in the part, seconds) for the scene items of ``items`` joined in order."""
+    placed, frames = [], 0
+    for item in items:
+        if isinstance(item.origin, Scene):
+            placed.append((item.origin, item.jobs[0].format.seconds_for(frames)))
+        frames += item.frames
+    return placed
 
 
 def chapter_title(scene: Scene) -> str:
@@ -87,7 +116,8 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
                               level_key(scene, plan.format, plan.settings)))
         groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
                             f"{plan.csv_path.stem} — part {part.number}", part.selected, plan.settings.loudness,
-                            plan.settings.stereo_track))
+                            plan.settings.stereo_track, part_tracks(placed_scenes(items), plan.format, plan.settings),
+                            plan.settings))
     return groups
 
 

@@ -240,12 +240,13 @@ class PartState:
             audio_wait_s = time.monotonic() - started_s
             cache.forget_part(group.output)
             assemble_part(inputs, group.output, group.format.fps, title=group.title, cancel=self.run.stop.cancel,
-                          audio=audio, joined=self.joined_ahead(included), copied=self.copied)
+                          audio=audio, joined=self.joined_ahead(included), copied=self.copied,
+                          subtitles=group.subtitle_tracks(included))
         except Cancelled:
             return PartResult(group, PartStatus.CANCELLED, error="interrupted while joining")
         except MegacutError as exc:
             return PartResult(group, PartStatus.FAILED, error=str(exc))
-        cache.record_part(group.output, segment_keys(included), group.audio_key if len(included) == len(group.items)
+        cache.record_part(group.output, segment_keys(included), group.join_key if len(included) == len(group.items)
                           else None)
         status = PartStatus.INCOMPLETE if failed else PartStatus.WRITTEN
         self.run.on_event(f"{group.output.name}: {status}, {len(included)} item(s)")

@@ -1,0 +1,56 @@
+"""A source's subtitle tracks as ffmpeg describes them, and what each kind of track can become.
+
+Text tracks (SubRip, ASS/SSA, mov_text, WebVTT) are cut and carried soft in every container: MP4 takes
+them as mov_text, Matroska as SRT or ASS (ASS styles kept). Image tracks are pictures: Blu-ray PGS is
+read by megacut (``pgs``), its forced objects burned into the picture and its full tracks carried soft in
+Matroska only (MP4 has no sample entry for them). DVD VobSub and DVB image tracks are listed but not read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ffmpeg's codec names: text tracks megacut reads as cues, and image tracks by the name users know them by.
+TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"})
+STYLED_CODECS = frozenset({"ass", "ssa"})  # read as ASS (styles kept); the others as SubRip
+PGS_CODEC = "hdmv_pgs_subtitle"
+IMAGE_CODECS = {PGS_CODEC: "PGS", "dvd_subtitle": "VobSub", "dvb_subtitle": "DVB"}
+
+
+@dataclass(frozen=True, slots=True)
+class SubtitleTrack:
+    """One subtitle stream of a source."""
+
+    index: int  # absolute stream index in the file (``-map 0:<index>``)
+    order: int  # 0-based position among the subtitle streams
+    codec: str  # ffmpeg's name: subrip, ass, mov_text, webvtt, hdmv_pgs_subtitle, dvd_subtitle ...
+    language: str | None  # as tagged ("eng"); None when absent or "und"
+    title: str | None
+    forced: bool  # the forced flag (disposition)
+    default: bool
+    hearing_impaired: bool = False
+
+    @property
+    def text(self) -> bool:
+        return self.codec in TEXT_CODECS
+
+    @property
+    def readable(self) -> bool:
+        """Text, or PGS: megacut reads its cues."""
+        return self.text or self.codec == PGS_CODEC
+
+    @property
+    def format_name(self) -> str:
+        """The codec as users know it: SRT, ASS, mov_text, WebVTT, PGS, VobSub, DVB."""
+        names = {"subrip": "SRT", "srt": "SRT", "ass": "ASS", "ssa": "SSA", "webvtt": "WebVTT", "text": "text"}
+        return names.get(self.codec) or IMAGE_CODECS.get(self.codec) or self.codec
+
+    def label(self) -> str:
+        """``#2 eng "English (Forced)" SRT`` (numbered from 1 among subtitle tracks), for messages."""
+        parts = [f"#{self.order + 1}"]
+        if self.language:
+            parts.append(self.language)
+        if self.title:
+            parts.append(f'"{self.title}"')
+        parts.append(self.format_name)
+        return " ".join(parts)
