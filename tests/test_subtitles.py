@@ -265,6 +265,10 @@ def test_a_matroska_part_carries_chapters_every_track_and_its_flags(collection, 
     assert "(default) (forced)" in described[2] and "title           : Forced" in described[2]
     assert "(forced)" not in described[3] and "title           : Full" in described[3]
     assert_cues(cues_of(part, "Forced"), FORCED_IN_PART)
+    mp4_frames, mkv_frames = gray_frames(mp4_part / "mega_cut_part_1.mp4"), gray_frames(part)
+    assert len(mkv_frames) == len(mp4_frames)
+    for x, y in ((120, 130), (20, 130), (20, 20)):
+        assert box_frames(mkv_frames, x, y) == box_frames(mp4_frames, x, y)
     ass_text = part.with_name("forced.ass")
     run_ffmpeg(["-y", "-loglevel", "error", "-i", str(part), "-map", "0:s:0", "-c:s", "copy", str(ass_text)])
     assert "Style: Sign," in ass_text.read_text()  # the titled film's ASS style kept
