@@ -330,3 +330,16 @@ def test_a_soft_overlay_leaves_the_picture_as_without_one(collection):
     soft = scene_jobs(scene, plan.format, plan.settings)
     bare = scene_jobs(replace(scene, overlay_lines=()), plan.format, plan.settings)
     assert soft[0].overlay is None and [j.key for j in soft] == [j.key for j in bare]
+
+
+def test_pictures_are_counted_without_drawing_them_as_reading_them_counts():
+    from megacut.subtitles.cues import TrackCues
+    from megacut.subtitles.pgs import read_sup, write_sup
+
+    cues = [box_cue(1.0, 2.0, forced=False, x=0, y=0), box_cue(2.0, 3.0, forced=True, x=10, y=10),
+            box_cue(4.0, 5.0, forced=False, x=0, y=0, more=[(100, 100, True)]), box_cue(6.0, 7.0, forced=False, x=5, y=5)]
+    sup = write_sup(cues)
+    track = TrackCues("pgs", sup=sup)
+    drawn = read_sup(sup)
+    assert (track.count, track.forced_count) == (len(drawn), sum(any(o.forced for o in c.objects) for c in drawn))
+    assert (track.count, track.forced_count) == (4, 2)

@@ -15,6 +15,7 @@ from it, so they cannot change them.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -60,24 +61,55 @@ class Cue:
         return Cue(round(begin + by_s, 6), round(end + by_s, 6), self.text)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class TrackCues:
     """What a subtitle track shows: text cues in SubRip or ASS form (``style``; ``header``: the ASS script's
-    info and styles), or pictures (``images``, PGS)."""
+    info and styles), or pictures (PGS, ``sup``: its packets, drawn only when its ``images`` are asked for:
+    a film's track has a thousand pictures, and a disc many tracks, most of them never shown)."""
 
     style: str  # "srt", "ass", or "pgs"
     cues: tuple[Cue, ...] = ()
     header: str = ""
-    images: tuple[ImageCue, ...] = ()
+    sup: bytes = b""
+
+    @functools.cached_property
+    def images(self) -> tuple[ImageCue, ...]:
+        return tuple(read_sup(self.sup)) if self.sup else ()
 
     @property
     def count(self) -> int:
-        return len(self.images) if self.style == "pgs" else len(self.cues)
+        return self._compositions[0] if self.style == "pgs" else len(self.cues)
 
     @property
     def forced_count(self) -> int:
         """How many of its pictures show forced objects (PGS marks them one by one)."""
-        return sum(1 for image in self.images if any(o.forced for o in image.objects))
+        return self._compositions[1]
+
+    @functools.cached_property
+    def _compositions(self) -> tuple[int, int]:
+        """(pictures shown, pictures with a forced object), from the PGS compositions alone (nothing drawn)."""
+        return composition_counts(self.sup)
+
+
+def composition_counts(sup: bytes) -> tuple[int, int]:
+    """(compositions that show something, those with a forced object) of a PGS stream: each segment's
+    13-byte header ("PG", PTS, DTS, type, size), and in a composition (type 0x16) the object count at
+    byte 10 of its payload, then 8 bytes per object (16 when cropped) with the forced flag (0x40) at 3."""
+    shown = forced = offset = 0
+    while offset + 13 <= len(sup):
+        kind, size = sup[offset + 10], int.from_bytes(sup[offset + 11:offset + 13], "big")
+        payload = sup[offset + 13:offset + 13 + size]
+        if kind == 0x16 and len(payload) > 10 and payload[10]:
+            shown += 1
+            flags, at = [], 11
+            for _ in range(payload[10]):
+                if at + 8 > len(payload):
+                    break
+                flags.append(payload[at + 3])
+                at += 16 if payload[at + 3] & 0x80 else 8
+            forced += any(flag & 0x40 for flag in flags)
+        offset += 13 + size
+    return shown, forced
 
 
 # ------------------------------------------------------------------ reading
@@ -128,7 +160,7 @@ def read_tracks(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[Sub
 def parse_file(file: Path) -> TrackCues:
     """A track as ffmpeg wrote it (``.srt``, ``.ass`` or ``.sup``); an empty track when it wrote nothing."""
     if file.suffix == ".sup":
-        return TrackCues("pgs", images=tuple(read_sup(file.read_bytes()) if file.exists() else ()))
+        return TrackCues("pgs", sup=file.read_bytes() if file.exists() else b"")
     text = file.read_text(encoding="utf-8", errors="replace") if file.exists() else ""
     if file.suffix == ".ass":
         header, cues = parse_ass(text)
