@@ -95,7 +95,7 @@ def _subtitles_cell(scene) -> str:
         shown = len(subtitles.forced) if choice.forced.text else len(subtitles.burned)
         parts.append(f"forced {choice.forced.label()}: {_cues(shown)}" + ("" if choice.forced.text else " burned"))
     if choice.full is not None:
-        shown = len(subtitles.full) if choice.full.text else len(subtitles.full_pictures)
+        shown = len(subtitles.full) if choice.full.text else subtitles.full_picture_count
         parts.append(f"full {choice.full.label()}: {_cues(shown)}")
     return "; ".join(parts)
 
@@ -324,7 +324,7 @@ def _subtitles_data(scene) -> dict:
 
     return {"forced": track(choice.forced), "forced_how": choice.forced_how or None,
             "forced_cues": len(subtitles.forced), "burned_cues": len(subtitles.burned),
-            "full": track(choice.full), "full_cues": len(subtitles.full) + len(subtitles.full_pictures)}
+            "full": track(choice.full), "full_cues": len(subtitles.full) + subtitles.full_picture_count}
 
 
 def _level_data(level, target: float | None) -> dict | None:

@@ -163,7 +163,7 @@ def assemble_part(inputs: list[PartInput], output: Path, fps: Fraction, *, title
         args = [*sources, *subtitle_args, "-map", "0:v", "-map", "2:a", *subtitle_outputs, "-map_metadata", "1",
                 "-map_chapters", "1", "-c:v", "copy", *video_tag, *(copied_video(fps) if copied else []),
                 "-c:a", "copy", *track_names(audio, matroska)]
-        if matroska:  # Matroska's index (cues) is written at the front by default: one pass
+        if matroska:  # one pass: its index (cues) at the end, where the SeekHead at the front points players
             completed = run_ffmpeg([*args, *output_file(temporary, "-f", "matroska")], cancel=cancel)
             _refuse_broken(completed.stderr, output)
             return output

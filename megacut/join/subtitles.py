@@ -22,7 +22,7 @@ from megacut.plan.build import OutputFormat, Scene
 from megacut.plan.settings import Settings
 from megacut.render.overlay import scene_overlay
 from megacut.subtitles.cues import ASS, SRT, Cue, merge_ass, restyled, srt_as_ass, write_ass, write_srt
-from megacut.subtitles.pgs import write_sup
+from megacut.subtitles.pgs import read_sup, write_sup
 
 FORCED, FULL, PICTURES, DATES = "Forced", "Full", "Full (pictures)", "Dates"
 
@@ -78,7 +78,8 @@ def part_tracks(placed: list[tuple[Scene, float]], fmt: OutputFormat, settings: 
     full = [(offset, s.subtitles.full, s.subtitles.full_style, s.subtitles.full_header) for s, offset in placed]
     full_language = _language(s.subtitles.choice.full for s, _ in placed)
     tracks.append(_text_track(FULL, full, full_language))
-    pictures = [cue.shifted(offset, 0.0, s.duration_s) for s, offset in placed for cue in s.subtitles.full_pictures]
+    pictures = [cue.shifted(offset, 0.0, s.duration_s) for s, offset in placed
+                for cue in (read_sup(s.subtitles.full_pictures) if s.subtitles.full_pictures else ())]
     pictures = [p for p in pictures if p is not None]
     if pictures and settings.container == "mkv":
         tracks.append(PartTrack(PICTURES, "sup", write_sup(pictures), full_language, cues=len(pictures),

@@ -24,7 +24,7 @@ from typing import Mapping
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.sources import normalize_language
 from megacut.subtitles.cues import Cue, TrackCues
-from megacut.subtitles.pgs import ImageCue
+from megacut.subtitles.pgs import ImageCue, write_sup
 from megacut.subtitles.tracks import PGS_CODEC, SubtitleTrack
 
 FORCED_TITLE = re.compile(r"\b(forced|foreign|signs)\b", re.IGNORECASE)
@@ -61,7 +61,7 @@ class SubtitleChoice:
 class SceneSubtitles:
     """What a scene shows of its subtitles, in scene time (0 = its first frame): the choice, the soft
     text cues of its forced and full tracks (with each track's form), the pictures burned into it, and
-    the full PGS track's pictures (soft, Matroska only)."""
+    the full PGS track's pictures (soft, Matroska only), kept as PGS: a whole film's are a thousand."""
 
     choice: SubtitleChoice
     forced: tuple[Cue, ...] = ()
@@ -71,7 +71,12 @@ class SceneSubtitles:
     full_style: str = ""
     full_header: str = ""
     burned: tuple[ImageCue, ...] = ()  # forced pictures, drawn into the scene's picture
-    full_pictures: tuple[ImageCue, ...] = ()
+    full_pictures: bytes = b""  # PGS (pgs.write_sup), scene time
+    full_picture_count: int = 0
+
+    def for_render(self) -> SceneSubtitles:
+        """What a scene's render needs of it: the pictures it burns in (a job carries no more to a worker)."""
+        return SceneSubtitles(self.choice, burned=self.burned)
 
 
 def _language_tracks(info: SourceInfo, audio: AudioTrack | None) -> list[SubtitleTrack]:
@@ -173,6 +178,8 @@ def scene_subtitles(choice: SubtitleChoice, cues: Mapping[int, TrackCues], start
 
     forced, forced_style, forced_header = texts(choice.forced)
     full, full_style, full_header = texts(choice.full)
+    full_pictures = pictures(choice.full, False)
     return SceneSubtitles(choice, forced, forced_style, forced_header, full, full_style, full_header,
                           burned=pictures(choice.forced, choice.forced_pictures),
-                          full_pictures=pictures(choice.full, False))
+                          full_pictures=write_sup(full_pictures) if full_pictures else b"",
+                          full_picture_count=len(full_pictures))

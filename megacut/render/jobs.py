@@ -269,7 +269,8 @@ def scene_job(scene: Scene, fmt: OutputFormat, settings: Settings, first_frame: 
                   audio_key=audio_key("scene/ffmpeg" if copy else renderer, sound, fmt),  # a copy's sound: ffmpeg's
                   renderer=renderer, kind=ItemKind.SCENE,
                   name=scene.name + (f", {'copied' if copy else 'segment'} {number}/{count}" if count > 1 else ""),
-                  frames=frames, format=fmt, settings=settings, scene=scene, first_frame=first_frame)
+                  frames=frames, format=fmt, settings=settings, first_frame=first_frame,
+                  scene=replace(scene, subtitles=scene.subtitles.for_render()))  # no more than its render needs
     return CopyJob(**fields, span=copy) if copy else SceneJob(**fields)
 
 
