@@ -49,7 +49,7 @@ from megacut.render.colour import MASTER_DISPLAY, hdr_output, output_tags, overl
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import OverlayTiming, render_overlay_png
 from megacut.render.segment import job_result, process_cpu_s, writing_segment
-from megacut.render.subtitles import BurnedCue, burned_in, write_cue_images
+from megacut.render.subtitles import DrawnCue, burned_in, write_cue_images
 
 DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 INPUT_MARGIN_S = 1.0  # read this much source beyond the scene's end
@@ -135,7 +135,7 @@ def graph_value(text: str) -> str:
 
 
 def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path | None = None,
-                subtitles: list[tuple[Path, BurnedCue]] = ()) -> str:
+                subtitles: list[DrawnCue] = ()) -> str:
     """Filter graph from the source's video (and the overlay image ``overlay_png``, shown for ``timing``, and
     the forced subtitle pictures ``subtitles``, each drawn on the frames it shows on) to ``[v]``.
 
@@ -164,11 +164,14 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
     # its own, beside the picture's and the sound's, it made ffmpeg 9 hang in about one run in 40.
     blend = ":format=yuv420p10" if hdr_output(fmt.pix_fmt) else ""
     chains, layers = [f"{source}{','.join(steps)}[base]"], []
-    for number, (png, burned) in enumerate(subtitles):  # on the frames it shows on, counted from the job's first
-        chains.append(f"movie=filename={graph_value(f'file:{png}')},format=rgba,"
-                      f"loop=loop={job.frames}:size=1:start=0,setpts=(N+{first})/({_rate(fmt.fps)})/TB"
-                      + overlay_to_output(f"sub{number}", fmt.pix_fmt))
-        layers.append((f"sub{number}", f":enable='between(n,{burned.first - first},{burned.end - 1 - first})'"))
+    frame_tb = f"{fmt.fps.denominator}/{fmt.fps.numerator}"
+    for number, drawn in enumerate(subtitles):
+        # on its frames only, timed in frames as the picture below is (scene time): exact, none before
+        shown_from, shown_to = max(drawn.burned.first, first), min(drawn.burned.end, first + job.frames)
+        chains.append(f"movie=filename={graph_value(f'file:{drawn.png}')},format=rgba,"
+                      f"loop=loop={shown_to - shown_from - 1}:size=1:start=0,"
+                      f"settb={frame_tb},setpts=N+{shown_from}" + overlay_to_output(f"sub{number}", fmt.pix_fmt))
+        layers.append((f"sub{number}", drawn.x, drawn.y))
     if timing is not None:
         shown_frames = max(1, round(timing.duration_s * fmt.fps))
         chains.append(f"movie=filename={graph_value(f'file:{overlay_png}')},format=rgba,"
@@ -177,11 +180,11 @@ def video_graph(job: SceneJob, timing: OverlayTiming | None, overlay_png: Path |
                       f"fade=t=in:st=0:d={_num(timing.fade_in_s)}:alpha=1,"
                       f"fade=t=out:st={_num(timing.fade_out_start_s)}:d={_num(timing.fade_out_s)}:alpha=1"
                       + overlay_to_output("ov", fmt.pix_fmt))
-        layers.append(("ov", ""))
+        layers.append(("ov", 0, 0))
     below = "base"
-    for number, (label, enable) in enumerate(layers):
+    for number, (label, x, y) in enumerate(layers):
         above = f"laid{number}"
-        chains.append(f"[{below}][{label}]overlay=x=0:y=0:eof_action=pass{blend}{enable}[{above}]")
+        chains.append(f"[{below}][{label}]overlay=x={x}:y={y}:eof_action=pass{blend}[{above}]")
         below = above
     chains.append(f"[{below}]" + ",".join([f"format={fmt.pix_fmt}", tags, *to_zero]) + "[v]")
     return ";".join(chains)
@@ -301,7 +304,7 @@ def segment_output_args(fmt: OutputFormat, output: Path) -> list[str]:
 
 
 def build_scene_args(job: SceneJob, overlay_png: Path | None, output: Path,
-                     subtitles: list[tuple[Path, BurnedCue]] = ()) -> list[str]:
+                     subtitles: list[DrawnCue] = ()) -> list[str]:
     """The ffmpeg arguments (after ``ffmpeg -nostdin -hide_banner``) that render ``job`` to ``output``
     (``subtitles``: the forced pictures it burns in, drawn to PNGs)."""
     fmt = job.format

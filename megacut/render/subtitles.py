@@ -87,12 +87,27 @@ def cue_image(cue: ImageCue, source_size: tuple[int, int], fmt: OutputFormat, fi
     return frame
 
 
+@dataclass(frozen=True, slots=True)
+class DrawnCue:
+    """A picture drawn to a PNG of its visible box, to lay at (x, y) of the output frame."""
+
+    png: Path
+    x: int
+    y: int
+    burned: BurnedCue
+
+
 def write_cue_images(cues: list[BurnedCue], scene: Scene, fmt: OutputFormat, fit: str,
-                     folder: Path) -> list[tuple[Path, BurnedCue]]:
-    """Each picture drawn to a PNG in ``folder`` (the job's scratch folder)."""
+                     folder: Path) -> list[DrawnCue]:
+    """Each picture drawn to a PNG in ``folder`` (the job's scratch folder), cropped to what it shows: only
+    those pixels are converted and blended, on its frames only."""
     written = []
     for number, burned in enumerate(cues):
+        image = cue_image(burned.cue, (scene.source.width, scene.source.height), fmt, fit)
+        box = image.getbbox()
+        if box is None:
+            continue
         path = folder / f"subtitle-{number}.png"
-        cue_image(burned.cue, (scene.source.width, scene.source.height), fmt, fit).save(path)
-        written.append((path, burned))
+        image.crop(box).save(path)
+        written.append(DrawnCue(path, box[0], box[1], burned))
     return written
