@@ -58,7 +58,8 @@ def box_cue(start_s: float, end_s: float, *, forced: bool, x: int, y: int, w: in
 def make_subtitled_video(path: Path, tracks: Sequence[Mapping], *, duration_s: float = 8.0, size: str = "320x180",
                          fps: str = "24", start_offset_s: float = 0.0, colour: str = "0x404040") -> Path:
     """A plain-coloured video with a tone and the subtitle ``tracks``: dicts with ``form`` (srt, ass, vtt,
-    mov_text, sup), ``cues`` (text cues, or ImageCues for sup), ``language``, ``title``, ``forced`` (the flag)."""
+    mov_text, sup, or dvdsub: the pictures as DVD VobSub, ffmpeg's dvdsub encoder keeping their forced flags),
+    ``cues`` (text cues, or ImageCues for sup and dvdsub), ``language``, ``title``, ``forced`` (the flag)."""
     from megacut.subtitles.pgs import write_sup
 
     folder = path.parent / f".{path.stem}-subtitles"
@@ -68,16 +69,18 @@ def make_subtitled_video(path: Path, tracks: Sequence[Mapping], *, duration_s: f
     outputs = ["-map", "0:v", "-map", "1:a"]
     for n, track in enumerate(tracks):
         form = track["form"]
-        if form == "sup":
+        if form in ("sup", "dvdsub"):
             file = folder / f"{n}.sup"
             file.write_bytes(write_sup(track["cues"]))
+            args += ["-fix_sub_duration"] if form == "dvdsub" else []  # each picture's end, not a far default
         else:
             suffix = {"srt": "srt", "mov_text": "srt", "ass": "ass", "vtt": "vtt"}[form]
             file = folder / f"{n}.{suffix}"
             text = {"srt": srt, "mov_text": srt, "ass": ass, "vtt": vtt}[form](track["cues"])
             file.write_text(text, encoding="utf-8")
         args += ["-i", str(file)]
-        codec = {"srt": "srt", "ass": "ass", "vtt": "webvtt", "mov_text": "mov_text", "sup": "copy"}[form]
+        codec = {"srt": "srt", "ass": "ass", "vtt": "webvtt", "mov_text": "mov_text", "sup": "copy",
+                 "dvdsub": "dvdsub"}[form]
         outputs += ["-map", f"{n + 2}:s", f"-c:s:{n}", codec]
         if track.get("language"):
             outputs += [f"-metadata:s:s:{n}", f"language={track['language']}"]

@@ -343,3 +343,32 @@ def test_pictures_are_counted_without_drawing_them_as_reading_them_counts():
     drawn = read_sup(sup)
     assert (track.count, track.forced_count) == (len(drawn), sum(any(o.forced for o in c.objects) for c in drawn))
     assert (track.count, track.forced_count) == (4, 2)
+
+
+def test_a_dvds_forced_vobsub_pictures_are_found_and_burned_in(tmp_path):
+    movies = tmp_path / "movies"
+    movies.mkdir()
+    dvd = dict(canvas=(720, 480), w=160, h=40)
+    make_subtitled_video(movies / "DVD Episode S01E01.mkv", [dict(form="dvdsub", language="eng", cues=[
+        box_cue(2.5, 3.0, forced=False, x=40, y=40, **dvd),
+        box_cue(3.5, 4.5, forced=True, x=280, y=400, **dvd)])], size="720x480")
+    csv = tmp_path / "scenes.csv"
+    csv.write_text("movie,start,end\nDVD Episode S01E01,0:00:02,0:00:06\n", encoding="utf-8")
+    assert main(["process", "--csv", str(csv), "--movies", str(movies), "--output", str(tmp_path / "out"), "-q"]) == 0
+    scene = report(tmp_path / "out")["scenes"][0]
+    assert scene["subtitles"]["forced"]["format"] == "VobSub" and scene["subtitles"]["forced_how"] == "1 forced pictures"
+    frames = gray_frames(tmp_path / "out" / "mega_cut_part_1.mp4", (720, 480))
+    shown = [n for n, frame in enumerate(frames) if frame[400 + 20, 280 + 80] > 180]
+    assert shown == list(range(36, 60))  # 3.5-4.5 s in the source: 1.5-2.5 s in the scene, 24 fps
+    assert not any(frame[40 + 20, 40 + 80] > 180 for frame in frames)  # the picture that is not forced
+
+
+def test_pictures_that_cannot_be_read_are_left_out_with_a_warning(collection):
+    from megacut.subtitles.cues import TrackCues
+
+    _, _, movies = collection
+    info = probe_source(movies / "Blu-ray Film (2022).mkv")
+    broken = {info.subtitle_tracks[0].index: TrackCues("pgs", sup=b"PG\0\0\0\0\0\0\0\0\x16\0\x20" + b"\0" * 8)}
+    choice = choose_subtitles(info, info.audio_tracks[0], broken, "eng")
+    assert choice.full is None and choice.forced is None
+    assert any("cannot be read" in w and "left out" in w for w in choice.warnings)

@@ -7,7 +7,8 @@ scene's audio track (untagged tracks when none is tagged so), in this order:
 1. a track with the forced flag;
 2. a track whose title names it forced, foreign or signs ("English (Forced)", "Foreign parts only");
 3. a track with far fewer cues than the fullest track of the language (``FEWER_CUES_RATIO``);
-4. the forced pictures inside a full PGS track (Blu-ray marks each picture forced or not).
+4. the forced pictures inside a full picture track (Blu-ray PGS and DVD VobSub mark each picture forced
+   or not).
 
 Text tracks are carried soft, flagged forced so players show them without being asked; forced pictures
 are burned into the picture. A full track is carried when asked for, by the ``subtitles`` column or the
@@ -25,7 +26,7 @@ from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.sources import normalize_language
 from megacut.subtitles.cues import Cue, TrackCues
 from megacut.subtitles.pgs import ImageCue, write_sup
-from megacut.subtitles.tracks import PGS_CODEC, SubtitleTrack
+from megacut.subtitles.tracks import PICTURE_CODECS, SubtitleTrack
 
 FORCED_TITLE = re.compile(r"\b(forced|foreign|signs)\b", re.IGNORECASE)
 # A track of the audio's language with at most this share of the cues of the language's fullest track is
@@ -108,7 +109,7 @@ def find_forced(info: SourceInfo, audio: AudioTrack | None, cues: Mapping[int, T
             return fewest[1], f"{fewest[0]} cues, {fullest[1].label().split()[0]} has {fullest[0]}", False
     for track in candidates:
         read = cues.get(track.index)
-        if track.codec == PGS_CODEC and read is not None and read.forced_count:
+        if track.codec in PICTURE_CODECS and read is not None and read.forced_count:
             return track, f"{read.forced_count} forced pictures", True
     return None, "", False
 
@@ -137,7 +138,7 @@ def choose_subtitles(info: SourceInfo, audio: AudioTrack | None, cues: Mapping[i
     warnings = []
     if forced is not None and not forced.readable:
         warnings.append(f"{info.path.name}: its forced subtitles ({forced.label()}) are {forced.format_name} "
-                        "pictures, which megacut cannot read yet: they are left out; convert them to SRT or PGS "
+                        "pictures, which megacut does not read: they are left out; convert them to SRT or PGS "
                         "(e.g. with Subtitle Edit) and mux them into the file")
         forced = None
     full = None
@@ -146,9 +147,15 @@ def choose_subtitles(info: SourceInfo, audio: AudioTrack | None, cues: Mapping[i
         warnings += missed
         if full is not None and not full.readable:
             warnings.append(f"{info.path.name}: its subtitle track {full.label()} holds {full.format_name} "
-                            "pictures, which megacut cannot read yet: it is left out")
+                            "pictures, which megacut does not read: it is left out")
             full = None
-    return SubtitleChoice(forced, how, pictures, full, tuple(warnings))
+    for track in {forced, full} - {None}:  # pictures are drawn now: one that cannot be is said, and left out
+        read = cues.get(track.index)
+        if read is not None and (error := read.pictures_error()):
+            warnings.append(f"{info.path.name}: its subtitle track {track.label()} cannot be read ({error}): it is "
+                            "left out")
+            forced, full = (None if forced is track else forced), (None if full is track else full)
+    return SubtitleChoice(forced, how if forced else "", pictures and forced is not None, full, tuple(warnings))
 
 
 def scene_subtitles(choice: SubtitleChoice, cues: Mapping[int, TrackCues], start_s: float,

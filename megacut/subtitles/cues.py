@@ -2,7 +2,8 @@
 
 Reading. Every readable subtitle track of a source is read in one ffmpeg pass over the file (subtitle
 packets lie all through it): SubRip, mov_text and WebVTT as SubRip (millisecond times), ASS/SSA as ASS
-(its styles kept, centisecond times), PGS as its own packets (``.sup``, read by ``pgs``). ffmpeg writes
+(its styles kept, centisecond times), PGS as its own packets (``.sup``, read by ``pgs``). A VobSub track
+is read by ``vobsub`` (a pass of its own) and kept as PGS, which megacut handles from then on. ffmpeg writes
 them in content time (the file's start time subtracted), the time scenes are given in. What was read is
 kept in the cache folder under a key of the source's identity, its tracks and ffmpeg, so a source is read
 once, whatever the runs and plans after.
@@ -27,10 +28,11 @@ from typing import Iterable
 from megacut.errors import FFmpegError, SourceError
 from megacut.ffmpeg import ffmpeg_version, input_file, output_file, run_ffmpeg
 from megacut.files import write_json_atomic, writing
-from megacut.subtitles.pgs import ImageCue, read_sup
-from megacut.subtitles.tracks import PGS_CODEC, STYLED_CODECS, SubtitleTrack
+from megacut.subtitles.pgs import ImageCue, read_sup, write_sup
+from megacut.subtitles.tracks import PGS_CODEC, STYLED_CODECS, VOBSUB_CODEC, SubtitleTrack
+from megacut.subtitles.vobsub import read_vobsub
 
-READER_VERSION = 1  # bump when what is read from a track changes: cached readings are read again
+READER_VERSION = 2  # bump when what is read from a track changes: cached readings are read again
 READ_TIMEOUT_S = 3600.0
 SRT, ASS = "srt", "ass"
 ASS_EVENTS_FORMAT = "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text"
@@ -75,6 +77,14 @@ class TrackCues:
     @functools.cached_property
     def images(self) -> tuple[ImageCue, ...]:
         return tuple(read_sup(self.sup)) if self.sup else ()
+
+    def pictures_error(self) -> str:
+        """Why its pictures cannot be drawn ("" when they can: they are drawn now, once)."""
+        try:
+            len(self.images)
+        except ValueError as exc:
+            return str(exc)
+        return ""
 
     @property
     def count(self) -> int:
@@ -121,7 +131,7 @@ def reading_key(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[Sub
 
 
 def _suffix(track: SubtitleTrack) -> str:
-    return "sup" if track.codec == PGS_CODEC else ASS if track.codec in STYLED_CODECS else SRT
+    return "sup" if track.codec in (PGS_CODEC, VOBSUB_CODEC) else ASS if track.codec in STYLED_CODECS else SRT
 
 
 def read_args(path: Path, tracks: list[SubtitleTrack], folder: Path) -> list[str]:
@@ -146,10 +156,19 @@ def read_tracks(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[Sub
         return kept
     with tempfile.TemporaryDirectory(prefix="megacut-subtitles-") as scratch:
         folder = Path(scratch)
+        in_one_pass = [t for t in tracks if t.codec != VOBSUB_CODEC]
         try:
-            run_ffmpeg(read_args(path, tracks, folder), cancel=cancel, timeout_s=READ_TIMEOUT_S)
+            if in_one_pass:
+                run_ffmpeg(read_args(path, in_one_pass, folder), cancel=cancel, timeout_s=READ_TIMEOUT_S)
         except FFmpegError as exc:
             raise SourceError(path.name, f"its subtitle tracks cannot be read ({str(exc).splitlines()[0]})") from None
+        for track in tracks:
+            if track.codec == VOBSUB_CODEC:
+                try:
+                    pictures = write_sup(read_vobsub(path, track.index, cancel))
+                except ValueError as exc:
+                    raise SourceError(path.name, f"its VobSub track {track.label()} cannot be read ({exc})") from None
+                (folder / f"{track.index}.sup").write_bytes(pictures)
         files = {t.index: folder / f"{t.index}.{_suffix(t)}" for t in tracks}
         read = {index: parse_file(file) for index, file in files.items()}
         if cache is not None:

@@ -3,7 +3,9 @@
 Text tracks (SubRip, ASS/SSA, mov_text, WebVTT) are cut and carried soft in every container: MP4 takes
 them as mov_text, Matroska as SRT or ASS (ASS styles kept). Image tracks are pictures: Blu-ray PGS is
 read by megacut (``pgs``), its forced objects burned into the picture and its full tracks carried soft in
-Matroska only (MP4 has no sample entry for them). DVD VobSub and DVB image tracks are listed but not read.
+Matroska only (MP4 has no sample entry for them). DVD VobSub is read too (``vobsub``) and handled as
+PGS from then on: its forced pictures burned in, its full tracks written into Matroska parts as PGS. DVB
+image tracks are listed but not read.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from dataclasses import dataclass
 TEXT_CODECS = frozenset({"subrip", "srt", "ass", "ssa", "mov_text", "webvtt", "text"})
 STYLED_CODECS = frozenset({"ass", "ssa"})  # read as ASS (styles kept); the others as SubRip
 PGS_CODEC = "hdmv_pgs_subtitle"
-IMAGE_CODECS = {PGS_CODEC: "PGS", "dvd_subtitle": "VobSub", "dvb_subtitle": "DVB"}
+VOBSUB_CODEC = "dvd_subtitle"
+PICTURE_CODECS = frozenset({PGS_CODEC, VOBSUB_CODEC})  # image tracks megacut reads, as pictures
+IMAGE_CODECS = {PGS_CODEC: "PGS", VOBSUB_CODEC: "VobSub", "dvb_subtitle": "DVB"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +40,8 @@ class SubtitleTrack:
 
     @property
     def readable(self) -> bool:
-        """Text, or PGS: megacut reads its cues."""
-        return self.text or self.codec == PGS_CODEC
+        """Text, PGS or VobSub: megacut reads its cues."""
+        return self.text or self.codec in PICTURE_CODECS
 
     @property
     def format_name(self) -> str:
