@@ -27,7 +27,7 @@ from pathlib import Path
 from megacut import RunOptions, Settings, prepare_plan, render_plan
 from megacut.ffmpeg import run_ffmpeg
 from megacut.plan.probe import probe_source
-from megacut.subtitles.cues import read_tracks
+from megacut.subtitles.cues import read_subtitle_tracks
 from megacut.subtitles.pgs import ImageCue, PgsObject, write_sup
 
 
@@ -93,7 +93,7 @@ def main() -> int:
         plain, subtitled = make_sources(folder, args.seconds)
         info = probe_source(subtitled)
         started = time.monotonic()
-        read = read_tracks(info.path, info.size_bytes, info.mtime_ns, info.subtitle_tracks)
+        read = read_subtitle_tracks(info)
         read_s = time.monotonic() - started
         figures = {"source": {"seconds": args.seconds, "bytes": info.size_bytes,
                               "tracks": {str(k): v.count for k, v in read.items()}},

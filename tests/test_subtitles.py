@@ -27,7 +27,7 @@ from megacut.cli import main
 from megacut.ffmpeg import ffmpeg_exe, run_ffmpeg
 from megacut.plan.probe import probe_source
 from megacut.plan.subtitles import FEWER_CUES_RATIO, choose_subtitles
-from megacut.subtitles.cues import parse_srt, read_tracks
+from megacut.subtitles.cues import parse_srt, read_subtitle_tracks
 
 FPS = 24
 FRAME_S = 1 / FPS
@@ -158,7 +158,7 @@ def test_probe_lists_subtitle_tracks_with_their_flags_and_cues(collection, capsy
 def test_the_forced_track_is_found_each_way_rips_mark_it(collection, name, forced_order, how):
     _, _, movies = collection
     info = probe_source(movies / name)
-    cues = read_tracks(info.path, info.size_bytes, info.mtime_ns, info.subtitle_tracks)
+    cues = read_subtitle_tracks(info)
     choice = choose_subtitles(info, info.audio_tracks[0], cues)
     assert choice.forced is not None and choice.forced.order == forced_order
     assert choice.forced_how == how
@@ -170,7 +170,7 @@ def test_a_track_with_a_quarter_of_the_cues_or_more_is_not_taken_for_forced(coll
     make_subtitled_video(tmp_path / "Commentary.mkv", [dict(form="srt", cues=cues, language="eng"),
                                                         dict(form="srt", cues=cues[:3], language="eng")])
     info = probe_source(tmp_path / "Commentary.mkv")
-    read = read_tracks(info.path, info.size_bytes, info.mtime_ns, info.subtitle_tracks)
+    read = read_subtitle_tracks(info)
     assert 3 > FEWER_CUES_RATIO * 8
     assert choose_subtitles(info, info.audio_tracks[0], read).forced is None
 
@@ -372,3 +372,17 @@ def test_pictures_that_cannot_be_read_are_left_out_with_a_warning(collection):
     choice = choose_subtitles(info, info.audio_tracks[0], broken, "eng")
     assert choice.full is None and choice.forced is None
     assert any("cannot be read" in w and "left out" in w for w in choice.warnings)
+
+
+def test_cues_of_a_file_that_starts_late_are_read_in_content_time(tmp_path):
+    made = make_subtitled_video(tmp_path / "Late.mkv", [
+        dict(form="sup", language="eng", cues=[box_cue(2.5, 3.0, forced=True, x=10, y=10)]),
+        dict(form="ass", language="eng", cues=[(2.0, 2.5, "A")]),
+        dict(form="srt", language="eng", cues=[(4.0, 4.5, "B")])], start_offset_s=1.5)
+    info = probe_source(made)
+    assert info.start_s == 1.5
+    read = read_subtitle_tracks(info)
+    pictures, ass, srt = (read[t.index] for t in info.subtitle_tracks)
+    assert [(p.start_s, p.end_s) for p in pictures.images] == [(2.5, 3.0)]
+    assert [(c.start_s, c.end_s) for c in ass.cues] == [(2.0, 2.5)] and [(c.start_s, c.end_s) for c in srt.cues] == [(4.0, 4.5)]
+    assert "Style: Sign," in ass.header

@@ -17,7 +17,7 @@ from megacut.plan.scenes import Problem, SceneTable, load_scenes, ordered_proble
 from megacut.plan.settings import Settings
 from megacut.plan.sources import MovieIndex
 from megacut.plan.timecodes import END
-from megacut.subtitles.cues import TrackCues, read_tracks
+from megacut.subtitles.cues import TrackCues, read_subtitle_tracks
 
 SUBTITLE_READERS = 4  # sources whose subtitles are read at once (reading is bound by the disk, not the CPU)
 
@@ -79,7 +79,7 @@ def read_subtitles(sources: list[SourceInfo], cache_dir: Path | None
 
     def read(source: SourceInfo) -> dict[int, TrackCues] | str:
         try:
-            return read_tracks(source.path, source.size_bytes, source.mtime_ns, source.subtitle_tracks, cache)
+            return read_subtitle_tracks(source, cache)
         except SourceError as exc:
             return str(exc)
 

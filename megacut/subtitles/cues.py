@@ -32,7 +32,7 @@ from megacut.subtitles.pgs import ImageCue, read_sup, write_sup
 from megacut.subtitles.tracks import PGS_CODEC, STYLED_CODECS, VOBSUB_CODEC, SubtitleTrack
 from megacut.subtitles.vobsub import read_vobsub
 
-READER_VERSION = 2  # bump when what is read from a track changes: cached readings are read again
+READER_VERSION = 3  # bump when what is read from a track changes: cached readings are read again
 READ_TIMEOUT_S = 3600.0
 SRT, ASS = "srt", "ass"
 ASS_EVENTS_FORMAT = "Format: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text"
@@ -135,8 +135,10 @@ def _suffix(track: SubtitleTrack) -> str:
 
 
 def read_args(path: Path, tracks: list[SubtitleTrack], folder: Path) -> list[str]:
-    """One ffmpeg pass writing each track of ``tracks`` to ``folder/<index>.<srt|ass|sup>``."""
-    args = ["-loglevel", "error", *input_file(path, "-vn", "-an", "-dn")]
+    """One ffmpeg pass writing each track of ``tracks`` to ``folder/<index>.<srt|ass|sup>``, in the file's own
+    times (``-copyts``): ffmpeg's default start, with the picture and sound not read, is the subtitles' own
+    in some containers (MPEG-PS), which would move every cue."""
+    args = ["-loglevel", "error", "-copyts", *input_file(path, "-vn", "-an", "-dn")]
     for track in tracks:
         suffix = _suffix(track)
         codec = "copy" if suffix == "sup" else suffix
@@ -144,14 +146,15 @@ def read_args(path: Path, tracks: list[SubtitleTrack], folder: Path) -> list[str
     return args
 
 
-def read_tracks(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[SubtitleTrack],
-                cache: Path | None = None, cancel=None) -> dict[int, TrackCues]:
-    """The cues of each readable track of ``tracks`` (by stream index), from the cache folder ``cache`` when
-    read before, else read now (and kept there). Raises SourceError naming the file when ffmpeg cannot."""
-    tracks = [t for t in tracks if t.readable]
+def read_subtitle_tracks(source, cache: Path | None = None, cancel=None) -> dict[int, TrackCues]:
+    """The cues of each readable subtitle track of ``source`` (a probed SourceInfo) by stream index, in
+    content time (its start time subtracted), from the cache folder ``cache`` when read before, else read
+    now (and kept there). Raises SourceError naming the file when ffmpeg cannot."""
+    path = source.path
+    tracks = [t for t in source.subtitle_tracks if t.readable]
     if not tracks:
         return {}
-    key = reading_key(path, size_bytes, mtime_ns, tracks)
+    key = reading_key(path, source.size_bytes, source.mtime_ns, tracks)
     if cache is not None and (kept := _read_kept(cache, key)) is not None:
         return kept
     with tempfile.TemporaryDirectory(prefix="megacut-subtitles-") as scratch:
@@ -162,6 +165,8 @@ def read_tracks(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[Sub
                 run_ffmpeg(read_args(path, in_one_pass, folder), cancel=cancel, timeout_s=READ_TIMEOUT_S)
         except FFmpegError as exc:
             raise SourceError(path.name, f"its subtitle tracks cannot be read ({str(exc).splitlines()[0]})") from None
+        for track in in_one_pass:
+            _to_content_time(folder / f"{track.index}.{_suffix(track)}", source.start_s)
         for track in tracks:
             if track.codec == VOBSUB_CODEC:
                 try:
@@ -174,6 +179,30 @@ def read_tracks(path: Path, size_bytes: int, mtime_ns: int, tracks: Iterable[Sub
         if cache is not None:
             _keep(cache, key, files)
     return read
+
+
+def _to_content_time(file: Path, start_s: float) -> None:
+    """A track ffmpeg wrote in the file's own times, moved to content time (``start_s`` earlier)."""
+    if not start_s or not file.exists():
+        return
+    if file.suffix == ".sup":
+        file.write_bytes(retimed_sup(file.read_bytes(), -start_s))
+        return
+    track = parse_file(file)
+    moved = [Cue(max(0.0, c.start_s - start_s), c.end_s - start_s, c.text) for c in track.cues if c.end_s > start_s]
+    file.write_text(write_ass(track.header, moved) if track.style == ASS else write_srt(moved), encoding="utf-8")
+
+
+def retimed_sup(sup: bytes, by_s: float) -> bytes:
+    """A PGS stream with every segment's time moved by ``by_s`` (none before 0): its headers rewritten, its
+    pictures untouched (nothing drawn)."""
+    out, offset, ticks = bytearray(sup), 0, round(by_s * 90000)
+    while offset + 13 <= len(out):
+        for at in (offset + 2, offset + 6):  # PTS, DTS
+            value = int.from_bytes(out[at:at + 4], "big")
+            out[at:at + 4] = (max(0, value + ticks) if value else 0).to_bytes(4, "big")
+        offset += 13 + int.from_bytes(out[offset + 11:offset + 13], "big")
+    return bytes(out)
 
 
 def parse_file(file: Path) -> TrackCues:
