@@ -149,7 +149,8 @@ def choose_subtitles(info: SourceInfo, audio: AudioTrack | None, cues: Mapping[i
             warnings.append(f"{info.path.name}: its subtitle track {full.label()} holds {full.format_name} "
                             "pictures, which megacut does not read: it is left out")
             full = None
-    for track in {forced, full} - {None}:  # pictures are drawn now: one that cannot be is said, and left out
+    # pictures are drawn now: a track whose pictures cannot be is said, and left out
+    for track in dict.fromkeys(t for t in (forced, full) if t is not None):
         read = cues.get(track.index)
         if read is not None and (error := read.pictures_error()):
             warnings.append(f"{info.path.name}: its subtitle track {track.label()} cannot be read ({error}): it is "
