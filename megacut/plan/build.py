@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Mapping
 
 from megacut.errors import SourceLookupError
+from megacut.ffmpeg import even
 from megacut.plan.channels import LAYOUT_NAMES, choose_layout
 from megacut.plan.probe import AudioTrack, SourceInfo
 from megacut.plan.scenes import Heading, Problem, SceneRow, SceneTable, ordered_problems
@@ -52,6 +53,16 @@ class OutputFormat:
     def __str__(self) -> str:
         fps = f"{float(self.fps):.3f}".rstrip("0").rstrip(".")
         return f"{self.width}x{self.height} @ {fps} fps, {LAYOUT_NAMES.get(self.channels, self.channels)} sound"
+
+
+def fitted_size(width: int, height: int, fmt: OutputFormat, fit: str) -> tuple[int, int]:
+    """Size of a width x height (display) picture scaled to fit (``pad``) or cover (``crop``) the frame;
+    the same numbers as the ffmpeg renderer's scale expressions (render/scene_ffmpeg.py, fit_filters)."""
+    dar = width / height
+    wide = dar >= fmt.width / fmt.height
+    if (fit == "crop") != wide:  # pad a wide picture, or crop a tall one: full width
+        return fmt.width, even(fmt.width / dar)
+    return even(fmt.height * dar), fmt.height
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ from megacut.plan.ffmpeg_dump import (
 )
 from megacut.plan.dynamic_range import SDR, DynamicRange, dynamic_range, needs_frame_metadata
 from megacut.plan.timecodes import snap_fps
-from megacut.subtitles.tracks import SubtitleTrack
+from megacut.subtitles.tracks import SubtitleTrack, numbered
 
 PROBE_TIMEOUT_S = 120.0
 MEASURE_TIMEOUT_S = 3600.0
@@ -68,11 +68,7 @@ class AudioTrack:
 
     def label(self) -> str:
         """Short description for messages: ``#1 eng "Main"`` (numbered from 1 among audio tracks)."""
-        parts = [f"#{self.order + 1}"]
-        if self.language:
-            parts.append(self.language)
-        if self.title:
-            parts.append(f'"{self.title}"')
+        parts = numbered(self.order, self.language, self.title)
         if len(parts) == 1:
             parts.append(f"({self.codec}, {self.channels} ch)" if self.channels else f"({self.codec})")
         return " ".join(parts)

@@ -178,8 +178,8 @@ def scene_subtitles(choice: SubtitleChoice, cues: Mapping[int, TrackCues], start
             return ()
         shown = []
         for image in read.images:
-            image = image.only_forced() if forced_only else image
-            moved = image.shifted(-start_s, start_s, end_s) if image is not None else None
+            moved = image.shifted(-start_s, start_s, end_s)  # None outside the scene: most of a film's
+            moved = moved.only_forced() if forced_only and moved is not None else moved
             if moved is not None:
                 shown.append(moved)
         return tuple(shown)

@@ -44,8 +44,7 @@ from typing import TYPE_CHECKING, Callable
 import numpy as np
 
 from megacut.errors import UsageError
-from megacut.ffmpeg import even
-from megacut.plan.build import OutputFormat
+from megacut.plan.build import fitted_size
 from megacut.render.colour import reader_matrix
 from megacut.render.jobs import JobResult, SceneJob
 from megacut.render.overlay import render_overlay_image, scene_overlay
@@ -124,16 +123,6 @@ def checked_effect(spec: str) -> Callable[[np.ndarray, float], np.ndarray]:
 
 
 # -------------------------------------------------------------------- video
-
-
-def fitted_size(width: int, height: int, fmt: OutputFormat, fit: str) -> tuple[int, int]:
-    """Size of a width x height (display) picture scaled to fit (``pad``) or cover (``crop``) the frame;
-    the same numbers as the ffmpeg renderer's scale expressions."""
-    dar = width / height
-    wide = dar >= fmt.width / fmt.height
-    if (fit == "crop") != wide:  # pad a wide picture, or crop a tall one: full width
-        return fmt.width, even(fmt.width / dar)
-    return even(fmt.height * dar), fmt.height
 
 
 def fit_frame(frame: np.ndarray, width: int, height: int) -> np.ndarray:

@@ -18,8 +18,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from megacut.ffmpeg import even
-from megacut.plan.build import OutputFormat, Scene
+from megacut.plan.build import OutputFormat, Scene, fitted_size
 from megacut.subtitles.pgs import ImageCue, write_sup
 
 RESAMPLE = Image.Resampling.LANCZOS
@@ -58,16 +57,14 @@ def burned_key(cues: list[BurnedCue]) -> list[str]:
 
 
 def picture_rect(source_size: tuple[int, int], fmt: OutputFormat, fit: str) -> tuple[int, int, int, int]:
-    """(x, y, width, height) of the source's picture in the output frame, as scene_ffmpeg.fit_filters
-    scales it: fitted inside and centred (pad), or covering and centred (crop: x, y negative)."""
-    width, height = fmt.width, fmt.height
-    dar = source_size[0] / source_size[1]
-    wide = dar >= width / height
-    if fit == "crop":
-        w, h = (even(height * dar), height) if wide else (width, even(width / dar))
-    else:
-        w, h = (width, even(width / dar)) if wide else (even(height * dar), height)
-    return (width - w) // 2, (height - h) // 2, w, h
+    """(x, y, width, height) of the source's picture in the output frame: scaled as the renderers scale it,
+    centred, the offset rounded down to even pixels as ffmpeg's pad and crop place it (negative: cropped)."""
+    w, h = fitted_size(*source_size, fmt, fit)
+
+    def offset(frame: int, picture: int) -> int:
+        return ((frame - picture) // 2) & ~1 if picture <= frame else -(((picture - frame) // 2) & ~1)
+
+    return offset(fmt.width, w), offset(fmt.height, h), w, h
 
 
 def cue_image(cue: ImageCue, source_size: tuple[int, int], fmt: OutputFormat, fit: str) -> Image.Image:

@@ -8,6 +8,7 @@ group per spec. The engine renders groups without knowing which kind they are.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 from dataclasses import dataclass
@@ -54,8 +55,7 @@ class Group:
     selected: bool = True
     loudness: float | None = None  # the target its sources' gains bring them to (LUFS); None: no gains
     stereo_track: bool = False  # a 5.1 part also carries its stereo downmix
-    subtitles: tuple[PartTrack, ...] = ()  # its subtitle tracks when every item is in it (join/subtitles.py)
-    settings: Settings | None = None  # a scenes plan's (its subtitle tracks are made again from the items joined)
+    settings: Settings | None = None  # a scenes plan's, which decide its subtitle tracks (None: it has none)
 
     frames = property(lambda self: sum(i.frames for i in self.items))
     duration_s = property(lambda self: sum(i.duration_s for i in self.items))
@@ -72,6 +72,11 @@ class Group:
                  [item.level for item in self.items]]
         return hashlib.sha256(json.dumps([sound, keys]).encode("utf-8")).hexdigest()[:32]
 
+    @functools.cached_property
+    def subtitles(self) -> tuple[PartTrack, ...]:
+        """Its subtitle tracks with every item in it (join/subtitles.py)."""
+        return part_tracks(placed_scenes(self.items), self.format, self.settings) if self.settings else ()
+
     @property
     def join_key(self) -> str | None:
         """What its join adds to its segments: its sound (the audio key) and its subtitle tracks. A part
@@ -82,9 +87,9 @@ class Group:
         tracks = [track.digest for track in self.subtitles]
         return hashlib.sha256(json.dumps([audio, tracks]).encode("utf-8")).hexdigest()[:32]
 
-    def subtitle_tracks(self, included: list[Item]) -> tuple[PartTrack, ...]:
+    def subtitle_tracks(self, included) -> tuple[PartTrack, ...]:
         """Its subtitle tracks when only the ``included`` items are joined (the others failed)."""
-        if self.settings is None or len(included) == len(self.items):
+        if len(included) == len(self.items) or self.settings is None:
             return self.subtitles
         return part_tracks(placed_scenes(included), self.format, self.settings)
 
@@ -116,8 +121,7 @@ def scene_groups(plan: RenderPlan, output_dir: Path) -> list[Group]:
                               level_key(scene, plan.format, plan.settings)))
         groups.append(Group(part.number, output_dir / part.filename, tuple(items), plan.format,
                             f"{plan.csv_path.stem} — part {part.number}", part.selected, plan.settings.loudness,
-                            plan.settings.stereo_track, part_tracks(placed_scenes(items), plan.format, plan.settings),
-                            plan.settings))
+                            plan.settings.stereo_track, plan.settings))
     return groups
 
 

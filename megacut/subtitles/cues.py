@@ -2,8 +2,8 @@
 
 Reading. Every readable subtitle track of a source is read in one ffmpeg pass over the file (subtitle
 packets lie all through it): SubRip, mov_text and WebVTT as SubRip (millisecond times), ASS/SSA as ASS
-(its styles kept, centisecond times), PGS as its own packets (``.sup``, read by ``pgs``). A VobSub track
-is read by ``vobsub`` (a pass of its own) and kept as PGS, which megacut handles from then on. ffmpeg writes
+(its styles kept, centisecond times), PGS as its own packets (``.sup``, read by ``pgs``), VobSub as its
+packets, parsed by ``vobsub`` and kept as PGS, which megacut handles from then on. ffmpeg writes
 them in content time (the file's start time subtracted), the time scenes are given in. What was read is
 kept in the cache folder under a key of the source's identity, its tracks and ffmpeg, so a source is read
 once, whatever the runs and plans after.
@@ -28,9 +28,9 @@ from typing import Iterable
 from megacut.errors import FFmpegError, SourceError
 from megacut.ffmpeg import ffmpeg_version, input_file, output_file, run_ffmpeg
 from megacut.files import write_json_atomic, writing
-from megacut.subtitles.pgs import ImageCue, read_sup, write_sup
+from megacut.subtitles.pgs import ImageCue, PgsError, composition_counts, read_sup, retimed, write_sup
 from megacut.subtitles.tracks import PGS_CODEC, STYLED_CODECS, VOBSUB_CODEC, SubtitleTrack
-from megacut.subtitles.vobsub import read_vobsub
+from megacut.subtitles.vobsub import copy_outputs, pictures_in
 
 READER_VERSION = 3  # bump when what is read from a track changes: cached readings are read again
 READ_TIMEOUT_S = 3600.0
@@ -97,29 +97,13 @@ class TrackCues:
 
     @functools.cached_property
     def _compositions(self) -> tuple[int, int]:
-        """(pictures shown, pictures with a forced object), from the PGS compositions alone (nothing drawn)."""
-        return composition_counts(self.sup)
-
-
-def composition_counts(sup: bytes) -> tuple[int, int]:
-    """(compositions that show something, those with a forced object) of a PGS stream: each segment's
-    13-byte header ("PG", PTS, DTS, type, size), and in a composition (type 0x16) the object count at
-    byte 10 of its payload, then 8 bytes per object (16 when cropped) with the forced flag (0x40) at 3."""
-    shown = forced = offset = 0
-    while offset + 13 <= len(sup):
-        kind, size = sup[offset + 10], int.from_bytes(sup[offset + 11:offset + 13], "big")
-        payload = sup[offset + 13:offset + 13 + size]
-        if kind == 0x16 and len(payload) > 10 and payload[10]:
-            shown += 1
-            flags, at = [], 11
-            for _ in range(payload[10]):
-                if at + 8 > len(payload):
-                    break
-                flags.append(payload[at + 3])
-                at += 16 if payload[at + 3] & 0x80 else 8
-            forced += any(flag & 0x40 for flag in flags)
-        offset += 13 + size
-    return shown, forced
+        """(pictures shown, pictures with a forced object), from the PGS compositions alone (nothing drawn). A
+        stream that cannot be read counts none, so it is never chosen for its counts; asked for by name,
+        :meth:`pictures_error` says why it is left out."""
+        try:
+            return composition_counts(self.sup)
+        except PgsError:
+            return 0, 0
 
 
 # ------------------------------------------------------------------ reading
@@ -135,11 +119,14 @@ def _suffix(track: SubtitleTrack) -> str:
 
 
 def read_args(path: Path, tracks: list[SubtitleTrack], folder: Path) -> list[str]:
-    """One ffmpeg pass writing each track of ``tracks`` to ``folder/<index>.<srt|ass|sup>``, in the file's own
-    times (``-copyts``): ffmpeg's default start, with the picture and sound not read, is the subtitles' own
-    in some containers (MPEG-PS), which would move every cue."""
+    """One ffmpeg pass writing each track of ``tracks`` to ``folder/<index>.<srt|ass|sup>`` (a VobSub track: what
+    ``vobsub`` reads), in the file's own times (``-copyts``): ffmpeg's default start, with the picture and
+    sound not read, is the subtitles' own in some containers (MPEG-PS), which would move every cue."""
     args = ["-loglevel", "error", "-copyts", *input_file(path, "-vn", "-an", "-dn")]
     for track in tracks:
+        if track.codec == VOBSUB_CODEC:
+            args += copy_outputs(track.index, folder)
+            continue
         suffix = _suffix(track)
         codec = "copy" if suffix == "sup" else suffix
         args += ["-map", f"0:{track.index}", "-c:s", codec, *output_file(folder / f"{track.index}.{suffix}", "-f", suffix)]
@@ -159,21 +146,19 @@ def read_subtitle_tracks(source, cache: Path | None = None, cancel=None) -> dict
         return kept
     with tempfile.TemporaryDirectory(prefix="megacut-subtitles-") as scratch:
         folder = Path(scratch)
-        in_one_pass = [t for t in tracks if t.codec != VOBSUB_CODEC]
         try:
-            if in_one_pass:
-                run_ffmpeg(read_args(path, in_one_pass, folder), cancel=cancel, timeout_s=READ_TIMEOUT_S)
+            run_ffmpeg(read_args(path, tracks, folder), cancel=cancel, timeout_s=READ_TIMEOUT_S)
         except FFmpegError as exc:
             raise SourceError(path.name, f"its subtitle tracks cannot be read ({str(exc).splitlines()[0]})") from None
-        for track in in_one_pass:
-            _to_content_time(folder / f"{track.index}.{_suffix(track)}", source.start_s)
         for track in tracks:
-            if track.codec == VOBSUB_CODEC:
-                try:
-                    pictures = write_sup(read_vobsub(path, track.index, cancel))
-                except ValueError as exc:
-                    raise SourceError(path.name, f"its VobSub track {track.label()} cannot be read ({exc})") from None
-                (folder / f"{track.index}.sup").write_bytes(pictures)
+            try:
+                if track.codec != VOBSUB_CODEC:
+                    _to_content_time(folder / f"{track.index}.{_suffix(track)}", source.start_s)
+                else:  # its pictures, in content time, kept as PGS
+                    pictures = write_sup(pictures_in(folder, path, track.index, source.start_s))
+                    (folder / f"{track.index}.sup").write_bytes(pictures)
+            except ValueError as exc:
+                raise SourceError(path.name, f"its subtitle track {track.label()} cannot be read ({exc})") from None
         files = {t.index: folder / f"{t.index}.{_suffix(t)}" for t in tracks}
         read = {index: parse_file(file) for index, file in files.items()}
         if cache is not None:
@@ -186,23 +171,11 @@ def _to_content_time(file: Path, start_s: float) -> None:
     if not start_s or not file.exists():
         return
     if file.suffix == ".sup":
-        file.write_bytes(retimed_sup(file.read_bytes(), -start_s))
+        file.write_bytes(retimed(file.read_bytes(), -start_s))
         return
     track = parse_file(file)
     moved = [Cue(max(0.0, c.start_s - start_s), c.end_s - start_s, c.text) for c in track.cues if c.end_s > start_s]
     file.write_text(write_ass(track.header, moved) if track.style == ASS else write_srt(moved), encoding="utf-8")
-
-
-def retimed_sup(sup: bytes, by_s: float) -> bytes:
-    """A PGS stream with every segment's time moved by ``by_s`` (none before 0): its headers rewritten, its
-    pictures untouched (nothing drawn)."""
-    out, offset, ticks = bytearray(sup), 0, round(by_s * 90000)
-    while offset + 13 <= len(out):
-        for at in (offset + 2, offset + 6):  # PTS, DTS
-            value = int.from_bytes(out[at:at + 4], "big")
-            out[at:at + 4] = (max(0, value + ticks) if value else 0).to_bytes(4, "big")
-        offset += 13 + int.from_bytes(out[offset + 11:offset + 13], "big")
-    return bytes(out)
 
 
 def parse_file(file: Path) -> TrackCues:

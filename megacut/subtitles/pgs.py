@@ -164,6 +164,29 @@ def read_sup(data: bytes) -> list[ImageCue]:
     return cues
 
 
+def composition_counts(data: bytes) -> tuple[int, int]:
+    """(display sets that show something, those that show a forced object) of a PGS stream, from its
+    compositions alone: nothing is drawn (a disc's many tracks are counted in a plan). Raises
+    :class:`PgsError` where :func:`read_sup` would."""
+    shown = forced = 0
+    for offset, tick, kind, payload in _segments(data):
+        if kind == PCS:
+            objects = _read_composition(payload, offset, tick).objects
+            shown += bool(objects)
+            forced += any(flags & FORCED for _, flags, *_ in objects)
+    return shown, forced
+
+
+def retimed(data: bytes, by_s: float) -> bytes:
+    """A PGS stream with every segment's time stamps moved by ``by_s`` (none before 0): its headers rewritten,
+    its pictures untouched."""
+    out, ticks = bytearray(data), round(by_s * TICKS_PER_S)
+    for offset, tick, _kind, _payload in _segments(data):
+        _magic, _pts, dts, kind, size = _HEADER.unpack_from(data, offset)
+        _HEADER.pack_into(out, offset, b"PG", max(0, tick + ticks), max(0, dts + ticks) if dts else 0, kind, size)
+    return bytes(out)
+
+
 def write_sup(cues: Iterable[ImageCue]) -> bytes:
     """A PGS stream showing ``cues``: each one an epoch-start display set at its start (its windows, palette
     and objects, forced flags kept), and a display set clearing the screen at its end unless the next cue

@@ -1,4 +1,5 @@
-"""A source's subtitle tracks as ffmpeg describes them, and what each kind of track can become.
+"""A source's subtitle tracks as ffmpeg describes them, what each kind of track can become, and how
+messages name a track.
 
 Text tracks (SubRip, ASS/SSA, mov_text, WebVTT) are cut and carried soft in every container: MP4 takes
 them as mov_text, Matroska as SRT or ASS (ASS styles kept). Image tracks are pictures: Blu-ray PGS is
@@ -51,10 +52,9 @@ class SubtitleTrack:
 
     def label(self) -> str:
         """``#2 eng "English (Forced)" SRT`` (numbered from 1 among subtitle tracks), for messages."""
-        parts = [f"#{self.order + 1}"]
-        if self.language:
-            parts.append(self.language)
-        if self.title:
-            parts.append(f'"{self.title}"')
-        parts.append(self.format_name)
-        return " ".join(parts)
+        return " ".join([*numbered(self.order, self.language, self.title), self.format_name])
+
+
+def numbered(order: int, language: str | None, title: str | None) -> list[str]:
+    """How messages name a source's track, audio or subtitles: ``#2``, its language, its title in quotes."""
+    return [f"#{order + 1}", *([language] if language else []), *([f'"{title}"'] if title else [])]

@@ -8,8 +8,8 @@ forced (shown even with subtitles off). The track's sixteen colours and its fram
 text ("size: 720x480", "palette: 000000, ffffff, ..."), which Matroska and MP4 keep as the stream's
 extradata; a DVD's own files (VOB, MPEG-PS) have neither, their palette being in the disc's IFO.
 
-How megacut reads it. ffmpeg copies the stream's packets without decoding them, in one run with three
-outputs: their time stamps (``framecrc``), their bytes one after another (``data``), and the stream alone
+How megacut reads it. ffmpeg copies the stream's packets without decoding them, with three outputs, in
+the run that reads the source's other subtitle tracks (subtitles/cues.py): their time stamps (``framecrc``), their bytes one after another (``data``), and the stream alone
 in a small Matroska file whose CodecPrivate is the ``.idx`` text. megacut splits the bytes by the sizes and
 parses each SPU itself (:func:`parse_spu`). Times are content time, the file's start time subtracted,
 which megacut does itself (``-copyts``, less the start time ffmpeg prints for the file): ffmpeg's own
@@ -68,7 +68,37 @@ class VobSubError(MegacutError, ValueError):
 def read_vobsub(path: Path, stream_index: int, cancel=None, *,
                 video_size: tuple[int, int] | None = None) -> list[ImageCue]:
     """The pictures of the ``dvd_subtitle`` stream ``stream_index`` (absolute, as in ``-map 0:<index>``) of
-    ``path``, in content time, in stream order.
+    ``path``, in content time, in stream order, read in an ffmpeg run of their own (a source's other tracks
+    are read in the same run with :func:`copy_outputs` and :func:`pictures_in`).
+
+    ``cancel`` (an Event) stops ffmpeg and raises Cancelled; the rest is :func:`pictures_in`'s."""
+    with tempfile.TemporaryDirectory(prefix="megacut-vobsub-") as scratch:
+        folder = Path(scratch)
+        try:
+            run = run_ffmpeg([*input_file(path, "-copyts"), *copy_outputs(stream_index, folder)], cancel=cancel,
+                             timeout_s=READ_TIMEOUT_S)
+        except FFmpegError as error:
+            raise SourceError(path, f"ffmpeg cannot copy stream {stream_index}: {error}") from None
+        start = _START_RE.search(run.stderr)
+        return pictures_in(folder, path, stream_index, float(start[1]) if start else 0.0, video_size=video_size)
+
+
+def copy_outputs(stream_index: int, folder: Path) -> list[str]:
+    """The outputs that copy stream ``stream_index``, for an ffmpeg run that reads its file in its own times
+    (``-copyts``): its time stamps and sizes (framecrc), its bytes one after another (data), and the stream
+    alone in a small Matroska file whose CodecPrivate is the ``.idx`` text (found by the patterns above: it is
+    ASCII). :func:`pictures_in` reads them."""
+    stream = ["-map", f"0:{stream_index}", "-c", "copy"]
+    base = folder / f"vobsub-{stream_index}"
+    return [*output_file(base.with_suffix(".crc"), *stream, "-f", "framecrc"),
+            *output_file(base.with_suffix(".bin"), *stream, "-f", "data"),
+            *output_file(base.with_suffix(".mkv"), *stream, "-frames:0", "1", "-f", "matroska")]
+
+
+def pictures_in(folder: Path, path: Path, stream_index: int, start_s: float, *,
+                video_size: tuple[int, int] | None = None) -> list[ImageCue]:
+    """The pictures of stream ``stream_index`` of ``path`` from what :func:`copy_outputs` wrote in ``folder``,
+    in content time (``start_s``, the file's start time, subtracted).
 
     A picture without a stop command ends when the next one starts (on a DVD a new picture replaces the
     one on screen), and one whose stop comes after the next one's start ends there; the last, with no
@@ -77,10 +107,9 @@ def read_vobsub(path: Path, stream_index: int, cancel=None, *,
     720x576 when one reaches below line 480, else 720x480. Without a ``palette:`` the colours are the
     grey levels ffmpeg's decoder guesses (see :func:`_guessed_colours`).
 
-    SPUs that cannot be parsed are left out; when every one fails, or ffmpeg cannot read the stream, or it
-    is not a DVD subtitle stream, raises :class:`SourceError` naming the file. ``cancel`` (an Event) stops
-    ffmpeg and raises Cancelled."""
-    packets, extradata = _copy_packets(path, stream_index, cancel)
+    SPUs that cannot be parsed are left out; when every one fails, or the stream is not a DVD subtitle
+    stream, raises :class:`SourceError` naming the file."""
+    packets, extradata = _packets(folder, path, stream_index, start_s)
     size = _SIZE_RE.search(extradata)
     canvas = (int(size[1]), int(size[2])) if size else video_size or PAL_CANVAS
     palette = _palette(extradata)
@@ -290,32 +319,21 @@ def _palette(extradata: bytes) -> list[tuple[int, int, int]] | None:
     return [(value >> 16 & 255, value >> 8 & 255, value & 255) for value in values]
 
 
-def _copy_packets(path: Path, stream_index: int, cancel) -> tuple[list[tuple[float | None, bytes]], bytes]:
+def _packets(folder: Path, path: Path, stream_index: int, start_s: float
+             ) -> tuple[list[tuple[float | None, bytes]], bytes]:
     """The stream's packets as (content time in seconds, None when it has no time stamp; bytes), and its
-    extradata (the ``.idx`` text, or nothing): one ffmpeg run copying the stream to framecrc (time stamps
-    and sizes, in the time base its header gives), data (the bytes) and Matroska (whose CodecPrivate is the
-    extradata, found in the file by the patterns above: it is ASCII). Times are read as they are in the
-    file (``-copyts``) and the start time ffmpeg prints for the file is subtracted."""
-    with tempfile.TemporaryDirectory(prefix="megacut-vobsub-") as scratch:
-        folder = Path(scratch)
-        stream = ["-map", f"0:{stream_index}", "-c", "copy"]
-        try:
-            run = run_ffmpeg([*input_file(path, "-copyts"),
-                              *output_file(folder / "packets.crc", *stream, "-f", "framecrc"),
-                              *output_file(folder / "packets.bin", *stream, "-f", "data"),
-                              *output_file(folder / "track.mkv", *stream, "-frames:0", "1", "-f", "matroska")],
-                             cancel=cancel, timeout_s=READ_TIMEOUT_S)
-        except FFmpegError as error:
-            raise SourceError(path, f"ffmpeg cannot copy stream {stream_index}: {error}") from None
-        listing = (folder / "packets.crc").read_text(encoding="utf-8")
-        data = (folder / "packets.bin").read_bytes()
-        extradata = (folder / "track.mkv").read_bytes()
+    extradata (the ``.idx`` text, or nothing), from what :func:`copy_outputs` wrote."""
+    base = folder / f"vobsub-{stream_index}"
+    try:
+        listing = base.with_suffix(".crc").read_text(encoding="utf-8")
+        data = base.with_suffix(".bin").read_bytes()
+        extradata = base.with_suffix(".mkv").read_bytes()
+    except OSError as error:
+        raise SourceError(path, f"ffmpeg copied nothing of stream {stream_index} ({error})") from None
     codec, time_base = _CODEC_RE.search(listing), _TB_RE.search(listing)
     if codec is None or codec[1] != "dvd_subtitle" or time_base is None:
         raise SourceError(path, f"stream {stream_index} is {codec[1] if codec else 'no stream ffmpeg copies'}, "
                                 "not a DVD subtitle track (dvd_subtitle)")
-    start = _START_RE.search(run.stderr)
-    start_s = float(start[1]) if start else 0.0
     tick_s = int(time_base[1]) / int(time_base[2])
     packets: list[tuple[float | None, bytes]] = []
     offset = 0
