@@ -386,3 +386,64 @@ def test_cues_of_a_file_that_starts_late_are_read_in_content_time(tmp_path):
     assert [(p.start_s, p.end_s) for p in pictures.images] == [(2.5, 3.0)]
     assert [(c.start_s, c.end_s) for c in ass.cues] == [(2.0, 2.5)] and [(c.start_s, c.end_s) for c in srt.cues] == [(4.0, 4.5)]
     assert "Style: Sign," in ass.header
+
+
+def _remux(video: Path, audio: Path, out: Path, tracks: list[dict]) -> Path:
+    """``video``'s picture, ``audio``'s sound and subtitle ``tracks`` (as make_subtitled_video takes them) in one
+    Matroska file, as a fan's remux is made."""
+    subtitled = make_subtitled_video(out.with_name(f".{out.stem}.subs.mkv"), tracks, duration_s=6.0)
+    run_ffmpeg(["-y", "-loglevel", "error", "-i", str(video), "-i", str(audio), "-i", str(subtitled),
+                "-map", "0:v", "-map", "1:a", "-map", "2:s", "-c", "copy", "-metadata:s:a:0", "language=eng",
+                str(out)])
+    return out
+
+
+def test_a_fans_collection_hdr_and_surround_keeps_its_forced_subtitles(tmp_path):
+    """Files made like a fan's: an HDR10 film with E-AC-3 5.1(side) and Blu-ray tracks (a full PGS track and a
+    forced one flagged as a track, its pictures not marked one by one, as rips often are), an HLG episode in
+    stereo whose forced SRT track is marked by nothing but its few cues, and a 7.1 film with a flagged forced
+    SRT track. Into a Matroska part: 5.1 sound, SDR picture, every forced cue at its place, the forced
+    pictures burned in, the full tracks soft."""
+    from hdr_media import make_hdr_source
+    from media import make_collection_video
+
+    movies, work = tmp_path / "movies", tmp_path / "work"
+    movies.mkdir(), work.mkdir()
+    green = (145, 54, 34, 255)  # BT.601 limited range: pure green
+    box = dict(canvas=(320, 180), colour=green, w=96, h=24)
+    _remux(make_hdr_source(work / "dune.mkv", "pq", duration_s=6.0),
+           make_collection_video(work / "dune-sound.mkv", layout="5.1(side)", tones=[300, 500, 700, 60, 900, 1100],
+                                 lufs=-27, codec="eac3", duration_s=6.0),
+           movies / "Dune (2021).mkv",
+           [dict(form="sup", language="eng", cues=[box_cue(2.2, 2.8, forced=False, x=20, y=20, **box)]),
+            dict(form="sup", language="eng", forced=True, cues=[box_cue(3.0, 4.0, forced=False, x=110, y=140, **box)])])
+    _remux(make_hdr_source(work / "show.mkv", "hlg", duration_s=6.0),
+           make_collection_video(work / "show-sound.mkv", layout="stereo", tones=[400, 600], lufs=-16, duration_s=6.0),
+           movies / "Show S01E01.mkv",
+           [dict(form="srt", language="eng", cues=[(k * 0.5, k * 0.5 + 0.4, f"S{k}") for k in range(12)]),
+            dict(form="srt", language="eng", cues=[(3.5, 4.2, "H1")])])
+    _remux(make_collection_video(work / "film.mkv", layout="7.1", tones=[360, 560, 760, 60, 960, 1160, 1360, 1560],
+                                 lufs=-29, codec="flac", duration_s=6.0, size="320x180"),
+           work / "film.mkv", movies / "Film (1999).mkv",
+           [dict(form="srt", language="eng", cues=[(2.5, 3.0, "G0")]),
+            dict(form="srt", language="eng", forced=True, cues=[(1.0, 2.4, "R1")])])
+    csv = tmp_path / "scenes.csv"
+    csv.write_text("movie,start,end\nDune,0:00:02,0:00:05\nShow S01E01,0:00:02,0:00:05\nFilm,0:00:02,0:00:05\n",
+                   encoding="utf-8")
+    output = tmp_path / "out"
+    assert main(["process", "--csv", str(csv), "--movies", str(movies), "--output", str(output), "-q",
+                 "--container", "mkv", "--subtitles", "eng", "--fps", "25"]) == 0
+    part = output / "mega_cut_part_1.mkv"
+    described = streams(part)
+    assert "bt709" in described[0] and "Audio: aac (LC), 48000 Hz, 5.1," in described[1]
+    # the 7.1 film's cue on screen at the cut-in from its first frame; the episode's few-cue track
+    assert_cues(cues_of(part, "Forced"), [(4.5, 5.2, "H1"), (6.0, 6.4, "R1")])
+    assert [c[2] for c in cues_of(part, "Full")] == ["S4", "S5", "S6", "S7", "S8", "S9", "G0"]
+    scenes = report(output)["scenes"]
+    assert [s["subtitles"]["forced_how"] for s in scenes] == ["forced flag", "1 cues, #1 has 12", "forced flag"]
+    data = subprocess.run([ffmpeg_exe(), "-v", "error", "-i", str(part), "-map", "0:v", "-f", "rawvideo",
+                           "-pix_fmt", "rgb24", "-"], capture_output=True, check=True).stdout
+    frames = np.frombuffer(data, np.uint8).reshape(-1, 180, 320, 3).astype(int)
+    greenish = [n for n, frame in enumerate(frames) if frame[152, 158, 1] - frame[152, 158, 0] > 150]
+    assert greenish == list(range(25, 50))  # the forced track's picture: 3.0-4.0 s, 1.0-2.0 s in the part
+    assert not any(frame[32, 68, 1] - frame[32, 68, 0] > 150 for frame in frames)  # the full track's: not burned
